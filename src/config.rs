@@ -1,0 +1,111 @@
+//! Settings, from flags or the environment (`threadgate serve --help` lists them all).
+//!
+//! Owns nothing else: values are validated here and handed to `startup` as plain data.
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// Where the database is and how its tables are named.
+#[derive(Args, Debug, Clone)]
+pub struct DbSettings {
+    /// MySQL/MariaDB URL, e.g. `mysql://user:pass@127.0.0.1:3306/shop` or
+    /// `mysql://root@localhost/shop?unix_socket=/run/mysqld/mysqld.sock`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: String,
+
+    /// Table prefix of the shop's tables (PrestaShop's `_DB_PREFIX_`); threadgate's own tables
+    /// get it too.
+    #[arg(long, env = "THREADGATE_TABLE_PREFIX", default_value = "ps_", value_parser = parse_prefix)]
+    pub table_prefix: String,
+
+    /// Connections in the pool (each actix worker borrows one per request).
+    #[arg(long, env = "THREADGATE_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: u32,
+}
+
+/// How the HTTP service behaves.
+#[derive(Args, Debug, Clone)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "THREADGATE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "THREADGATE_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Value of the `PSWS-Version` header; `none` omits it (decisions W1).
+    #[arg(long, env = "THREADGATE_PSWS_VERSION", default_value = "1.7.8.11")]
+    pub psws_version: String,
+
+    /// Shop time zone used when the shop's configuration has no `PS_TIMEZONE` (decisions W17).
+    #[arg(long, env = "THREADGATE_TIMEZONE", default_value = "UTC", value_parser = parse_tz)]
+    pub timezone: chrono_tz::Tz,
+
+    /// Shop name for the root listing when the configuration has no `PS_SHOP_NAME`.
+    #[arg(long, env = "THREADGATE_SHOP_NAME", default_value = "PrestaShop")]
+    pub shop_name: String,
+
+    /// Request headers that carry a forwarded `Authorization` value when a proxy renames it
+    /// (PrestaShop reads `HTTP_AUTHORIZATION` / `REDIRECT_HTTP_AUTHORIZATION`), comma-separated.
+    #[arg(
+        long,
+        env = "THREADGATE_FORWARDED_AUTH_HEADERS",
+        value_delimiter = ',',
+        default_value = "X-Authorization,HTTP_AUTHORIZATION,REDIRECT_HTTP_AUTHORIZATION"
+    )]
+    pub forwarded_auth_headers: Vec<String>,
+
+    /// Seconds a verified key stays in the in-memory cache before argon2 runs again.
+    #[arg(long, env = "THREADGATE_KEY_CACHE_TTL", default_value_t = 60)]
+    pub key_cache_ttl: u64,
+
+    /// Seconds between reloads of the shop's configuration (shops, languages, PS_* values).
+    #[arg(long, env = "THREADGATE_CONFIG_REFRESH", default_value_t = 10)]
+    pub config_refresh: u64,
+
+    /// Entities per database round trip when streaming `display=full` lists.
+    #[arg(long, env = "THREADGATE_STREAM_CHUNK", default_value_t = 500)]
+    pub stream_chunk: u32,
+}
+
+impl ServeSettings {
+    pub fn key_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.key_cache_ttl)
+    }
+
+    /// The `PSWS-Version` value to send, if any.
+    pub fn psws_version(&self) -> Option<&str> {
+        match self.psws_version.as_str() {
+            "none" | "" => None,
+            v => Some(v),
+        }
+    }
+}
+
+/// Table prefixes end up inside SQL identifiers: allow only what MySQL accepts unquoted.
+fn parse_prefix(s: &str) -> Result<String, String> {
+    if s.len() <= 32 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(s.to_owned())
+    } else {
+        Err("the prefix may hold only ASCII letters, digits and '_' (at most 32)".into())
+    }
+}
+
+fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {
+    s.parse().map_err(|_| format!("unknown time zone {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_with_sql_metacharacters_are_refused() {
+        assert!(parse_prefix("ps_").is_ok());
+        assert!(parse_prefix("").is_ok());
+        assert!(parse_prefix("ps`; DROP").is_err());
+        assert!(parse_prefix("a-b").is_err());
+    }
+}

@@ -1,0 +1,443 @@
+//! `ApiError`: the one error type of the webservice, shaped like PrestaShop's own error list.
+//!
+//! Which error belongs where:
+//! - pure modules (`query`, `validate`, `ingest`, `auth` parsing) return `ApiError` built with
+//!   the constructors below, one per PrestaShop error code, with the exact texts of spec §13.4;
+//! - `db` returns [`DbError`]; the handler turns it into `ApiError::internal` (never a SQL text,
+//!   a file path or a stack trace in a body, decisions W20);
+//! - `http` is the only place that renders an `ApiError` (XML or JSON, spec §13.1), and it
+//!   re-renders actix's own errors through it.
+//!
+//! Every error records where it was raised (`#[track_caller]`), for the logs only.
+
+use std::panic::Location;
+
+/// One `<error>` entry: PrestaShop code and message (the message is not escaped, spec §13.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorEntry {
+    pub code: u32,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status: the status of the last error raised (spec §1 step 6).
+    pub status: u16,
+    /// Errors in the order they were raised; empty means "empty body" (404 of an unknown id).
+    pub errors: Vec<ErrorEntry>,
+    /// Send `WWW-Authenticate` (authentication failures, spec §2.1).
+    pub www_authenticate: bool,
+    /// Seconds for `Retry-After` (rate limiting).
+    pub retry_after: Option<u64>,
+    /// Where the error was raised, for logs.
+    pub location: &'static Location<'static>,
+}
+
+/// The realm PrestaShop sends with every authentication failure (spec §2.1).
+pub const WWW_AUTHENTICATE: &str = "Basic realm=\"Welcome to PrestaShop Webservice, please enter the authentication key as the login. No password required.\"";
+
+impl ApiError {
+    #[track_caller]
+    pub fn new(status: u16, code: u32, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            errors: vec![ErrorEntry {
+                code,
+                message: message.into(),
+            }],
+            www_authenticate: false,
+            retry_after: None,
+            location: Location::caller(),
+        }
+    }
+
+    /// Appends another error; the response status becomes this one's (the last raised wins).
+    pub fn and(mut self, status: u16, code: u32, message: impl Into<String>) -> ApiError {
+        self.status = status;
+        self.errors.push(ErrorEntry {
+            code,
+            message: message.into(),
+        });
+        self
+    }
+
+    fn auth(mut self) -> ApiError {
+        self.www_authenticate = true;
+        self
+    }
+
+    /// GET/HEAD of an unknown id: 404 with an empty body and no error document (§7, W19).
+    #[track_caller]
+    pub fn not_found_empty() -> ApiError {
+        ApiError {
+            status: 404,
+            errors: Vec::new(),
+            www_authenticate: false,
+            retry_after: None,
+            location: Location::caller(),
+        }
+    }
+
+    /// An unexpected failure (database down, ...). The body never carries the cause (W20).
+    #[track_caller]
+    pub fn internal() -> ApiError {
+        ApiError::new(500, 0, "Internal error")
+    }
+
+    // --- authentication (spec §2.1, decisions W2) ---
+
+    #[track_caller]
+    pub fn no_key() -> ApiError {
+        ApiError::new(
+            401,
+            16,
+            "Please enter the authentication key as the login. No password required",
+        )
+        .auth()
+    }
+
+    #[track_caller]
+    pub fn empty_key() -> ApiError {
+        ApiError::new(401, 17, "Authentication key is empty").auth()
+    }
+
+    #[track_caller]
+    pub fn bad_key_format() -> ApiError {
+        ApiError::new(401, 18, "Invalid authentication key format").auth()
+    }
+
+    /// Unknown or inactive key: PrestaShop raises 20 then 21.
+    #[track_caller]
+    pub fn key_not_active() -> ApiError {
+        ApiError::new(401, 20, "Authentification key is not active")
+            .and(401, 21, "No permission for this authentication key")
+            .auth()
+    }
+
+    /// Active key without any permission row.
+    #[track_caller]
+    pub fn key_without_permissions() -> ApiError {
+        ApiError::new(401, 21, "No permission for this authentication key").auth()
+    }
+
+    #[track_caller]
+    pub fn webservice_disabled() -> ApiError {
+        ApiError::new(
+            503,
+            22,
+            "The PrestaShop webservice is disabled. Please activate it in the PrestaShop Back Office",
+        )
+    }
+
+    #[track_caller]
+    pub fn too_many_failures(retry_after: u64) -> ApiError {
+        let mut e = ApiError::new(
+            429,
+            0,
+            "Too many failed authentication attempts from this address, retry later",
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
+    // --- resource and method (spec §2.2) ---
+
+    #[track_caller]
+    pub fn invalid_method(method: &str) -> ApiError {
+        ApiError::new(405, 23, format!("Method {method} is not valid"))
+    }
+
+    #[track_caller]
+    pub fn method_not_allowed_for_key(method: &str, resource: &str) -> ApiError {
+        ApiError::new(
+            405,
+            25,
+            format!("Method {method} is not allowed for the resource {resource} with this authentication key"),
+        )
+    }
+
+    #[track_caller]
+    pub fn resource_not_allowed(resource: &str) -> ApiError {
+        ApiError::new(
+            401,
+            26,
+            format!("Resource of type \"{resource}\" is not allowed with this authentication key"),
+        )
+    }
+
+    #[track_caller]
+    pub fn unknown_resource(resource: &str, candidates: &[&str]) -> ApiError {
+        ApiError::new(
+            400,
+            27,
+            did_you_mean(
+                &format!("Resource of type \"{resource}\" does not exists"),
+                resource,
+                candidates,
+            ),
+        )
+    }
+
+    // --- list parameters (spec §6) ---
+
+    #[track_caller]
+    pub fn bad_schema() -> ApiError {
+        ApiError::new(400, 28, "Please select a schema of type 'synopsis' to get the whole schema informations (which fields are required, which kind of content...) or 'blank' to get an empty schema to fill before using POST request")
+    }
+
+    #[track_caller]
+    pub fn no_linked_table() -> ApiError {
+        ApiError::new(
+            400,
+            31,
+            "There is no existing linked table for this resource",
+        )
+    }
+
+    #[track_caller]
+    pub fn unknown_filter(field: &str, available: &[&str]) -> ApiError {
+        ApiError::new(
+            400,
+            32,
+            did_you_mean("This filter does not exist", field, available),
+        )
+    }
+
+    #[track_caller]
+    pub fn malformed_filter(field: &str) -> ApiError {
+        ApiError::new(400, 33, format!("The filter \"{field}\" is malformed."))
+    }
+
+    /// `field` is the whole quoted part, details included (spec §6.2).
+    #[track_caller]
+    pub fn bad_display_field(field: &str, available: &[&str]) -> ApiError {
+        ApiError::new(
+            400,
+            35,
+            format!(
+                "Unable to display this field \"{field}\". However, these are available: {}",
+                available.join(", ")
+            ),
+        )
+    }
+
+    #[track_caller]
+    pub fn bad_display_syntax(available: &[&str]) -> ApiError {
+        ApiError::new(
+            400,
+            36,
+            format!(
+                "The 'display' syntax is wrong. You can set 'full' or '[field_1,field_2,field_3,...]'. These are available: {}",
+                available.join(", ")
+            ),
+        )
+    }
+
+    #[track_caller]
+    pub fn bad_sort_syntax() -> ApiError {
+        ApiError::new(400, 37, "The \"sort\" value has to be formed as this example: \"field_ASC\" or '[field_1_DESC,field_2_ASC,field_3_ASC,...]' (\"field\" has to be an available field)")
+    }
+
+    #[track_caller]
+    pub fn bad_sort_field(available: &[&str]) -> ApiError {
+        ApiError::new(
+            400,
+            38,
+            format!(
+                "Unable to filter by this field. However, these are available: {}, for i18n fields:",
+                available.join(", ")
+            ),
+        )
+    }
+
+    #[track_caller]
+    pub fn bad_limit() -> ApiError {
+        ApiError::new(
+            400,
+            39,
+            "The \"limit\" value has to be formed as this example: \"5,25\" or \"10\"",
+        )
+    }
+
+    // --- language (spec §14) ---
+
+    #[track_caller]
+    pub fn language_range() -> ApiError {
+        ApiError::new(
+            400,
+            78,
+            "A range value for a language must contains only 2 values",
+        )
+    }
+
+    #[track_caller]
+    pub fn language_value() -> ApiError {
+        ApiError::new(400, 79, "language value is wrong")
+    }
+
+    #[track_caller]
+    pub fn language_not_numeric() -> ApiError {
+        ApiError::new(400, 80, "Language ID must be numeric")
+    }
+
+    /// Appended after 78/79/80, or alone when no known language is left.
+    pub const LANGUAGE_NOT_AVAILABLE: (u16, u32, &'static str) =
+        (400, 81, "language is not available");
+
+    // --- shops (spec §14, decisions W26) ---
+
+    #[track_caller]
+    pub fn shop_group_without_shops() -> ApiError {
+        ApiError::new(500, 999, "This shop group doesn't have shops")
+    }
+
+    #[track_caller]
+    pub fn unknown_shop_id() -> ApiError {
+        ApiError::new(404, 999, "This shop id does not exist")
+    }
+
+    #[track_caller]
+    pub fn key_not_on_shop() -> ApiError {
+        ApiError::new(403, 132, "No permission for this key on this shop")
+    }
+
+    // --- routes outside the webservice ---
+
+    #[track_caller]
+    pub fn route_not_found() -> ApiError {
+        ApiError::new(404, 0, "No route matches this request")
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}", self.status)?;
+        for e in &self.errors {
+            write!(f, " [{}] {}", e.code, e.message)?;
+        }
+        write!(f, " (raised at {})", self.location)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A failure in the database layer. Its text goes to the logs, never to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("connection pool: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("query: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("connection: {0}")]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("the blocking task was cancelled")]
+    Cancelled,
+}
+
+impl From<DbError> for ApiError {
+    #[track_caller]
+    fn from(e: DbError) -> ApiError {
+        tracing::error!(error = %e, "database failure");
+        ApiError::internal()
+    }
+}
+
+/// PrestaShop's "did you mean" message (`WebserviceRequest::getErrorMessageSuggestion`, §13.2):
+/// closest candidate by byte-wise Levenshtein distance, ties going to the later entry, then the
+/// full list when there is more than one candidate.
+pub fn did_you_mean(label: &str, input: &str, candidates: &[&str]) -> String {
+    let mut best: Option<(usize, &str)> = None;
+    for &c in candidates {
+        if c == input {
+            best = Some((0, c));
+            break;
+        }
+        let d = levenshtein(input.as_bytes(), c.as_bytes());
+        if best.is_none_or(|(bd, _)| d <= bd) {
+            best = Some((d, c));
+        }
+    }
+    let mut msg = label.to_owned();
+    if let Some((_, closest)) = best {
+        msg.push_str(&format!(". Did you mean: \"{closest}\"?"));
+    }
+    if candidates.len() > 1 {
+        let list: Vec<String> = candidates.iter().map(|c| format!("\"{c}\"")).collect();
+        msg.push_str(" The full list is: ");
+        msg.push_str(&list.join(", "));
+    }
+    msg
+}
+
+/// Byte-wise Levenshtein distance, like PHP's `levenshtein()` with unit costs.
+fn levenshtein(a: &[u8], b: &[u8]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, &ca) in a.iter().enumerate() {
+        cur[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let subst = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILTERS: [&str; 10] = [
+        "id",
+        "id_lang",
+        "id_shop",
+        "id_customer",
+        "id_order",
+        "id_product",
+        "id_contact",
+        "email",
+        "token",
+        "status",
+    ];
+
+    #[test]
+    fn unknown_filter_suggests_the_closest_field_and_lists_all() {
+        let e = ApiError::unknown_filter("mail", &FILTERS);
+        assert_eq!(
+            e.errors[0].message,
+            "This filter does not exist. Did you mean: \"email\"? The full list is: \"id\", \"id_lang\", \"id_shop\", \"id_customer\", \"id_order\", \"id_product\", \"id_contact\", \"email\", \"token\", \"status\""
+        );
+        assert_eq!((e.status, e.errors[0].code), (400, 32));
+    }
+
+    #[test]
+    fn levenshtein_ties_go_to_the_later_candidate() {
+        // "ab" is at distance 1 from both "a" and "b".
+        assert_eq!(
+            did_you_mean("x", "ab", &["a", "b"]),
+            "x. Did you mean: \"b\"? The full list is: \"a\", \"b\""
+        );
+    }
+
+    #[test]
+    fn a_single_candidate_has_no_full_list() {
+        assert_eq!(did_you_mean("x", "y", &["z"]), "x. Did you mean: \"z\"?");
+    }
+
+    #[test]
+    fn unknown_key_raises_20_then_21_with_www_authenticate() {
+        let e = ApiError::key_not_active();
+        let codes: Vec<_> = e.errors.iter().map(|e| e.code).collect();
+        assert_eq!(codes, [20, 21]);
+        assert!(e.www_authenticate);
+        assert_eq!(e.status, 401);
+    }
+
+    #[test]
+    fn levenshtein_counts_bytes() {
+        assert_eq!(levenshtein(b"kitten", b"sitting"), 3);
+        assert_eq!(levenshtein(b"", b"abc"), 3);
+        assert_eq!(levenshtein("é".as_bytes(), b"e"), 2);
+    }
+}

@@ -1,0 +1,26 @@
+//! threadgate: PrestaShop's webservice for `customer_threads` and `customer_messages`, served
+//! from Rust on the shop's own MariaDB/MySQL schema.
+//!
+//! Layers (see docs/architecture.md):
+//! - [`http`] is the only module that knows actix: routes, extractors, headers, error rendering.
+//! - [`auth`] resolves a key (argon2id hashes, a verified-key cache) and its permissions.
+//! - [`query`] parses the query string (display, filter, sort, limit, schema, shops) — pure.
+//! - [`render`] writes PrestaShop's XML and JSON documents — pure.
+//! - [`db`] owns the pool, migrations and the one place that turns a query into SQL.
+//! - [`resource`] describes the resources as data; every other layer is driven by it.
+//!
+//! A request flows route → dispatcher (key, resource, id, parsed query, format) → `db::run` →
+//! rows → render → response with PrestaShop's headers; any failure is one [`error::ApiError`].
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod php;
+pub mod query;
+pub mod render;
+pub mod resource;
+pub mod seed;
+pub mod startup;
+pub mod telemetry;
