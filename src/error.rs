@@ -301,6 +301,23 @@ impl ApiError {
         ApiError::new(403, 132, "No permission for this key on this shop")
     }
 
+    /// A core PrestaShop resource threadgate does not serve (only customer_threads and
+    /// customer_messages are implemented).
+    #[track_caller]
+    pub fn not_served(resource: &str) -> ApiError {
+        ApiError::new(
+            501,
+            124,
+            format!("The specific management class is not implemented for the \"{resource}\" entity."),
+        )
+    }
+
+    /// POST, PUT, PATCH and DELETE until the write side lands.
+    #[track_caller]
+    pub fn writes_not_available() -> ApiError {
+        ApiError::new(501, 0, "This method is not available yet on this server")
+    }
+
     // --- routes outside the webservice ---
 
     #[track_caller]

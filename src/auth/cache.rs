@@ -1,0 +1,160 @@
+//! Verified keys in memory: keyed by a BLAKE3 keyed hash of the normalised key (a random key per
+//! process, so the map never holds anything that could be replayed), bounded in size, each
+//! entry valid for a short TTL and only for the key-store generation it was verified under.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::Account;
+
+pub type Fingerprint = [u8; 32];
+
+struct Entry {
+    account: Arc<Account>,
+    expires: Instant,
+    generation: u64,
+}
+
+pub struct KeyCache {
+    secret: [u8; 32],
+    ttl: Duration,
+    capacity: usize,
+    generation: AtomicU64,
+    entries: Mutex<HashMap<Fingerprint, Entry>>,
+}
+
+impl KeyCache {
+    pub fn new(ttl: Duration, capacity: usize) -> KeyCache {
+        let mut secret = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+        KeyCache {
+            secret,
+            ttl,
+            capacity: capacity.max(1),
+            generation: AtomicU64::new(0),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn fingerprint(&self, normalized_key: &str) -> Fingerprint {
+        *blake3::keyed_hash(&self.secret, normalized_key.as_bytes()).as_bytes()
+    }
+
+    /// The generation to pass to [`KeyCache::insert`] for a verification started now.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self, fp: &Fingerprint) -> Option<Arc<Account>> {
+        let now = Instant::now();
+        let generation = self.generation();
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(fp) {
+            Some(e) if e.expires > now && e.generation == generation => Some(e.account.clone()),
+            Some(_) => {
+                map.remove(fp);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Caches a verification made under `generation` (dropped if the key store changed since).
+    pub fn insert(&self, fp: Fingerprint, account: Arc<Account>, generation: u64) {
+        if generation != self.generation() {
+            return;
+        }
+        let now = Instant::now();
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= self.capacity {
+            map.retain(|_, e| e.expires > now);
+            if map.len() >= self.capacity {
+                map.clear();
+            }
+        }
+        map.insert(
+            fp,
+            Entry {
+                account,
+                expires: now + self.ttl,
+                generation,
+            },
+        );
+    }
+
+    /// Called when the key store's generation changes: every entry is dropped at once.
+    pub fn set_generation(&self, generation: u64) {
+        if self.generation.swap(generation, Ordering::AcqRel) != generation {
+            self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account() -> Arc<Account> {
+        Arc::new(Account {
+            id: 1,
+            permissions: vec![("customer_threads".into(), 1)],
+            shops: vec![1],
+        })
+    }
+
+    #[test]
+    fn a_cached_key_is_found_until_the_generation_changes() {
+        let c = KeyCache::new(Duration::from_secs(60), 10);
+        let fp = c.fingerprint("KEY");
+        c.insert(fp, account(), c.generation());
+        assert_eq!(c.get(&fp).map(|a| a.id), Some(1));
+        c.set_generation(5);
+        assert!(c.get(&fp).is_none());
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn a_verification_from_an_older_generation_is_not_cached() {
+        let c = KeyCache::new(Duration::from_secs(60), 10);
+        let fp = c.fingerprint("KEY");
+        let g = c.generation();
+        c.set_generation(g + 1);
+        c.insert(fp, account(), g);
+        assert!(c.get(&fp).is_none());
+    }
+
+    #[test]
+    fn expired_entries_are_not_served() {
+        let c = KeyCache::new(Duration::ZERO, 10);
+        let fp = c.fingerprint("KEY");
+        c.insert(fp, account(), c.generation());
+        assert!(c.get(&fp).is_none());
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_per_process() {
+        let a = KeyCache::new(Duration::from_secs(1), 1);
+        let b = KeyCache::new(Duration::from_secs(1), 1);
+        assert_eq!(a.fingerprint("K"), a.fingerprint("K"));
+        assert_ne!(a.fingerprint("K"), b.fingerprint("K"));
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let c = KeyCache::new(Duration::from_secs(60), 2);
+        for k in ["A", "B", "C"] {
+            c.insert(c.fingerprint(k), account(), c.generation());
+        }
+        assert!(c.len() <= 2);
+    }
+}

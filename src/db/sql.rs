@@ -1,0 +1,151 @@
+//! Statements as text plus bound parameters, and rows as strings.
+//!
+//! diesel's static DSL needs table names at compile time; a shop's prefix is only known at run
+//! time. [`Sql`] is a query fragment whose text is built here and whose values are always bound
+//! parameters (never spliced into the text). Unlike `diesel::sql_query`, it lets diesel keep the
+//! prepared statement for fixed-shape statements (`cacheable`), so the hot paths cost one
+//! `COM_STMT_EXECUTE` round trip; statements whose shape depends on the request (filters) are
+//! not cached, so no client can grow the server's statement cache.
+
+use diesel::deserialize::{self, FromSql, QueryableByName};
+use diesel::mysql::{Mysql, MysqlConnection};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::row::{Field, NamedRow, Row};
+use diesel::sql_types::{BigInt, Text, Untyped};
+use diesel::{QueryResult, RunQueryDsl};
+
+/// A bound parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A statement: text with `?` placeholders and their values, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sql {
+    pub text: String,
+    pub binds: Vec<Bind>,
+    /// Keep the prepared statement in the connection's cache (fixed shapes only).
+    pub cacheable: bool,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>) -> Sql {
+        Sql {
+            text: text.into(),
+            binds: Vec::new(),
+            cacheable: false,
+        }
+    }
+
+    pub fn cached(mut self) -> Sql {
+        self.cacheable = true;
+        self
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Sql {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends `?` and binds `value` as text.
+    pub fn bind_text(&mut self, value: impl Into<String>) -> &mut Sql {
+        self.text.push('?');
+        self.binds.push(Bind::Text(value.into()));
+        self
+    }
+
+    /// Appends `?` and binds `value` as a signed 64-bit integer (LIMIT, keyset bounds).
+    pub fn bind_int(&mut self, value: i64) -> &mut Sql {
+        self.text.push('?');
+        self.binds.push(Bind::Int(value));
+        self
+    }
+
+    pub fn load(self, conn: &mut MysqlConnection) -> QueryResult<Vec<TextRow>> {
+        RunQueryDsl::load(self, conn)
+    }
+
+    pub fn execute(self, conn: &mut MysqlConnection) -> QueryResult<usize> {
+        RunQueryDsl::execute(self, conn)
+    }
+}
+
+impl QueryFragment<Mysql> for Sql {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        if !self.cacheable {
+            out.unsafe_to_cache_prepared();
+        }
+        let mut binds = self.binds.iter();
+        let mut pieces = self.text.split('?');
+        if let Some(first) = pieces.next() {
+            out.push_sql(first);
+        }
+        for piece in pieces {
+            match binds.next() {
+                Some(Bind::Text(s)) => out.push_bind_param::<Text, _>(s)?,
+                Some(Bind::Int(i)) => out.push_bind_param::<BigInt, _>(i)?,
+                None => {
+                    return Err(diesel::result::Error::QueryBuilderError(
+                        "more placeholders than bound values".into(),
+                    ))
+                }
+            }
+            out.push_sql(piece);
+        }
+        Ok(())
+    }
+}
+
+impl QueryId for Sql {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Sql {
+    type SqlType = Untyped;
+}
+
+impl RunQueryDsl<MysqlConnection> for Sql {}
+
+/// A row of nullable strings, by column position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextRow(pub Vec<Option<String>>);
+
+impl QueryableByName<Mysql> for TextRow {
+    fn build<'a>(row: &impl NamedRow<'a, Mysql>) -> deserialize::Result<Self> {
+        let n = Row::field_count(row);
+        let mut values = Vec::with_capacity(n);
+        for i in 0..n {
+            let field = Row::get(row, i).ok_or("column index out of range")?;
+            values.push(match field.value() {
+                None => None,
+                Some(v) => Some(<String as FromSql<Text, Mysql>>::from_sql(v)?),
+            });
+        }
+        Ok(TextRow(values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_follow_placeholders_in_order() {
+        let mut q = Sql::new("SELECT a FROM t WHERE b = ");
+        q.bind_text("x").push(" LIMIT ").bind_int(5);
+        assert_eq!(q.text, "SELECT a FROM t WHERE b = ? LIMIT ?");
+        assert_eq!(q.binds, vec![Bind::Text("x".into()), Bind::Int(5)]);
+        assert!(!q.cacheable);
+    }
+
+    #[test]
+    fn rendered_sql_keeps_values_out_of_the_text() {
+        let mut q = Sql::new("SELECT 1 FROM t WHERE e = ");
+        q.bind_text("' OR 1=1 --");
+        let shown = diesel::debug_query::<Mysql, _>(&q).to_string();
+        assert!(shown.starts_with("SELECT 1 FROM t WHERE e = ? -- binds: "), "{shown}");
+    }
+}

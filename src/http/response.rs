@@ -1,0 +1,195 @@
+//! Responses with PrestaShop's headers (spec §3.2): `Access-Time`, `X-Powered-By`,
+//! `PSWS-Version` (only once a key is accepted, decisions W1/W21), `Content-Type`,
+//! `Execution-Time`, `Content-Sha1` (successful bodies only), `Local-Content-Sha1` → 304, HEAD
+//! without a body. Every response built here carries the [`Rendered`] marker, so the error
+//! middleware can tell actix's own error responses apart and re-render them.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::StatusCode;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use bytes::Bytes;
+use futures_util::Stream;
+use sha1::{Digest, Sha1};
+
+use super::request::output_format;
+use crate::error::{ApiError, WWW_AUTHENTICATE as REALM};
+use crate::query::Params;
+use crate::render::{self, Format};
+
+/// Marks responses rendered by threadgate itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Rendered;
+
+/// Per-request response context.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub format: Format,
+    pub started: Instant,
+    pub access_time: u64,
+    /// `PSWS-Version` to send; set once the key is accepted.
+    pub psws: Option<String>,
+    /// HEAD (real or through `ps_method`): headers only.
+    pub head: bool,
+    /// The request's `Local-Content-Sha1`.
+    pub local_sha1: Option<String>,
+}
+
+impl Ctx {
+    pub fn new(format: Format, local_sha1: Option<String>) -> Ctx {
+        Ctx {
+            format,
+            started: Instant::now(),
+            access_time: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            psws: None,
+            head: false,
+            local_sha1,
+        }
+    }
+}
+
+/// PHP's `round($t, 3)` printed as PHP prints floats: `0`, `0.01`, `0.012`, `1.5`.
+pub fn execution_time(secs: f64) -> String {
+    let ms = (secs * 1000.0).round() as u64;
+    if ms == 0 {
+        return "0".into();
+    }
+    let s = format!("{}.{:03}", ms / 1000, ms % 1000);
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+pub fn content_type(format: Format) -> &'static str {
+    match format {
+        Format::Xml => "text/xml;charset=UTF-8",
+        Format::Json => "application/json",
+    }
+}
+
+fn builder(ctx: &Ctx, status: u16) -> HttpResponseBuilder {
+    let mut b = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    b.insert_header(("Access-Time", ctx.access_time.to_string()));
+    b.insert_header(("X-Powered-By", "PrestaShop Webservice"));
+    if let Some(v) = &ctx.psws {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            b.insert_header((HeaderName::from_static("psws-version"), v));
+        }
+    }
+    b.insert_header(("Execution-Time", execution_time(ctx.started.elapsed().as_secs_f64())));
+    b
+}
+
+fn finish(mut b: HttpResponseBuilder, body: impl MessageBody + 'static) -> HttpResponse {
+    let mut res = b.body(body);
+    res.extensions_mut().insert(Rendered);
+    res
+}
+
+/// A successful response with a body: `Content-Sha1`, 304 when the client has it already.
+pub fn ok(ctx: &Ctx, status: u16, body: Vec<u8>) -> HttpResponse {
+    let sha1 = hex::encode(Sha1::digest(&body));
+    let not_modified = ctx.local_sha1.as_deref() == Some(sha1.as_str());
+    let mut b = builder(ctx, if not_modified { 304 } else { status });
+    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
+    b.insert_header(("Content-Sha1", sha1));
+    if not_modified || ctx.head {
+        finish(b, ())
+    } else {
+        finish(b, body)
+    }
+}
+
+/// A long list written while it is read: no `Content-Sha1` (the body is not known when the
+/// headers go out; docs/compatibility.md).
+pub fn streamed<S>(ctx: &Ctx, stream: S) -> HttpResponse
+where
+    S: Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
+{
+    let mut b = builder(ctx, 200);
+    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
+    if ctx.head {
+        return finish(b, ());
+    }
+    let mut res = b.streaming(stream);
+    res.extensions_mut().insert(Rendered);
+    res
+}
+
+/// An error document in the negotiated format (spec §13.1); 404 of an unknown id has no body
+/// and no `Content-Type` (decisions W25).
+pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
+    if e.status >= 500 {
+        tracing::error!(error = %e, "request failed");
+    } else {
+        tracing::debug!(error = %e, "request refused");
+    }
+    let mut b = builder(ctx, e.status);
+    if e.www_authenticate {
+        b.insert_header((WWW_AUTHENTICATE, REALM));
+    }
+    if let Some(s) = e.retry_after {
+        b.insert_header((RETRY_AFTER, s.to_string()));
+    }
+    if e.errors.is_empty() {
+        return finish(b, ());
+    }
+    let mut body = Vec::with_capacity(256);
+    render::errors(&mut body, ctx.format, e);
+    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
+    if ctx.head {
+        finish(b, ())
+    } else {
+        finish(b, body)
+    }
+}
+
+/// The format a request asked for, read from its headers and query string.
+pub fn request_format(req: &HttpRequest, params: &Params) -> Format {
+    let h = |n: &str| req.headers().get(n).map(HeaderValue::as_bytes);
+    output_format(
+        h("Io-Format"),
+        h("Output-Format"),
+        params.get_str("output_format"),
+        params.get_str("io_format"),
+    )
+}
+
+/// Re-renders actix's own error responses (bad request line, payload errors, ...) as
+/// PrestaShop error documents; responses threadgate rendered pass through untouched.
+pub fn rerender<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if res.response().extensions().get::<Rendered>().is_some() {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, _) = res.into_parts();
+    let params = Params::parse(req.query_string());
+    let ctx = Ctx::new(request_format(&req, &params), None);
+    let message = status.canonical_reason().unwrap_or("Error");
+    let e = ApiError::new(status.as_u16(), 0, message);
+    let resp: HttpResponse<BoxBody> = error(&ctx, &e);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, resp).map_into_right_body(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_time_prints_like_php_round_3() {
+        assert_eq!(execution_time(0.0), "0");
+        assert_eq!(execution_time(0.0004), "0");
+        assert_eq!(execution_time(0.0123), "0.012");
+        assert_eq!(execution_time(0.01), "0.01");
+        assert_eq!(execution_time(1.5), "1.5");
+        assert_eq!(execution_time(2.0), "2");
+    }
+}

@@ -1,0 +1,297 @@
+//! The `/api/` dispatcher: PrestaShop's pipeline in its order (spec §1 step 4) — key (16),
+//! webservice enabled (22), authentication (17/18/20/21), shops (999/132), language (78–81),
+//! resource (26/27), method (23/25) — then the read handlers. Short on purpose: parsing lives
+//! in `query`, SQL in `db`, documents in `render`.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{HeaderValue, AUTHORIZATION};
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+
+use super::request::{parse_api_path, ws_url, ApiPath};
+use super::response::{self, request_format, Ctx};
+use crate::auth::{self, credential, Account};
+use crate::db::reads::{self, Columns, Cursor};
+use crate::db::shop::ShopSnapshot;
+use crate::db::{self, Pool, Tables};
+use crate::error::{ApiError, DbError};
+use crate::php;
+use crate::query::list::{parse_collection, parse_single_display};
+use crate::query::shop::{parse_shop_selector, validate_language, ShopSelector};
+use crate::query::{CollectionRequest, ListQuery, Params};
+use crate::render::{self, Format, ListWriter, RootEntry};
+use crate::resource::{self, Method, ResourceDef, CORE_RESOURCE_NAMES, SERVED};
+use crate::startup::AppState;
+
+/// Every request that no other route takes.
+pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let path = parse_api_path(req.path());
+    let mut params = Params::parse(path.as_ref().map_or("", |p| p.path_params.as_str()));
+    params.merge(Params::parse(req.query_string()));
+    let local_sha1 = req
+        .headers()
+        .get("Local-Content-Sha1")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut ctx = Ctx::new(request_format(&req, &params), local_sha1);
+    let result = match &path {
+        Some(path) => handle(&req, &state, path, &params, &mut ctx).await,
+        None => Err(ApiError::route_not_found()),
+    };
+    result.unwrap_or_else(|e| response::error(&ctx, &e))
+}
+
+async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    path: &ApiPath,
+    params: &Params,
+    ctx: &mut Ctx,
+) -> Result<HttpResponse, ApiError> {
+    let headers = req.headers();
+    let forwarded = state
+        .settings
+        .forwarded_auth_headers
+        .iter()
+        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
+    let key = credential::find_key(
+        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        forwarded,
+        params.get_str("ws_key"),
+    )
+    .ok_or_else(ApiError::no_key)?;
+
+    let snapshot = state.snapshot();
+    let default_shop = snapshot.default_shop();
+    if snapshot.config("PS_WEBSERVICE", default_shop) == Some("0") {
+        return Err(ApiError::webservice_disabled());
+    }
+    let account = auth::authenticate(&state.pool, &state.tables, &state.keys, &key).await?;
+    ctx.psws = state.settings.psws_version().map(str::to_owned);
+
+    let shops = context_shops(&snapshot, parse_shop_selector(params)?, default_shop)?;
+    if !shops.iter().any(|s| account.shops.contains(s)) {
+        return Err(ApiError::key_not_on_shop());
+    }
+    validate_language(params, &snapshot.languages)?;
+
+    let method_name = params.get_str("ps_method").unwrap_or(req.method().as_str());
+    let base = ws_url(
+        snapshot
+            .config("PS_SSL_ENABLED", shops[0])
+            .map(|v| v.trim() == "1"),
+        headers.get("X-Forwarded-Proto").and_then(|v| v.to_str().ok()),
+        req.connection_info().scheme(),
+        headers.get("X-Forwarded-Host").and_then(|v| v.to_str().ok()),
+        headers
+            .get("Host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(&state.settings.bind),
+    );
+
+    if path.resource.is_empty() {
+        // The root listing: no resource or method check (spec §2.2).
+        ctx.head = method_name == "HEAD";
+        let name = snapshot
+            .config("PS_SHOP_NAME", shops[0])
+            .unwrap_or(&state.settings.shop_name);
+        return Ok(root(ctx, &account, name, &base));
+    }
+    let res = match resource::served(&path.resource) {
+        Some(res) => res,
+        None if CORE_RESOURCE_NAMES.contains(&path.resource.as_str()) => {
+            if !account.knows(&path.resource) {
+                return Err(ApiError::resource_not_allowed(&path.resource));
+            }
+            return Err(ApiError::not_served(&path.resource));
+        }
+        None => return Err(ApiError::unknown_resource(&path.resource, &CORE_RESOURCE_NAMES)),
+    };
+    if !account.knows(res.name) {
+        return Err(ApiError::resource_not_allowed(res.name));
+    }
+    let method = Method::parse(method_name).ok_or_else(|| ApiError::invalid_method(method_name))?;
+    if !account.allows(res.name, method) {
+        return Err(ApiError::method_not_allowed_for_key(method_name, res.name));
+    }
+    match method {
+        Method::Get | Method::Head => {
+            ctx.head = method == Method::Head;
+            read(state, res, path, params, ctx, base).await
+        }
+        _ => Err(ApiError::writes_not_available()),
+    }
+}
+
+/// The shops a request runs in (spec §14).
+fn context_shops(snapshot: &ShopSnapshot, selector: ShopSelector, default_shop: u32) -> Result<Vec<u32>, ApiError> {
+    let shops: Vec<u32> = match selector {
+        ShopSelector::Default => vec![default_shop],
+        ShopSelector::Shop(id) => vec![id],
+        ShopSelector::All => snapshot.active_shops().map(|s| s.id).collect(),
+        ShopSelector::Group(g) => {
+            let shops: Vec<u32> = snapshot.active_shops().filter(|s| s.group == g).map(|s| s.id).collect();
+            if shops.is_empty() {
+                return Err(ApiError::shop_group_without_shops());
+            }
+            shops
+        }
+    };
+    if shops.is_empty() {
+        Ok(vec![default_shop])
+    } else {
+        Ok(shops)
+    }
+}
+
+fn root(ctx: &Ctx, account: &Account, shop_name: &str, base: &str) -> HttpResponse {
+    let entries: Vec<RootEntry<'_>> = SERVED
+        .iter()
+        .filter(|r| account.knows(r.name))
+        .map(|r| RootEntry {
+            resource: r,
+            methods: account.methods(r.name),
+        })
+        .collect();
+    let mut body = Vec::with_capacity(2048);
+    render::root(&mut body, ctx.format, shop_name, base, &entries);
+    response::ok(ctx, 200, body)
+}
+
+async fn read(
+    state: &AppState,
+    res: &'static ResourceDef,
+    path: &ApiPath,
+    params: &Params,
+    ctx: &Ctx,
+    base: String,
+) -> Result<HttpResponse, ApiError> {
+    let tables = state.tables.clone();
+    if let Some(id) = &path.id {
+        let display = parse_single_display(res, params)?;
+        let id = php::int_cast(id);
+        let cols = Columns::for_display(res, &display);
+        let entity = db::run(&state.pool, move |conn| {
+            reads::single(conn, &tables, res, &cols, id).map_err(DbError::from)
+        })
+        .await?
+        .ok_or_else(ApiError::not_found_empty)?;
+        let mut body = Vec::with_capacity(1024);
+        render::single(&mut body, ctx.format, res, &display, &entity, &base, params.contains("display"));
+        return Ok(response::ok(ctx, 200, body));
+    }
+    match parse_collection(res, params)? {
+        CollectionRequest::Schema(kind) => {
+            let mut body = Vec::with_capacity(1024);
+            render::schema(&mut body, ctx.format, res, kind);
+            Ok(response::ok(ctx, 200, body))
+        }
+        CollectionRequest::List(q) => list(state, res, q, ctx, base).await,
+    }
+}
+
+/// A list: one statement per chunk. A list that fits in one chunk is answered whole (with
+/// `Content-Sha1`); a longer one is streamed chunk by chunk, so memory stays flat.
+async fn list(
+    state: &AppState,
+    res: &'static ResourceDef,
+    q: ListQuery,
+    ctx: &Ctx,
+    base: String,
+) -> Result<HttpResponse, ApiError> {
+    let mut stream = ListStream {
+        pool: state.pool.clone(),
+        tables: state.tables.clone(),
+        res,
+        cols: Arc::new(Columns::for_display(res, &q.display)),
+        q: Arc::new(q),
+        cursor: Cursor::start(),
+        chunk: state.settings.stream_chunk.max(1),
+        format: ctx.format,
+        base,
+        count: 0,
+        first: None,
+        finished: false,
+    };
+    let mut body = Vec::with_capacity(4096);
+    stream.writer().begin(&mut body);
+    stream.fetch_into(&mut body).await?;
+    if stream.finished {
+        return Ok(response::ok(ctx, 200, body));
+    }
+    stream.first = Some(Bytes::from(body));
+    Ok(response::streamed(
+        ctx,
+        futures_util::stream::unfold(stream, |mut s| async move {
+            if let Some(first) = s.first.take() {
+                return Some((Ok(first), s));
+            }
+            if s.finished {
+                return None;
+            }
+            let mut buf = Vec::with_capacity(64 * 1024);
+            match s.fetch_into(&mut buf).await {
+                Ok(()) => Some((Ok(Bytes::from(buf)), s)),
+                Err(e) => {
+                    // Headers are gone: all we can do is cut the body short (and log why).
+                    tracing::error!(error = %e, "list stream aborted");
+                    s.finished = true;
+                    Some((Err(actix_web::error::ErrorInternalServerError("stream aborted")), s))
+                }
+            }
+        }),
+    ))
+}
+
+struct ListStream {
+    pool: Pool,
+    tables: Tables,
+    res: &'static ResourceDef,
+    cols: Arc<Columns>,
+    q: Arc<ListQuery>,
+    cursor: Cursor,
+    chunk: u32,
+    format: Format,
+    base: String,
+    count: u64,
+    first: Option<Bytes>,
+    finished: bool,
+}
+
+impl ListStream {
+    fn writer(&self) -> ListWriter<'_> {
+        let mut w = ListWriter::new(self.format, self.res, &self.q.display, &self.base);
+        w.count = self.count;
+        w
+    }
+
+    /// Reads the next chunk and renders it; renders the list's end when the list is done.
+    async fn fetch_into(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
+        let (tables, res, cols, q, mut cursor, chunk) = (
+            self.tables.clone(),
+            self.res,
+            self.cols.clone(),
+            self.q.clone(),
+            self.cursor.clone(),
+            self.chunk,
+        );
+        let (entities, cursor) = db::run(&self.pool, move |conn| {
+            let rows = reads::next_chunk(conn, &tables, res, &cols, &q, &mut cursor, chunk)
+                .map_err(DbError::from)?;
+            Ok::<_, ApiError>((rows, cursor))
+        })
+        .await?;
+        self.cursor = cursor;
+        let mut w = self.writer();
+        for e in &entities {
+            w.entity(out, e);
+        }
+        if self.cursor.done {
+            w.finish(out);
+            self.finished = true;
+        }
+        self.count = w.count;
+        Ok(())
+    }
+}
