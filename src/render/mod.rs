@@ -10,6 +10,8 @@
 //! borrow the value unchanged unless it needs escaping, splitting or repair.
 
 mod json;
+#[cfg(test)]
+mod tests;
 mod xml;
 
 use crate::error::ApiError;
