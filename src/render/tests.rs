@@ -1,0 +1,794 @@
+//! Whole documents compared byte for byte with the bodies of the spec (ws_url
+//! `http://example.com/api/`).
+
+use super::*;
+use crate::error::ApiError;
+use crate::query::FieldSelection;
+use crate::resource::customer_messages::CUSTOMER_MESSAGES;
+use crate::resource::customer_threads::CUSTOMER_THREADS;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+const WS: &str = "http://example.com/api/";
+const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
+
+fn vals(v: &[Option<&str>]) -> Vec<Option<String>> {
+    v.iter().map(|s| s.map(str::to_owned)).collect()
+}
+
+/// Thread 1 of spec §8.2: two messages, id_product 0.
+fn thread1() -> Entity {
+    Entity {
+        values: vals(&[
+            Some("1"),
+            Some("1"),
+            Some("1"),
+            Some("2"),
+            Some("5"),
+            Some("0"),
+            Some("2"),
+            Some("pub@prestashop.com"),
+            Some("aBcD1234eFgH"),
+            Some("open"),
+            Some("2024-01-15 10:00:00"),
+            Some("2024-01-16 11:30:00"),
+        ]),
+        associations: vec![vec!["1".into(), "3".into()]],
+    }
+}
+
+/// Thread 2 of spec §8.2: NULL id_customer, id_order 0, NULL token, no messages.
+fn thread2() -> Entity {
+    Entity {
+        values: vals(&[
+            Some("2"),
+            Some("1"),
+            Some("1"),
+            None,
+            Some("0"),
+            Some("0"),
+            Some("1"),
+            Some("guest@example.com"),
+            None,
+            Some("closed"),
+            Some("2024-02-01 09:00:00"),
+            Some("2024-02-01 09:00:00"),
+        ]),
+        associations: vec![vec![]],
+    }
+}
+
+/// Message 1 of spec §8.3 (file_name NULL).
+fn message1() -> Entity {
+    Entity {
+        values: vals(&[
+            Some("1"),
+            Some("0"),
+            Some("1"),
+            Some("2130706433"),
+            Some("Hello <b>world</b>\nline2"),
+            None,
+            Some("Mozilla/5.0"),
+            Some("0"),
+            Some("2024-01-15 10:00:00"),
+            Some("2024-01-15 10:00:00"),
+            Some("1"),
+        ]),
+        associations: vec![],
+    }
+}
+
+fn text(out: Vec<u8>) -> String {
+    String::from_utf8(out).expect("UTF-8 body")
+}
+
+fn render_single(
+    format: Format,
+    res: &ResourceDef,
+    display: &Display,
+    e: &Entity,
+    plural: bool,
+) -> String {
+    let mut out = Vec::new();
+    single(&mut out, format, res, display, e, WS, plural);
+    text(out)
+}
+
+fn render_list(format: Format, display: &Display, entities: &[Entity]) -> String {
+    let mut out = Vec::new();
+    let mut w = ListWriter::new(format, &CUSTOMER_THREADS, display, WS);
+    w.begin(&mut out);
+    for e in entities {
+        w.entity(&mut out, e);
+    }
+    w.finish(&mut out);
+    assert_eq!(w.count, entities.len() as u64);
+    text(out)
+}
+
+fn fields(res: &ResourceDef, names: &[&str], associations: Vec<usize>) -> Display {
+    Display::Fields(FieldSelection {
+        fields: res.fields.iter().map(|f| names.contains(&f.name)).collect(),
+        associations,
+    })
+}
+
+/// The concatenated text of every `<tag>` element, read back with quick-xml.
+fn read_back(doc: &str, tag: &str) -> Vec<String> {
+    let mut reader = Reader::from_str(doc);
+    let mut found = Vec::new();
+    let mut current: Option<String> = None;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Start(s) if s.name().as_ref() == tag.as_bytes() => current = Some(String::new()),
+            Event::CData(c) => {
+                if let Some(t) = current.as_mut() {
+                    t.push_str(&c.decode().expect("UTF-8"));
+                }
+            }
+            Event::End(e) if e.name().as_ref() == tag.as_bytes() => {
+                found.extend(current.take());
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    found
+}
+
+const THREAD1_XML: &str = "<customer_thread>
+\t<id><![CDATA[1]]></id>
+\t<id_lang xlink:href=\"http://example.com/api/languages/1\"><![CDATA[1]]></id_lang>
+\t<id_shop xlink:href=\"http://example.com/api/shops/1\"><![CDATA[1]]></id_shop>
+\t<id_customer xlink:href=\"http://example.com/api/customers/2\"><![CDATA[2]]></id_customer>
+\t<id_order xlink:href=\"http://example.com/api/orders/5\"><![CDATA[5]]></id_order>
+\t<id_product><![CDATA[0]]></id_product>
+\t<id_contact><![CDATA[2]]></id_contact>
+\t<email><![CDATA[pub@prestashop.com]]></email>
+\t<token><![CDATA[aBcD1234eFgH]]></token>
+\t<status><![CDATA[open]]></status>
+\t<date_add><![CDATA[2024-01-15 10:00:00]]></date_add>
+\t<date_upd><![CDATA[2024-01-16 11:30:00]]></date_upd>
+<associations>
+<customer_messages nodeType=\"customer_message\" api=\"customer_messages\">
+\t<customer_message xlink:href=\"http://example.com/api/customer_messages/1\">
+\t<id><![CDATA[1]]></id>
+\t</customer_message>
+\t<customer_message xlink:href=\"http://example.com/api/customer_messages/3\">
+\t<id><![CDATA[3]]></id>
+\t</customer_message>
+</customer_messages>
+</associations>
+</customer_thread>
+";
+
+const THREAD2_XML: &str = "<customer_thread>
+\t<id><![CDATA[2]]></id>
+\t<id_lang xlink:href=\"http://example.com/api/languages/1\"><![CDATA[1]]></id_lang>
+\t<id_shop xlink:href=\"http://example.com/api/shops/1\"><![CDATA[1]]></id_shop>
+\t<id_customer><![CDATA[]]></id_customer>
+\t<id_order><![CDATA[0]]></id_order>
+\t<id_product><![CDATA[0]]></id_product>
+\t<id_contact><![CDATA[1]]></id_contact>
+\t<email><![CDATA[guest@example.com]]></email>
+\t<token><![CDATA[]]></token>
+\t<status><![CDATA[closed]]></status>
+\t<date_add><![CDATA[2024-02-01 09:00:00]]></date_add>
+\t<date_upd><![CDATA[2024-02-01 09:00:00]]></date_upd>
+<associations>
+<customer_messages nodeType=\"customer_message\" api=\"customer_messages\"/>
+</associations>
+</customer_thread>
+";
+
+const THREAD1_JSON_FULL: &str = "{\"id\":1,\"id_lang\":\"1\",\"id_shop\":\"1\",\"id_customer\":\"2\",\"id_order\":\"5\",\"id_product\":\"0\",\"id_contact\":\"2\",\"email\":\"pub@prestashop.com\",\"token\":\"aBcD1234eFgH\",\"status\":\"open\",\"date_add\":\"2024-01-15 10:00:00\",\"date_upd\":\"2024-01-16 11:30:00\",\"associations\":{\"customer_messages\":[{\"id\":\"1\"},{\"id\":\"3\"}]}}";
+
+// --- §4 root listing ---
+
+fn root_entries() -> [RootEntry<'static>; 2] {
+    [
+        RootEntry {
+            resource: &CUSTOMER_THREADS,
+            methods: [true; 6],
+        },
+        RootEntry {
+            resource: &CUSTOMER_MESSAGES,
+            methods: [true, false, false, false, false, true],
+        },
+    ]
+}
+
+#[test]
+fn root_listing_xml_matches_spec_section_4() {
+    let mut out = Vec::new();
+    root(&mut out, Format::Xml, "My Shop & Co's", WS, &root_entries());
+    let expected = format!(
+        "{HEAD}<api shopName=\"My Shop &amp; Co&#039;s\">
+<customer_messages xlink:href=\"http://example.com/api/customer_messages\" get=\"true\" put=\"false\" post=\"false\" patch=\"false\" delete=\"false\" head=\"true\">
+<description xlink:href=\"http://example.com/api/customer_messages\" get=\"true\" put=\"false\" post=\"false\" patch=\"false\" delete=\"false\" head=\"true\">
+Customer services messages</description>
+<schema xlink:href=\"http://example.com/api/customer_messages?schema=blank\" type=\"blank\"/>
+<schema xlink:href=\"http://example.com/api/customer_messages?schema=synopsis\" type=\"synopsis\"/>
+</customer_messages>
+<customer_threads xlink:href=\"http://example.com/api/customer_threads\" get=\"true\" put=\"true\" post=\"true\" patch=\"true\" delete=\"true\" head=\"true\">
+<description xlink:href=\"http://example.com/api/customer_threads\" get=\"true\" put=\"true\" post=\"true\" patch=\"true\" delete=\"true\" head=\"true\">
+Customer services threads</description>
+<schema xlink:href=\"http://example.com/api/customer_threads?schema=blank\" type=\"blank\"/>
+<schema xlink:href=\"http://example.com/api/customer_threads?schema=synopsis\" type=\"synopsis\"/>
+</customer_threads>
+</api>
+</prestashop>
+"
+    );
+    assert_eq!(text(out), expected);
+}
+
+#[test]
+fn root_listing_json_is_the_bare_array_of_permitted_names_in_byte_order() {
+    let mut out = Vec::new();
+    root(&mut out, Format::Json, "x", WS, &root_entries());
+    assert_eq!(text(out), r#"["customer_messages","customer_threads"]"#);
+}
+
+#[test]
+fn root_listing_leaves_out_resources_without_any_granted_method() {
+    let entries = [
+        RootEntry {
+            resource: &CUSTOMER_MESSAGES,
+            methods: [false; 6],
+        },
+        RootEntry {
+            resource: &CUSTOMER_THREADS,
+            methods: [true, false, false, false, false, false],
+        },
+    ];
+    let mut out = Vec::new();
+    root(&mut out, Format::Json, "x", WS, &entries);
+    assert_eq!(text(out), r#"["customer_threads"]"#);
+    let mut out = Vec::new();
+    root(&mut out, Format::Xml, "x", WS, &entries);
+    assert!(!text(out).contains("customer_messages"));
+}
+
+// --- §6.1 lists ---
+
+#[test]
+fn minimal_list_xml_matches_spec_section_6_1() {
+    let expected = format!(
+        "{HEAD}<customer_threads>
+<customer_thread id=\"1\" xlink:href=\"http://example.com/api/customer_threads/1\"/>
+<customer_thread id=\"2\" xlink:href=\"http://example.com/api/customer_threads/2\"/>
+</customer_threads>
+</prestashop>
+"
+    );
+    assert_eq!(
+        render_list(Format::Xml, &Display::Minimum, &[thread1(), thread2()]),
+        expected
+    );
+}
+
+#[test]
+fn empty_list_xml_has_open_and_close_tags_on_separate_lines() {
+    let expected = format!("{HEAD}<customer_threads>\n</customer_threads>\n</prestashop>\n");
+    assert_eq!(render_list(Format::Xml, &Display::Minimum, &[]), expected);
+}
+
+#[test]
+fn minimal_list_json_has_numeric_ids() {
+    assert_eq!(
+        render_list(Format::Json, &Display::Minimum, &[thread1(), thread2()]),
+        r#"{"customer_threads":[{"id":1},{"id":2}]}"#
+    );
+}
+
+#[test]
+fn empty_list_json_is_the_bare_empty_array() {
+    assert_eq!(render_list(Format::Json, &Display::Minimum, &[]), "[]");
+    assert_eq!(render_list(Format::Json, &Display::Full, &[]), "[]");
+}
+
+// --- §6.2 display ---
+
+#[test]
+fn display_fields_list_xml_renders_only_the_selected_fields_in_resource_order() {
+    let display = fields(&CUSTOMER_THREADS, &["email", "id"], vec![]);
+    let expected = format!(
+        "{HEAD}<customer_threads>
+<customer_thread>
+\t<id><![CDATA[1]]></id>
+\t<email><![CDATA[pub@prestashop.com]]></email>
+</customer_thread>
+<customer_thread>
+\t<id><![CDATA[2]]></id>
+\t<email><![CDATA[guest@example.com]]></email>
+</customer_thread>
+</customer_threads>
+</prestashop>
+"
+    );
+    assert_eq!(
+        render_list(Format::Xml, &display, &[thread1(), thread2()]),
+        expected
+    );
+}
+
+#[test]
+fn display_fields_list_json_renders_only_the_selected_fields() {
+    let display = fields(&CUSTOMER_THREADS, &["id", "email"], vec![]);
+    assert_eq!(
+        render_list(Format::Json, &display, &[thread1(), thread2()]),
+        r#"{"customer_threads":[{"id":1,"email":"pub@prestashop.com"},{"id":2,"email":"guest@example.com"}]}"#
+    );
+}
+
+#[test]
+fn display_with_an_association_sub_list_renders_the_item_ids_as_in_1_7() {
+    let display = fields(&CUSTOMER_THREADS, &["id"], vec![0]);
+    let expected = format!(
+        "{HEAD}<customer_threads>
+<customer_thread>
+\t<id><![CDATA[1]]></id>
+<associations>
+<customer_messages nodeType=\"customer_message\" api=\"customer_messages\">
+\t<customer_message xlink:href=\"http://example.com/api/customer_messages/1\">
+\t<id><![CDATA[1]]></id>
+\t</customer_message>
+\t<customer_message xlink:href=\"http://example.com/api/customer_messages/3\">
+\t<id><![CDATA[3]]></id>
+\t</customer_message>
+</customer_messages>
+</associations>
+</customer_thread>
+<customer_thread>
+\t<id><![CDATA[2]]></id>
+<associations>
+<customer_messages nodeType=\"customer_message\" api=\"customer_messages\"/>
+</associations>
+</customer_thread>
+</customer_threads>
+</prestashop>
+"
+    );
+    assert_eq!(
+        render_list(Format::Xml, &display, &[thread1(), thread2()]),
+        expected
+    );
+    assert_eq!(
+        render_list(Format::Json, &display, &[thread1(), thread2()]),
+        r#"{"customer_threads":[{"id":1,"associations":{"customer_messages":[{"id":"1"},{"id":"3"}]}},{"id":2}]}"#
+    );
+}
+
+#[test]
+fn display_full_list_xml_holds_full_entities() {
+    let expected = format!(
+        "{HEAD}<customer_threads>\n{THREAD1_XML}{THREAD2_XML}</customer_threads>\n</prestashop>\n"
+    );
+    assert_eq!(
+        render_list(Format::Xml, &Display::Full, &[thread1(), thread2()]),
+        expected
+    );
+}
+
+// --- §7, §8 single entities ---
+
+#[test]
+fn single_thread_xml_matches_spec_section_8_2() {
+    assert_eq!(
+        render_single(
+            Format::Xml,
+            &CUSTOMER_THREADS,
+            &Display::Full,
+            &thread1(),
+            false
+        ),
+        format!("{HEAD}{THREAD1_XML}</prestashop>\n")
+    );
+}
+
+#[test]
+fn thread_with_nulls_zeros_and_no_messages_xml_matches_spec_section_8_2() {
+    assert_eq!(
+        render_single(
+            Format::Xml,
+            &CUSTOMER_THREADS,
+            &Display::Full,
+            &thread2(),
+            false
+        ),
+        format!("{HEAD}{THREAD2_XML}</prestashop>\n")
+    );
+}
+
+#[test]
+fn single_message_xml_matches_spec_section_8_3() {
+    let expected = format!(
+        "{HEAD}<customer_message>
+\t<id><![CDATA[1]]></id>
+\t<id_employee><![CDATA[0]]></id_employee>
+\t<id_customer_thread xlink:href=\"http://example.com/api/customer_threads/1\"><![CDATA[1]]></id_customer_thread>
+\t<ip_address><![CDATA[2130706433]]></ip_address>
+\t<message><![CDATA[Hello <b>world</b>
+line2]]></message>
+\t<file_name><![CDATA[]]></file_name>
+\t<user_agent><![CDATA[Mozilla/5.0]]></user_agent>
+\t<private><![CDATA[0]]></private>
+\t<date_add><![CDATA[2024-01-15 10:00:00]]></date_add>
+\t<date_upd><![CDATA[2024-01-15 10:00:00]]></date_upd>
+\t<read><![CDATA[1]]></read>
+</customer_message>
+</prestashop>
+"
+    );
+    assert_eq!(
+        render_single(
+            Format::Xml,
+            &CUSTOMER_MESSAGES,
+            &Display::Full,
+            &message1(),
+            false
+        ),
+        expected
+    );
+}
+
+#[test]
+fn single_with_display_minimum_is_the_self_closed_element() {
+    assert_eq!(
+        render_single(Format::Xml, &CUSTOMER_THREADS, &Display::Minimum, &thread1(), true),
+        format!("{HEAD}<customer_thread id=\"1\" xlink:href=\"http://example.com/api/customer_threads/1\"/>\n</prestashop>\n")
+    );
+    assert_eq!(
+        render_single(
+            Format::Json,
+            &CUSTOMER_THREADS,
+            &Display::Minimum,
+            &thread1(),
+            true
+        ),
+        r#"{"customer_threads":[{"id":1}]}"#
+    );
+}
+
+// --- §9 JSON ---
+
+#[test]
+fn single_thread_json_drops_falsy_members() {
+    assert_eq!(
+        render_single(
+            Format::Json,
+            &CUSTOMER_THREADS,
+            &Display::Full,
+            &thread1(),
+            false
+        ),
+        r#"{"customer_thread":{"id":1,"id_lang":"1","id_shop":"1","id_customer":"2","id_order":"5","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-16 11:30:00","associations":{"customer_messages":[{"id":"1"},{"id":"3"}]}}}"#
+    );
+}
+
+#[test]
+fn single_thread_json_without_messages_drops_nulls_zeros_and_associations() {
+    assert_eq!(
+        render_single(
+            Format::Json,
+            &CUSTOMER_THREADS,
+            &Display::Full,
+            &thread2(),
+            false
+        ),
+        r#"{"customer_thread":{"id":2,"id_lang":"1","id_shop":"1","id_contact":"1","email":"guest@example.com","status":"closed","date_add":"2024-02-01 09:00:00","date_upd":"2024-02-01 09:00:00"}}"#
+    );
+}
+
+#[test]
+fn single_thread_json_with_a_display_parameter_takes_the_list_shape_and_keeps_zeros() {
+    assert_eq!(
+        render_single(
+            Format::Json,
+            &CUSTOMER_THREADS,
+            &Display::Full,
+            &thread1(),
+            true
+        ),
+        format!("{{\"customer_threads\":[{THREAD1_JSON_FULL}]}}")
+    );
+}
+
+#[test]
+fn full_list_json_keeps_nulls_and_empty_id_fields() {
+    let expected = format!(
+        "{{\"customer_threads\":[{THREAD1_JSON_FULL},{}]}}",
+        r#"{"id":2,"id_lang":"1","id_shop":"1","id_customer":"","id_order":"0","id_product":"0","id_contact":"1","email":"guest@example.com","token":null,"status":"closed","date_add":"2024-02-01 09:00:00","date_upd":"2024-02-01 09:00:00"}"#
+    );
+    assert_eq!(
+        render_list(Format::Json, &Display::Full, &[thread1(), thread2()]),
+        expected
+    );
+}
+
+#[test]
+fn single_message_json_escapes_slashes_and_newlines() {
+    assert_eq!(
+        render_single(
+            Format::Json,
+            &CUSTOMER_MESSAGES,
+            &Display::Full,
+            &message1(),
+            false
+        ),
+        r#"{"customer_message":{"id":1,"id_customer_thread":"1","ip_address":"2130706433","message":"Hello <b>world<\/b>\nline2","user_agent":"Mozilla\/5.0","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-15 10:00:00","read":"1"}}"#
+    );
+}
+
+#[test]
+fn json_strings_are_escaped_like_php_json_encode_with_unescaped_unicode() {
+    let mut out = Vec::new();
+    json::string(
+        &mut out,
+        "a/b \"q\" \\ \u{8}\u{c}\n\r\t\u{1}\u{1f}\u{7f} é€😀 \u{2028}\u{2029}",
+    );
+    assert_eq!(
+        text(out),
+        "\"a\\/b \\\"q\\\" \\\\ \\b\\f\\n\\r\\t\\u0001\\u001f\u{7f} é€😀 \\u2028\\u2029\""
+    );
+}
+
+#[test]
+fn a_non_numeric_id_is_written_as_a_json_string() {
+    let mut e = message1();
+    e.values[0] = Some("x1".into());
+    let body = render_list(Format::Json, &Display::Minimum, &[e]);
+    assert_eq!(body, r#"{"customer_threads":[{"id":"x1"}]}"#);
+}
+
+// --- §10 schemas ---
+
+fn render_schema(format: Format, res: &ResourceDef, kind: SchemaKind) -> String {
+    let mut out = Vec::new();
+    schema(&mut out, format, res, kind);
+    text(out)
+}
+
+#[test]
+fn blank_thread_schema_matches_spec_section_10_1() {
+    let expected = format!(
+        "{HEAD}<customer_thread>
+\t<id><![CDATA[]]></id>
+\t<id_lang><![CDATA[]]></id_lang>
+\t<id_shop><![CDATA[]]></id_shop>
+\t<id_customer><![CDATA[]]></id_customer>
+\t<id_order><![CDATA[]]></id_order>
+\t<id_product><![CDATA[]]></id_product>
+\t<id_contact><![CDATA[]]></id_contact>
+\t<email><![CDATA[]]></email>
+\t<token><![CDATA[]]></token>
+\t<status><![CDATA[]]></status>
+\t<date_add><![CDATA[]]></date_add>
+\t<date_upd><![CDATA[]]></date_upd>
+<associations>
+<customer_messages>
+\t<customer_message>
+\t<id><![CDATA[]]></id>
+\t</customer_message>
+</customer_messages>
+</associations>
+</customer_thread>
+</prestashop>
+"
+    );
+    assert_eq!(
+        render_schema(Format::Xml, &CUSTOMER_THREADS, SchemaKind::Blank),
+        expected
+    );
+}
+
+#[test]
+fn synopsis_thread_schema_matches_spec_section_10_2() {
+    let expected = format!(
+        "{HEAD}<customer_thread>
+\t<id_lang required=\"true\" format=\"isUnsignedId\"><![CDATA[]]></id_lang>
+\t<id_shop format=\"isUnsignedId\"><![CDATA[]]></id_shop>
+\t<id_customer format=\"isUnsignedId\"><![CDATA[]]></id_customer>
+\t<id_order format=\"isUnsignedId\"><![CDATA[]]></id_order>
+\t<id_product format=\"isUnsignedId\"><![CDATA[]]></id_product>
+\t<id_contact required=\"true\" format=\"isUnsignedId\"><![CDATA[]]></id_contact>
+\t<email maxSize=\"255\" format=\"isEmail\"><![CDATA[]]></email>
+\t<token required=\"true\" format=\"isGenericName\"><![CDATA[]]></token>
+\t<status><![CDATA[]]></status>
+\t<date_add format=\"isDate\"><![CDATA[]]></date_add>
+\t<date_upd format=\"isDate\"><![CDATA[]]></date_upd>
+<associations>
+<customer_messages nodeType=\"customer_message\" api=\"customer_messages\">
+\t<customer_message>
+\t<id><![CDATA[]]></id>
+\t</customer_message>
+</customer_messages>
+</associations>
+</customer_thread>
+</prestashop>
+"
+    );
+    assert_eq!(
+        render_schema(Format::Xml, &CUSTOMER_THREADS, SchemaKind::Synopsis),
+        expected
+    );
+}
+
+#[test]
+fn synopsis_message_schema_matches_spec_section_10_3() {
+    let expected = format!(
+        "{HEAD}<customer_message>
+\t<id_employee format=\"isUnsignedId\"><![CDATA[]]></id_employee>
+\t<id_customer_thread><![CDATA[]]></id_customer_thread>
+\t<ip_address maxSize=\"15\" format=\"isIp2Long\"><![CDATA[]]></ip_address>
+\t<message required=\"true\" maxSize=\"4194303\" format=\"isCleanHtml\"><![CDATA[]]></message>
+\t<file_name><![CDATA[]]></file_name>
+\t<user_agent><![CDATA[]]></user_agent>
+\t<private format=\"isBool\"><![CDATA[]]></private>
+\t<date_add format=\"isDate\"><![CDATA[]]></date_add>
+\t<date_upd format=\"isDate\"><![CDATA[]]></date_upd>
+\t<read format=\"isBool\"><![CDATA[]]></read>
+</customer_message>
+</prestashop>
+"
+    );
+    assert_eq!(
+        render_schema(Format::Xml, &CUSTOMER_MESSAGES, SchemaKind::Synopsis),
+        expected
+    );
+}
+
+#[test]
+fn blank_message_schema_has_id_first_and_no_attributes() {
+    let expected = format!(
+        "{HEAD}<customer_message>
+\t<id><![CDATA[]]></id>
+\t<id_employee><![CDATA[]]></id_employee>
+\t<id_customer_thread><![CDATA[]]></id_customer_thread>
+\t<ip_address><![CDATA[]]></ip_address>
+\t<message><![CDATA[]]></message>
+\t<file_name><![CDATA[]]></file_name>
+\t<user_agent><![CDATA[]]></user_agent>
+\t<private><![CDATA[]]></private>
+\t<date_add><![CDATA[]]></date_add>
+\t<date_upd><![CDATA[]]></date_upd>
+\t<read><![CDATA[]]></read>
+</customer_message>
+</prestashop>
+"
+    );
+    assert_eq!(
+        render_schema(Format::Xml, &CUSTOMER_MESSAGES, SchemaKind::Blank),
+        expected
+    );
+}
+
+#[test]
+fn json_schemas_collapse_as_in_spec_section_10_4() {
+    for kind in [SchemaKind::Blank, SchemaKind::Synopsis] {
+        assert_eq!(
+            render_schema(Format::Json, &CUSTOMER_THREADS, kind),
+            r#"{"customer_thread":{"associations":{"customer_messages":[{"id":null}]}}}"#
+        );
+        assert_eq!(
+            render_schema(Format::Json, &CUSTOMER_MESSAGES, kind),
+            r#"{"customer_message":[]}"#
+        );
+    }
+}
+
+// --- §13.1 errors ---
+
+const FILTER_MESSAGE: &str = "This filter does not exist. Did you mean: \"id\"? The full list is: \"id\", \"id_lang\", \"id_shop\", \"id_customer\", \"id_order\", \"id_product\", \"id_contact\", \"email\", \"token\", \"status\"";
+
+#[test]
+fn error_document_xml_matches_spec_section_13_1() {
+    let mut out = Vec::new();
+    errors(
+        &mut out,
+        Format::Xml,
+        &ApiError::new(400, 32, FILTER_MESSAGE),
+    );
+    let expected = format!(
+        "{HEAD}<errors>
+<error>
+<code><![CDATA[32]]></code>
+<message><![CDATA[{FILTER_MESSAGE}]]></message>
+</error>
+</errors>
+</prestashop>
+"
+    );
+    assert_eq!(text(out), expected);
+}
+
+#[test]
+fn error_document_json_has_a_numeric_code() {
+    let mut out = Vec::new();
+    let e = ApiError::key_not_active();
+    errors(&mut out, Format::Json, &e);
+    assert_eq!(
+        text(out),
+        r#"{"errors":[{"code":20,"message":"Authentification key is not active"},{"code":21,"message":"No permission for this authentication key"}]}"#
+    );
+    let mut out = Vec::new();
+    errors(
+        &mut out,
+        Format::Json,
+        &ApiError::new(400, 32, FILTER_MESSAGE),
+    );
+    assert_eq!(
+        text(out),
+        format!(
+            "{{\"errors\":[{{\"code\":32,\"message\":\"{}\"}}]}}",
+            FILTER_MESSAGE.replace('"', "\\\"")
+        )
+    );
+}
+
+#[test]
+fn an_error_without_entries_renders_nothing() {
+    for format in [Format::Xml, Format::Json] {
+        let mut out = Vec::new();
+        errors(&mut out, format, &ApiError::not_found_empty());
+        assert!(out.is_empty());
+    }
+}
+
+// --- W5, W20: well-formed whatever the value ---
+
+#[test]
+fn a_value_containing_the_cdata_end_is_split_into_sections_that_read_back_unchanged() {
+    let mut e = message1();
+    let message = "a]]>b ]]>]]> c]]";
+    e.values[4] = Some(message.into());
+    let body = render_single(Format::Xml, &CUSTOMER_MESSAGES, &Display::Full, &e, false);
+    assert!(body.contains(
+        "<message><![CDATA[a]]]]><![CDATA[>b ]]]]><![CDATA[>]]]]><![CDATA[> c]]]]></message>"
+    ));
+    assert_eq!(read_back(&body, "message"), [message]);
+}
+
+#[test]
+fn w5_example_splits_as_documented() {
+    let mut out = Vec::new();
+    xml::cdata(&mut out, "a]]>b");
+    assert_eq!(text(out), "<![CDATA[a]]]]><![CDATA[>b]]>");
+}
+
+#[test]
+fn characters_forbidden_in_xml_are_replaced_so_the_document_parses() {
+    let mut e = message1();
+    e.values[4] = Some("a\u{0}b\u{1b}c\td\re\u{fffe}f\u{ffff}g\u{fffd}".into());
+    let body = render_single(Format::Xml, &CUSTOMER_MESSAGES, &Display::Full, &e, false);
+    assert!(body.contains(
+        "<message><![CDATA[a\u{fffd}b\u{fffd}c\td\re\u{fffd}f\u{fffd}g\u{fffd}]]></message>"
+    ));
+    assert_eq!(
+        read_back(&body, "message"),
+        ["a\u{fffd}b\u{fffd}c\td\re\u{fffd}f\u{fffd}g\u{fffd}"]
+    );
+    // JSON can carry them: escaped, not replaced.
+    let json = render_single(Format::Json, &CUSTOMER_MESSAGES, &Display::Full, &e, false);
+    assert!(json.contains(r#""message":"a\u0000b\u001bc\td\re"#));
+}
+
+#[test]
+fn error_messages_are_kept_well_formed_too() {
+    let mut out = Vec::new();
+    errors(&mut out, Format::Xml, &ApiError::new(400, 33, "x]]>y\u{7}"));
+    let body = text(out);
+    assert_eq!(read_back(&body, "message"), ["x]]>y\u{fffd}"]);
+}
+
+#[test]
+fn attribute_values_are_escaped() {
+    let mut e = thread1();
+    e.values[1] = Some("1\"&<".into());
+    let body = render_single(Format::Xml, &CUSTOMER_THREADS, &Display::Full, &e, false);
+    assert!(body.contains(
+        "<id_lang xlink:href=\"http://example.com/api/languages/1&quot;&amp;&lt;\"><![CDATA[1\"&<]]></id_lang>"
+    ));
+    read_back(&body, "id_lang");
+}
