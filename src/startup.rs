@@ -1,1 +1,107 @@
-//! placeholder
+//! Building and running the service: the shared state, the actix `App` (used by `main` and by
+//! the tests alike), and the background refresh of the shop snapshot.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{web, App, HttpServer};
+
+use crate::auth::KeyCache;
+use crate::config::{DbSettings, ServeSettings};
+use crate::db::shop::{self, ShopSnapshot};
+use crate::db::{self, Pool, Tables};
+use crate::error::DbError;
+use crate::http;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub pool: Pool,
+    pub tables: Tables,
+    pub settings: ServeSettings,
+    pub keys: KeyCache,
+    snapshot: RwLock<Arc<ShopSnapshot>>,
+}
+
+/// Verified keys held at most (each entry is a few hundred bytes).
+const KEY_CACHE_CAPACITY: usize = 10_000;
+
+impl AppState {
+    /// Connects, reads the shop snapshot once, and is ready to serve.
+    pub fn new(db_settings: &DbSettings, settings: ServeSettings) -> anyhow::Result<AppState> {
+        let pool = db::pool(&db_settings.database_url, db_settings.pool_size)?;
+        let tables = Tables::new(&db_settings.table_prefix);
+        let snapshot = shop::load(&mut *pool.get()?, &tables)?;
+        let keys = KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY);
+        keys.set_generation(snapshot.key_generation);
+        Ok(AppState {
+            pool,
+            tables,
+            settings,
+            keys,
+            snapshot: RwLock::new(Arc::new(snapshot)),
+        })
+    }
+
+    pub fn snapshot(&self) -> Arc<ShopSnapshot> {
+        self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Re-reads the shop snapshot; a changed key generation empties the key cache at once.
+    pub async fn refresh(&self) -> Result<(), DbError> {
+        let tables = self.tables.clone();
+        let snapshot = db::run(&self.pool, move |conn| shop::load(conn, &tables).map_err(DbError::from)).await?;
+        self.keys.set_generation(snapshot.key_generation);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+        Ok(())
+    }
+}
+
+/// The application, as `serve` runs it and as the tests call it.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .wrap(ErrorHandlers::new().default_handler(http::response::rerender))
+        .configure(http::routes)
+}
+
+/// Runs the server until Ctrl-C / SIGTERM.
+pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::Result<()> {
+    let bind = settings.bind.clone();
+    let workers = settings.workers;
+    let refresh_every = Duration::from_secs(settings.config_refresh.max(1));
+    let state = web::Data::new(AppState::new(&db_settings, settings)?);
+
+    let refresher = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(refresh_every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = refresher.refresh().await {
+                tracing::warn!(error = %e, "could not refresh the shop snapshot");
+            }
+        }
+    });
+
+    let mut server = HttpServer::new(move || app(state.clone()));
+    if let Some(n) = workers {
+        server = server.workers(n.max(1));
+    }
+    let server = server.bind(&bind)?;
+    tracing::info!(%bind, "threadgate is serving");
+    server.run().await?;
+    Ok(())
+}

@@ -1,1 +1,12 @@
-//! placeholder
+//! Logging: `tracing` to stderr, filtered by `RUST_LOG` (default `info`). Keys never reach a
+//! log line: only key ids are logged.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

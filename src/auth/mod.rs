@@ -9,6 +9,7 @@
 //!
 //! Must not import actix; the `http` layer hands in header values as bytes.
 
+pub mod admin;
 pub mod cache;
 pub mod credential;
 pub mod keys;

@@ -287,11 +287,12 @@ impl ListStream {
         for e in &entities {
             w.entity(out, e);
         }
-        if self.cursor.done {
+        let done = self.cursor.done;
+        if done {
             w.finish(out);
-            self.finished = true;
         }
         self.count = w.count;
+        self.finished = done;
         Ok(())
     }
 }

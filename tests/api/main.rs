@@ -1,0 +1,10 @@
+//! Integration tests: every test gets its own database on the throwaway MariaDB started by
+//! `scripts/test`, and a real server on a random port.
+
+mod support;
+
+mod auth;
+mod lists;
+mod prefix;
+mod root;
+mod single;

@@ -1,0 +1,287 @@
+//! GET and HEAD of one resource: spec §7, §8.2, §8.3, §9, the path quirks (§1, W10), 304.
+
+use sha1::{Digest, Sha1};
+
+use crate::support::TestApp;
+
+pub const THREAD_1: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">
+<customer_thread>
+\t<id><![CDATA[1]]></id>
+\t<id_lang xlink:href=\"http://example.com/api/languages/1\"><![CDATA[1]]></id_lang>
+\t<id_shop xlink:href=\"http://example.com/api/shops/1\"><![CDATA[1]]></id_shop>
+\t<id_customer xlink:href=\"http://example.com/api/customers/2\"><![CDATA[2]]></id_customer>
+\t<id_order xlink:href=\"http://example.com/api/orders/5\"><![CDATA[5]]></id_order>
+\t<id_product><![CDATA[0]]></id_product>
+\t<id_contact><![CDATA[2]]></id_contact>
+\t<email><![CDATA[pub@prestashop.com]]></email>
+\t<token><![CDATA[aBcD1234eFgH]]></token>
+\t<status><![CDATA[open]]></status>
+\t<date_add><![CDATA[2024-01-15 10:00:00]]></date_add>
+\t<date_upd><![CDATA[2024-01-16 11:30:00]]></date_upd>
+<associations>
+<customer_messages nodeType=\"customer_message\" api=\"customer_messages\">
+\t<customer_message xlink:href=\"http://example.com/api/customer_messages/1\">
+\t<id><![CDATA[1]]></id>
+\t</customer_message>
+\t<customer_message xlink:href=\"http://example.com/api/customer_messages/3\">
+\t<id><![CDATA[3]]></id>
+\t</customer_message>
+</customer_messages>
+</associations>
+</customer_thread>
+</prestashop>
+";
+
+const THREAD_2: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">
+<customer_thread>
+\t<id><![CDATA[2]]></id>
+\t<id_lang xlink:href=\"http://example.com/api/languages/1\"><![CDATA[1]]></id_lang>
+\t<id_shop xlink:href=\"http://example.com/api/shops/1\"><![CDATA[1]]></id_shop>
+\t<id_customer><![CDATA[]]></id_customer>
+\t<id_order><![CDATA[0]]></id_order>
+\t<id_product><![CDATA[0]]></id_product>
+\t<id_contact><![CDATA[1]]></id_contact>
+\t<email><![CDATA[guest@example.com]]></email>
+\t<token><![CDATA[]]></token>
+\t<status><![CDATA[closed]]></status>
+\t<date_add><![CDATA[2024-02-01 09:00:00]]></date_add>
+\t<date_upd><![CDATA[2024-02-01 09:00:00]]></date_upd>
+<associations>
+<customer_messages nodeType=\"customer_message\" api=\"customer_messages\"/>
+</associations>
+</customer_thread>
+</prestashop>
+";
+
+const MESSAGE_1: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
+<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">
+<customer_message>
+\t<id><![CDATA[1]]></id>
+\t<id_employee><![CDATA[0]]></id_employee>
+\t<id_customer_thread xlink:href=\"http://example.com/api/customer_threads/1\"><![CDATA[1]]></id_customer_thread>
+\t<ip_address><![CDATA[2130706433]]></ip_address>
+\t<message><![CDATA[Hello <b>world</b>
+line2]]></message>
+\t<file_name><![CDATA[]]></file_name>
+\t<user_agent><![CDATA[Mozilla/5.0]]></user_agent>
+\t<private><![CDATA[0]]></private>
+\t<date_add><![CDATA[2024-01-15 10:00:00]]></date_add>
+\t<date_upd><![CDATA[2024-01-15 10:00:00]]></date_upd>
+\t<read><![CDATA[1]]></read>
+</customer_message>
+</prestashop>
+";
+
+fn sha1_hex(b: &[u8]) -> String {
+    hex::encode(Sha1::digest(b))
+}
+
+#[test]
+fn thread_1_is_the_exact_document_of_spec_8_2_with_prestashop_headers() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let r = app.get(&key, "/api/customer_threads/1");
+    assert_eq!((r.status, r.reason.as_str()), (200, "OK"));
+    assert_eq!(r.text(), THREAD_1);
+    assert_eq!(r.header("Content-Type"), Some("text/xml;charset=UTF-8"));
+    assert_eq!(r.header("X-Powered-By"), Some("PrestaShop Webservice"));
+    assert_eq!(r.header("PSWS-Version"), Some("1.7.8.11"));
+    assert_eq!(r.header("Content-Sha1"), Some(sha1_hex(THREAD_1.as_bytes()).as_str()));
+    let access: u64 = r.header("Access-Time").unwrap().parse().unwrap();
+    assert!(access > 1_700_000_000);
+    let exec = r.header("Execution-Time").unwrap();
+    assert!(exec.parse::<f64>().is_ok() && !exec.ends_with('0') || exec == "0", "{exec}");
+    crate::support::xsd::assert_valid("customer_thread.xsd", &r.body);
+}
+
+#[test]
+fn guest_thread_without_messages_is_the_second_document_of_spec_8_2() {
+    let app = TestApp::spawn();
+    let r = app.get(&app.db.full_key(), "/api/customer_threads/2");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), THREAD_2);
+    crate::support::xsd::assert_valid("customer_thread.xsd", &r.body);
+}
+
+#[test]
+fn message_1_is_the_exact_document_of_spec_8_3() {
+    let app = TestApp::spawn();
+    let r = app.get(&app.db.full_key(), "/api/customer_messages/1");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), MESSAGE_1);
+    crate::support::xsd::assert_valid("customer_message.xsd", &r.body);
+}
+
+#[test]
+fn json_single_objects_are_the_exact_examples_of_spec_9() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let cases = [
+        (
+            "/api/customer_threads/1?output_format=JSON",
+            r#"{"customer_thread":{"id":1,"id_lang":"1","id_shop":"1","id_customer":"2","id_order":"5","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-16 11:30:00","associations":{"customer_messages":[{"id":"1"},{"id":"3"}]}}}"#,
+        ),
+        (
+            "/api/customer_threads/2?output_format=JSON",
+            r#"{"customer_thread":{"id":2,"id_lang":"1","id_shop":"1","id_contact":"1","email":"guest@example.com","status":"closed","date_add":"2024-02-01 09:00:00","date_upd":"2024-02-01 09:00:00"}}"#,
+        ),
+        (
+            "/api/customer_threads/1?output_format=JSON&display=full",
+            r#"{"customer_threads":[{"id":1,"id_lang":"1","id_shop":"1","id_customer":"2","id_order":"5","id_product":"0","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-16 11:30:00","associations":{"customer_messages":[{"id":"1"},{"id":"3"}]}}]}"#,
+        ),
+        (
+            "/api/customer_messages/1?output_format=JSON",
+            r#"{"customer_message":{"id":1,"id_customer_thread":"1","ip_address":"2130706433","message":"Hello <b>world<\/b>\nline2","user_agent":"Mozilla\/5.0","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-15 10:00:00","read":"1"}}"#,
+        ),
+    ];
+    for (path, body) in cases {
+        let r = app.get(&key, path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert_eq!(r.text(), body, "{path}");
+        assert_eq!(r.header("Content-Sha1"), Some(sha1_hex(body.as_bytes()).as_str()));
+    }
+}
+
+#[test]
+fn json_is_chosen_by_header_before_parameter() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let r = app.request("GET", &key, "/api/customer_threads/2", &["Output-Format: JSON"]);
+    assert!(r.text().starts_with("{\"customer_thread\":"));
+    let r = app.request("GET", &key, "/api/customer_threads/2?output_format=JSON", &["Io-Format: XML"]);
+    assert!(r.text().starts_with("<?xml"));
+    let r = app.get(&key, "/api/customer_threads/2?output_format=json");
+    assert!(r.text().starts_with("<?xml"), "only the exact value JSON selects JSON");
+}
+
+#[test]
+fn unknown_ids_are_404_with_an_empty_body_and_no_content_type() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    for path in [
+        "/api/customer_threads/999",
+        "/api/customer_threads/abc",
+        "/api/customer_threads/0",
+        "/api/customer_threads/-1",
+        "/api/customer_messages/999?output_format=JSON",
+    ] {
+        let r = app.get(&key, path);
+        assert_eq!((r.status, r.reason.as_str()), (404, "Not Found"), "{path}");
+        assert!(r.body.is_empty(), "{path}");
+        assert_eq!(r.header("Content-Type"), None, "{path}");
+        assert_eq!(r.header("Content-Sha1"), None, "{path}");
+        assert_eq!(r.header("X-Powered-By"), Some("PrestaShop Webservice"));
+    }
+}
+
+#[test]
+fn path_quirks_of_real_clients_work() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    for path in [
+        "//api/customer_threads/1",
+        "/api/customer_threads/1abc",
+        "/api/customer_threads/1/ignored",
+        "/api/customer_threads/1&id_shop=1",
+        "/api/customer_threads/1?id_shop=1",
+    ] {
+        let r = app.get(&key, path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.text(), THREAD_1, "{path}");
+    }
+    // Parameters after `&` in the path are real parameters (W10).
+    let r = app.get(&key, "/api/customer_threads/2&output_format=JSON");
+    assert!(r.text().starts_with("{\"customer_thread\":"));
+}
+
+#[test]
+fn head_sends_the_get_headers_without_a_body() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let r = app.request("HEAD", &key, "/api/customer_threads/1", &[]);
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("Content-Sha1"), Some(sha1_hex(THREAD_1.as_bytes()).as_str()));
+    assert_eq!(r.header("Content-Type"), Some("text/xml;charset=UTF-8"));
+    let missing = app.request("HEAD", &key, "/api/customer_threads/999", &[]);
+    assert_eq!(missing.status, 404);
+}
+
+#[test]
+fn local_content_sha1_matching_the_body_gives_304() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let sha = sha1_hex(THREAD_1.as_bytes());
+    let r = app.request("GET", &key, "/api/customer_threads/1", &[&format!("Local-Content-Sha1: {sha}")]);
+    assert_eq!((r.status, r.reason.as_str()), (304, "Not Modified"));
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("Content-Sha1"), Some(sha.as_str()));
+    let stale = app.request("GET", &key, "/api/customer_threads/1", &["Local-Content-Sha1: 0000"]);
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.text(), THREAD_1);
+}
+
+#[test]
+fn display_on_a_single_resource() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let r = app.get(&key, "/api/customer_threads/1?display=minimum");
+    assert_eq!(
+        r.text(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<customer_thread id=\"1\" xlink:href=\"http://example.com/api/customer_threads/1\"/>\n</prestashop>\n"
+    );
+    let r = app.get(&key, "/api/customer_threads/2?display=[id,email,id_order]&output_format=JSON");
+    assert_eq!(
+        r.text(),
+        r#"{"customer_threads":[{"id":2,"id_order":"0","email":"guest@example.com"}]}"#
+    );
+    let r = app.get(&key, "/api/customer_threads/1?display=[id,customer_messages[id]]");
+    assert_eq!(
+        r.text(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<customer_thread>\n\t<id><![CDATA[1]]></id>\n<associations>\n<customer_messages nodeType=\"customer_message\" api=\"customer_messages\">\n\t<customer_message xlink:href=\"http://example.com/api/customer_messages/1\">\n\t<id><![CDATA[1]]></id>\n\t</customer_message>\n\t<customer_message xlink:href=\"http://example.com/api/customer_messages/3\">\n\t<id><![CDATA[3]]></id>\n\t</customer_message>\n</customer_messages>\n</associations>\n</customer_thread>\n</prestashop>\n"
+    );
+    let r = app.get(&key, "/api/customer_threads/1?display=[foo]");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("<code><![CDATA[35]]></code>"));
+}
+
+#[test]
+fn xlinks_follow_forwarded_host_and_the_ssl_setting() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let r = app.request(
+        "GET",
+        &key,
+        "/api/customer_messages/1",
+        &["X-Forwarded-Host: shop.example.org", "X-Forwarded-Proto: https"],
+    );
+    assert!(r.text().contains("xlink:href=\"https://shop.example.org/api/customer_threads/1\""));
+    app.db.exec("INSERT INTO `ps_configuration` (`name`, `value`, `date_add`, `date_upd`) VALUES ('PS_SSL_ENABLED', '1', NOW(), NOW())");
+    app.refresh();
+    let r = app.get(&key, "/api/customer_messages/1");
+    assert!(r.text().contains("xlink:href=\"https://example.com/api/customer_threads/1\""));
+}
+
+#[test]
+fn values_with_cdata_terminators_stay_well_formed() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    app.db.exec("UPDATE `ps_customer_message` SET `message` = 'a]]>b' WHERE `id_customer_message` = 1");
+    let r = app.get(&key, "/api/customer_messages/1");
+    assert!(r.text().contains("<message><![CDATA[a]]]]><![CDATA[>b]]></message>"), "{}", r.text());
+    crate::support::xsd::assert_valid("customer_message.xsd", &r.body);
+}
+
+#[test]
+fn paths_outside_the_api_get_an_error_document() {
+    let app = TestApp::spawn();
+    let r = app.raw("GET /nothing-here HTTP/1.1", b"");
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.text(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<errors>\n<error>\n<code><![CDATA[0]]></code>\n<message><![CDATA[No route matches this request]]></message>\n</error>\n</errors>\n</prestashop>\n"
+    );
+}

@@ -1,0 +1,234 @@
+//! Test support: one database per test on the throwaway MariaDB that `scripts/test` starts, a
+//! real threadgate server on a random loopback port, and a raw HTTP/1.1 client so tests see
+//! the exact status line, headers and body.
+
+#![allow(dead_code)]
+
+pub mod http;
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use actix_web::web;
+use clap::Parser;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, MysqlConnection};
+
+use threadgate::auth::admin::{self, CreateKey};
+use threadgate::config::{DbSettings, ServeSettings};
+use threadgate::db::{migrations, Tables};
+use threadgate::resource::Method;
+use threadgate::startup::{self, AppState};
+use threadgate::seed;
+
+pub use http::Response;
+
+/// The server URL `scripts/test` exports (its database part is ignored).
+fn server_url() -> String {
+    std::env::var("THREADGATE_TEST_DATABASE_URL").expect(
+        "THREADGATE_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway MariaDB",
+    )
+}
+
+/// `mysql://user@host/<db>?params` for another database name.
+fn url_for(db: &str) -> String {
+    let url = server_url();
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b.to_owned(), format!("?{q}")),
+        None => (url.clone(), String::new()),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    format!("{}/{}{}", &base[..host_end], db, query)
+}
+
+/// A database of its own, dropped at the end of the test.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub tables: Tables,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl TestDb {
+    /// An empty database.
+    pub fn empty(prefix: &str) -> TestDb {
+        let name = format!(
+            "tg_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            rand_suffix()
+        );
+        let mut admin = MysqlConnection::establish(&url_for("mysql")).expect("connect to the test server");
+        admin
+            .batch_execute(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"))
+            .expect("create the test database");
+        TestDb {
+            url: url_for(&name),
+            name,
+            tables: Tables::new(prefix),
+        }
+    }
+
+    /// A migrated database with the demo shop.
+    pub fn seeded(prefix: &str) -> TestDb {
+        let db = TestDb::empty(prefix);
+        let mut conn = db.conn();
+        migrations::run(&mut conn, prefix).expect("migrate");
+        seed::demo(&mut conn, &db.tables).expect("seed");
+        db
+    }
+
+    pub fn conn(&self) -> MysqlConnection {
+        MysqlConnection::establish(&self.url).expect("connect to the test database")
+    }
+
+    /// Runs SQL written with the `ps_` prefix against this database's prefix.
+    pub fn exec(&self, sql: &str) {
+        self.conn()
+            .batch_execute(&migrations::apply_prefix(sql, &self.tables.prefix))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    pub fn settings(&self) -> DbSettings {
+        DbSettings {
+            database_url: self.url.clone(),
+            table_prefix: self.tables.prefix.clone(),
+            pool_size: 2,
+        }
+    }
+
+    /// Creates a key with these grants; returns the key.
+    pub fn key(&self, resources: &[&str], methods: &[Method], shops: &[u32]) -> String {
+        self.key_with(CreateKey {
+            resources: resources.iter().map(|s| s.to_string()).collect(),
+            methods: methods.to_vec(),
+            shops: shops.to_vec(),
+            description: "test".into(),
+            key: None,
+            active: true,
+        })
+    }
+
+    pub fn key_with(&self, req: CreateKey) -> String {
+        admin::create(&mut self.conn(), &self.tables, &req, "2024-01-01 00:00:00")
+            .expect("create key")
+            .1
+    }
+
+    /// A key with every method on both resources.
+    pub fn full_key(&self) -> String {
+        self.key(&["customer_threads", "customer_messages"], &Method::ALL, &[])
+    }
+}
+
+fn rand_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(COUNTER.load(Ordering::Relaxed));
+    (h.finish() % 1_000_000) as u32
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = MysqlConnection::establish(&url_for("mysql")) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
+        }
+    }
+}
+
+/// Default serve settings, as `threadgate serve` would have them with no flags.
+pub fn serve_settings() -> ServeSettings {
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        serve: ServeSettings,
+    }
+    Args::parse_from(["test"]).serve
+}
+
+/// A running server on its own database.
+pub struct TestApp {
+    pub db: TestDb,
+    pub port: u16,
+    pub state: web::Data<AppState>,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// The demo shop with the `ps_` prefix and default settings.
+    pub fn spawn() -> TestApp {
+        TestApp::with(TestDb::seeded("ps_"), serve_settings())
+    }
+
+    pub fn with(db: TestDb, settings: ServeSettings) -> TestApp {
+        let state = web::Data::new(AppState::new(&db.settings(), settings).expect("state"));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s = state.clone();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = actix_web::HttpServer::new(move || startup::app(s.clone()))
+                    .workers(1)
+                    .disable_signals()
+                    .listen(listener)
+                    .expect("listen")
+                    .run();
+                tx.send(server.handle()).unwrap();
+                server.await.unwrap();
+            })
+        });
+        let handle = rx.recv().expect("server started");
+        TestApp {
+            db,
+            port,
+            state,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// Re-reads the shop snapshot now (what the background refresh does every few seconds).
+    pub fn refresh(&self) {
+        let state = self.state.clone();
+        actix_web::rt::System::new()
+            .block_on(async move { state.refresh().await })
+            .expect("refresh");
+    }
+
+    /// Sends a raw request: `head` is the request line plus header lines without the final
+    /// blank line; `Host: example.com` and `Connection: close` are added when missing.
+    pub fn raw(&self, head: &str, body: &[u8]) -> Response {
+        http::send(self.port, head, body)
+    }
+
+    /// GET with Basic auth `key:`.
+    pub fn get(&self, key: &str, path: &str) -> Response {
+        self.raw(&format!("GET {path} HTTP/1.1\r\nAuthorization: {}", http::basic(key)), b"")
+    }
+
+    pub fn request(&self, method: &str, key: &str, path: &str, extra_headers: &[&str]) -> Response {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nAuthorization: {}", http::basic(key));
+        for h in extra_headers {
+            head.push_str("\r\n");
+            head.push_str(h);
+        }
+        self.raw(&head, b"")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        let _ = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(handle.stop(false));
+        })
+        .join();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
