@@ -37,9 +37,138 @@ pub fn htmlspecialchars(s: &str) -> String {
     out
 }
 
-/// PHP `strip_tags` without allowed tags. STUB: to be implemented.
+/// PHP 8 `strip_tags` without allowed tags: the byte state machine of `php_strip_tags_ex`
+/// (ext/standard/string.c). State 0 is text, 1 an HTML tag (quotes hide `>`, a nested `<`
+/// needs its own `>`), 2 a `<?` PHP block (ends at `?>` outside quotes and parentheses), 3 a
+/// `<!` declaration, 4 a `<!-- -->` comment. A `<` followed by whitespace is kept as text
+/// (`a < b`), an unterminated tag swallows the rest, and NUL bytes are always dropped.
 pub fn strip_tags(s: &str) -> String {
-    s.to_owned()
+    let buf = s.as_bytes();
+    // PHP reads one byte past the end (the string's NUL terminator) when it looks ahead.
+    let next = |i: usize| buf.get(i + 1).copied().unwrap_or(0);
+    let prev = |i: usize, back: usize| if i >= back { buf[i - back] } else { 0 };
+    let lower_is = |i: usize, back: usize, c: u8| i >= back && buf[i - back] | 0x20 == c;
+    let mut out = Vec::with_capacity(buf.len());
+    let (mut state, mut lc, mut br, mut depth, mut in_q, mut is_xml) =
+        (0u8, 0u8, 0i64, 0i64, 0u8, false);
+    for (i, &c) in buf.iter().enumerate() {
+        match state {
+            0 => match c {
+                0 => {}
+                b'<' if in_q != 0 => {}
+                b'<' if is_c_space(next(i)) => out.push(c),
+                b'<' => {
+                    lc = b'<';
+                    state = 1;
+                }
+                b'>' if depth > 0 => depth -= 1,
+                b'>' if in_q != 0 => {}
+                _ => out.push(c),
+            },
+            1 => match c {
+                b'<' if in_q == 0 && !is_c_space(next(i)) => depth += 1,
+                b'>' if depth > 0 => depth -= 1,
+                b'>' if in_q != 0 => {}
+                b'>' => {
+                    lc = b'>';
+                    // Inside `<?xml ...`, `->` does not close the tag.
+                    if !(is_xml && prev(i, 1) == b'-') {
+                        in_q = 0;
+                        state = 0;
+                        is_xml = false;
+                    }
+                }
+                b'"' | b'\'' if i != 0 && (in_q == 0 || c == in_q) => {
+                    in_q = if in_q != 0 { 0 } else { c };
+                }
+                b'!' if prev(i, 1) == b'<' => {
+                    state = 3;
+                    lc = c;
+                }
+                b'?' if prev(i, 1) == b'<' => {
+                    br = 0;
+                    state = 2;
+                }
+                _ => {}
+            },
+            2 => match c {
+                b'(' if lc != b'"' && lc != b'\'' => {
+                    lc = b'(';
+                    br += 1;
+                }
+                b')' if lc != b'"' && lc != b'\'' => {
+                    lc = b')';
+                    br -= 1;
+                }
+                b'>' if depth > 0 => depth -= 1,
+                b'>' if in_q != 0 => {}
+                b'>' if br == 0 && lc != b'"' && prev(i, 1) == b'?' => {
+                    in_q = 0;
+                    state = 0;
+                }
+                b'"' | b'\'' if i >= 1 && prev(i, 1) != b'\\' => {
+                    if lc == c {
+                        lc = 0;
+                    } else if lc != b'\\' {
+                        lc = c;
+                    }
+                    if in_q == 0 || c == in_q {
+                        in_q = if in_q != 0 { 0 } else { c };
+                    }
+                }
+                // `<?xml` is not PHP: back to an HTML tag (only past the fourth byte, as PHP).
+                b'l' | b'L'
+                    if i > 4
+                        && lower_is(i, 1, b'm')
+                        && lower_is(i, 2, b'x')
+                        && prev(i, 3) == b'?'
+                        && prev(i, 4) == b'<' =>
+                {
+                    state = 1;
+                    is_xml = true;
+                }
+                _ => {}
+            },
+            3 => match c {
+                b'>' if depth > 0 => depth -= 1,
+                b'>' if in_q != 0 => {}
+                b'>' => {
+                    in_q = 0;
+                    state = 0;
+                }
+                b'"' | b'\'' if i != 0 && prev(i, 1) != b'\\' && (in_q == 0 || c == in_q) => {
+                    in_q = if in_q != 0 { 0 } else { c };
+                }
+                b'-' if prev(i, 1) == b'-' && prev(i, 2) == b'!' => state = 4,
+                // `<!DOCTYPE` is handled as an ordinary tag.
+                b'e' | b'E'
+                    if i > 6
+                        && lower_is(i, 1, b'p')
+                        && lower_is(i, 2, b'y')
+                        && lower_is(i, 3, b't')
+                        && lower_is(i, 4, b'c')
+                        && lower_is(i, 5, b'o')
+                        && lower_is(i, 6, b'd') =>
+                {
+                    state = 1;
+                }
+                _ => {}
+            },
+            _ => {
+                if c == b'>' && in_q == 0 && prev(i, 1) == b'-' && prev(i, 2) == b'-' {
+                    in_q = 0;
+                    state = 0;
+                }
+            }
+        }
+    }
+    // Only whole ASCII-delimited ranges and NUL bytes are removed, so UTF-8 stays valid.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// C `isspace` in the C locale.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 #[cfg(test)]
@@ -53,6 +182,65 @@ mod tests {
         assert_eq!(int_cast(" -12x"), -12);
         assert_eq!(int_cast(""), 0);
         assert_eq!(int_cast("99999999999999999999999"), i64::MAX);
+    }
+
+    #[test]
+    fn strip_tags_removes_tags_and_keeps_text() {
+        assert_eq!(strip_tags("<b>bold</b> text"), "bold text");
+        assert_eq!(strip_tags("a<br/>b<br />c"), "abc");
+        assert_eq!(strip_tags("plain"), "plain");
+        assert_eq!(strip_tags(""), "");
+    }
+
+    #[test]
+    fn strip_tags_keeps_a_lone_less_than_followed_by_whitespace() {
+        assert_eq!(strip_tags("a < b"), "a < b");
+        assert_eq!(strip_tags("1 <\t2"), "1 <\t2");
+        assert_eq!(strip_tags("a > b"), "a > b");
+    }
+
+    #[test]
+    fn strip_tags_drops_everything_after_an_unterminated_tag() {
+        assert_eq!(strip_tags("a <b"), "a ");
+        assert_eq!(strip_tags("x<"), "x");
+        assert_eq!(strip_tags("a<b c=\"d>e"), "a");
+    }
+
+    #[test]
+    fn strip_tags_ignores_greater_than_inside_quoted_attributes() {
+        assert_eq!(strip_tags("<a title=\"x>y\">link</a>"), "link");
+        assert_eq!(strip_tags("<a title='x>y'>link</a>"), "link");
+        // A quote of the other kind does not close the quoted part.
+        assert_eq!(strip_tags("<a t=\"it's>\">ok</a>"), "ok");
+    }
+
+    #[test]
+    fn strip_tags_counts_nested_less_than_inside_a_tag() {
+        assert_eq!(strip_tags("<a<b>>x"), "x");
+        // The nested `<b>` used the first `>`: the outer tag is still open.
+        assert_eq!(strip_tags("<a <b>x"), "");
+    }
+
+    #[test]
+    fn strip_tags_removes_comments_including_greater_than_inside() {
+        assert_eq!(strip_tags("a<!-- x > y -->b"), "ab");
+        assert_eq!(strip_tags("a<!-- never closed"), "a");
+        assert_eq!(strip_tags("<!DOCTYPE html>t"), "t");
+        assert_eq!(strip_tags("<![CDATA[x]]>y"), "y");
+    }
+
+    #[test]
+    fn strip_tags_removes_php_blocks_until_question_mark_greater_than() {
+        assert_eq!(strip_tags("a<?php echo 1; ?>b"), "ab");
+        assert_eq!(strip_tags("a<?php if ($x > 1) {} ?>b"), "ab");
+        assert_eq!(strip_tags("a<?php echo \"?>\"; ?>b"), "ab");
+        assert_eq!(strip_tags("x<?xml version=\"1.0\"?>y"), "xy");
+    }
+
+    #[test]
+    fn strip_tags_drops_nul_bytes_and_keeps_multibyte_text() {
+        assert_eq!(strip_tags("a\0b"), "ab");
+        assert_eq!(strip_tags("é<i>ü</i>ß"), "éüß");
     }
 
     #[test]
