@@ -308,7 +308,9 @@ impl ApiError {
         ApiError::new(
             501,
             124,
-            format!("The specific management class is not implemented for the \"{resource}\" entity."),
+            format!(
+                "The specific management class is not implemented for the \"{resource}\" entity."
+            ),
         )
     }
 

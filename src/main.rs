@@ -11,7 +11,11 @@ use threadgate::resource::Method;
 use threadgate::{seed, startup, telemetry};
 
 #[derive(Parser)]
-#[command(name = "threadgate", version, about = "PrestaShop's webservice for customer threads, served from Rust")]
+#[command(
+    name = "threadgate",
+    version,
+    about = "PrestaShop's webservice for customer threads, served from Rust"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -94,13 +98,20 @@ fn now_utc() -> String {
 fn main() -> anyhow::Result<()> {
     telemetry::init();
     match Cli::parse().command {
-        Command::Serve { db, serve } => actix_web::rt::System::new().block_on(startup::serve(db, serve)),
+        Command::Serve { db, serve } => {
+            actix_web::rt::System::new().block_on(startup::serve(db, serve))
+        }
         Command::Migrate { db } => {
             let applied = migrations::run(&mut connect(&db)?, &db.table_prefix)?;
             eprintln!("{} migration(s) applied", applied.len());
             Ok(())
         }
-        Command::Seed { db, demo, threads, messages } => {
+        Command::Seed {
+            db,
+            demo,
+            threads,
+            messages,
+        } => {
             let tables = Tables::new(&db.table_prefix);
             let mut conn = connect(&db)?;
             if demo {
@@ -114,11 +125,28 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { command } => match command {
-            KeysCommand::Create { db, resources, methods, shops, description, key, inactive } => {
+            KeysCommand::Create {
+                db,
+                resources,
+                methods,
+                shops,
+                description,
+                key,
+                inactive,
+            } => {
                 let tables = Tables::new(&db.table_prefix);
-                let req = CreateKey { resources, methods, shops, description, key, active: !inactive };
+                let req = CreateKey {
+                    resources,
+                    methods,
+                    shops,
+                    description,
+                    key,
+                    active: !inactive,
+                };
                 let (id, key) = admin::create(&mut connect(&db)?, &tables, &req, &now_utc())?;
-                eprintln!("key #{id} created; it is shown once and stored only as an argon2id hash");
+                eprintln!(
+                    "key #{id} created; it is shown once and stored only as an argon2id hash"
+                );
                 println!("{key}");
                 Ok(())
             }

@@ -57,7 +57,12 @@ pub fn demo(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<()> {
 
 /// `threads` threads (ids after the current maximum) with `messages` messages each, for the
 /// benchmark: 1 000 customers, both contacts, all four statuses, dates a minute apart.
-pub fn bulk(conn: &mut MysqlConnection, tables: &Tables, threads: u64, messages: u32) -> QueryResult<()> {
+pub fn bulk(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    threads: u64,
+    messages: u32,
+) -> QueryResult<()> {
     const BATCH: u64 = 100_000;
     let t = tables.name("customer_thread");
     let m = tables.name("customer_message");

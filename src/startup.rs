@@ -46,13 +46,19 @@ impl AppState {
     }
 
     pub fn snapshot(&self) -> Arc<ShopSnapshot> {
-        self.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Re-reads the shop snapshot; a changed key generation empties the key cache at once.
     pub async fn refresh(&self) -> Result<(), DbError> {
         let tables = self.tables.clone();
-        let snapshot = db::run(&self.pool, move |conn| shop::load(conn, &tables).map_err(DbError::from)).await?;
+        let snapshot = db::run(&self.pool, move |conn| {
+            shop::load(conn, &tables).map_err(DbError::from)
+        })
+        .await?;
         self.keys.set_generation(snapshot.key_generation);
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
         Ok(())

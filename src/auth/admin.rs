@@ -24,7 +24,12 @@ pub struct CreateKey {
 }
 
 /// Stores a key; returns its id and the key (shown once).
-pub fn create(conn: &mut MysqlConnection, tables: &Tables, req: &CreateKey, now: &str) -> anyhow::Result<(u32, String)> {
+pub fn create(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    req: &CreateKey,
+    now: &str,
+) -> anyhow::Result<(u32, String)> {
     for r in &req.resources {
         if !CORE_RESOURCE_NAMES.contains(&r.as_str()) {
             bail!("unknown resource {r:?}");

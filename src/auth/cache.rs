@@ -87,7 +87,10 @@ impl KeyCache {
     /// Called when the key store's generation changes: every entry is dropped at once.
     pub fn set_generation(&self, generation: u64) {
         if self.generation.swap(generation, Ordering::AcqRel) != generation {
-            self.entries.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            self.entries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
         }
     }
 

@@ -50,14 +50,21 @@ mod tests {
     const KEY: &str = "UCCLLQ9N2ARSHWCXLT74KUKSSK34BFKX";
 
     fn basic(s: &str) -> Vec<u8> {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(s)).into_bytes()
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(s)
+        )
+        .into_bytes()
     }
 
     #[test]
     fn basic_works_with_and_without_the_colon() {
         assert_eq!(basic_user(&basic(&format!("{KEY}:"))).as_deref(), Some(KEY));
         assert_eq!(basic_user(&basic(KEY)).as_deref(), Some(KEY));
-        assert_eq!(basic_user(&basic(&format!("{KEY}:ignored"))).as_deref(), Some(KEY));
+        assert_eq!(
+            basic_user(&basic(&format!("{KEY}:ignored"))).as_deref(),
+            Some(KEY)
+        );
     }
 
     #[test]
@@ -69,7 +76,10 @@ mod tests {
     fn scheme_is_case_insensitive_and_padding_optional() {
         let v = basic(KEY);
         let lower = String::from_utf8(v).unwrap().replace("Basic", "bAsIc");
-        assert_eq!(basic_user(lower.trim_end_matches('=').as_bytes()).as_deref(), Some(KEY));
+        assert_eq!(
+            basic_user(lower.trim_end_matches('=').as_bytes()).as_deref(),
+            Some(KEY)
+        );
     }
 
     #[test]
@@ -83,9 +93,18 @@ mod tests {
     fn basic_wins_over_forwarded_and_ws_key() {
         let b = basic("A:");
         let f = basic("B:");
-        assert_eq!(find_key(Some(&b), [f.as_slice()], Some("C")).as_deref(), Some("A"));
-        assert_eq!(find_key(None, [f.as_slice()], Some("C")).as_deref(), Some("B"));
-        assert_eq!(find_key(Some(b"Bearer x"), [], Some("C")).as_deref(), Some("C"));
+        assert_eq!(
+            find_key(Some(&b), [f.as_slice()], Some("C")).as_deref(),
+            Some("A")
+        );
+        assert_eq!(
+            find_key(None, [f.as_slice()], Some("C")).as_deref(),
+            Some("B")
+        );
+        assert_eq!(
+            find_key(Some(b"Bearer x"), [], Some("C")).as_deref(),
+            Some("C")
+        );
         assert_eq!(find_key(None, [], None), None);
     }
 }

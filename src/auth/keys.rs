@@ -45,7 +45,11 @@ pub fn hash(normalized: &str) -> String {
 /// Whether `normalized` matches the stored PHC string (constant-time inside argon2).
 pub fn verify(normalized: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(normalized.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(normalized.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 

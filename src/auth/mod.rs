@@ -101,12 +101,15 @@ pub async fn authenticate(
     let tables = tables.clone();
     let found = db::run(pool, move |conn| -> Result<Option<Account>, ApiError> {
         let bucket = keys::lookup_bucket(&normalized);
-        for row in db::keys::candidates(conn, &tables, &bucket).map_err(crate::error::DbError::from)? {
+        for row in
+            db::keys::candidates(conn, &tables, &bucket).map_err(crate::error::DbError::from)?
+        {
             if keys::verify(&normalized, &row.hash) {
                 if !row.active {
                     return Ok(None);
                 }
-                let grants = db::keys::grants(conn, &tables, row.id).map_err(crate::error::DbError::from)?;
+                let grants =
+                    db::keys::grants(conn, &tables, row.id).map_err(crate::error::DbError::from)?;
                 return Ok(Some(Account::from_grants(row.id, &grants)));
             }
         }
@@ -142,10 +145,19 @@ mod tests {
             shops: vec![1],
         };
         let a = Account::from_grants(7, &grants);
-        assert_eq!(a.methods("customer_threads"), [true, true, false, false, false, false]);
+        assert_eq!(
+            a.methods("customer_threads"),
+            [true, true, false, false, false, false]
+        );
         assert!(a.allows("customer_threads", Method::Get));
-        assert!(!a.allows("customer_threads", Method::Head), "GET does not grant HEAD");
-        assert!(!a.allows("customer_threads", Method::Patch), "PUT does not grant PATCH");
+        assert!(
+            !a.allows("customer_threads", Method::Head),
+            "GET does not grant HEAD"
+        );
+        assert!(
+            !a.allows("customer_threads", Method::Patch),
+            "PUT does not grant PATCH"
+        );
         assert!(a.knows("customer_messages"));
         assert!(!a.knows("customers"));
     }

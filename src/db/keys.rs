@@ -36,15 +36,18 @@ pub struct NewKey<'a> {
 }
 
 /// Keys whose lookup bucket matches.
-pub fn candidates(conn: &mut MysqlConnection, tables: &Tables, lookup: &str) -> QueryResult<Vec<KeyRow>> {
+pub fn candidates(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    lookup: &str,
+) -> QueryResult<Vec<KeyRow>> {
     let mut q = Sql::new(format!(
         "SELECT CAST(id_key AS CHAR), hash, CAST(active AS CHAR) FROM {} WHERE lookup = ",
         tables.name("threadgate_key")
     ))
     .cached();
     q.bind_text(lookup).push(" ORDER BY id_key");
-    Ok(q
-        .load(conn)?
+    Ok(q.load(conn)?
         .into_iter()
         .map(|r| KeyRow {
             id: r.0[0].as_deref().and_then(|s| s.parse().ok()).unwrap_or(0),
@@ -129,7 +132,10 @@ pub fn insert(conn: &mut MysqlConnection, tables: &Tables, key: &NewKey<'_>) -> 
                 "INSERT IGNORE INTO {} (id_key, id_shop) VALUES (",
                 tables.name("threadgate_key_shop")
             ));
-            q.bind_int(id.into()).push(", ").bind_int((*shop).into()).push(")");
+            q.bind_int(id.into())
+                .push(", ")
+                .bind_int((*shop).into())
+                .push(")");
             q.execute(conn)?;
         }
         bump_generation(conn, tables)?;

@@ -7,12 +7,12 @@
 
 use std::fmt;
 
+use diesel::connection::BoxableConnection;
 use diesel::migration::{
     Migration, MigrationMetadata, MigrationName, MigrationSource, MigrationVersion,
     Result as MigrationResult,
 };
 use diesel::mysql::{Mysql, MysqlConnection};
-use diesel::connection::BoxableConnection;
 use diesel_migrations::MigrationHarness;
 
 /// (directory name, up.sql, down.sql), in order.
@@ -145,7 +145,10 @@ mod tests {
     #[test]
     fn prefix_is_rewritten_only_in_backticked_names() {
         assert_eq!(
-            apply_prefix("CREATE TABLE `ps_shop` (`id_shop` INT) -- ps_shop", "shop2_"),
+            apply_prefix(
+                "CREATE TABLE `ps_shop` (`id_shop` INT) -- ps_shop",
+                "shop2_"
+            ),
             "CREATE TABLE `shop2_shop` (`id_shop` INT) -- ps_shop"
         );
     }

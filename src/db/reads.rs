@@ -104,7 +104,8 @@ fn to_entity(res: &ResourceDef, cols: &Columns, row: Vec<Option<String>>) -> Ent
 /// The statement for one entity by primary key.
 pub fn single_sql(tables: &Tables, res: &ResourceDef, cols: &Columns, id: i64) -> Sql {
     let mut q = Sql::new(select(tables, res, cols)).cached();
-    q.push(&format!(" WHERE main.`{}` = ", res.id_column())).bind_int(id);
+    q.push(&format!(" WHERE main.`{}` = ", res.id_column()))
+        .bind_int(id);
     q
 }
 
@@ -249,7 +250,9 @@ pub fn chunk_sql(
                 sql.push(&format!("main.`{}` {}, ", f.column, dir(k.direction)));
             }
             sql.push(&format!("{pk} ASC LIMIT "));
-            sql.bind_int(offset + cursor.returned).push(", ").bind_int(want);
+            sql.bind_int(offset + cursor.returned)
+                .push(", ")
+                .bind_int(want);
         }
     }
     Some(sql)
@@ -323,13 +326,34 @@ mod tests {
     #[test]
     fn default_order_pages_by_keyset_after_the_first_chunk() {
         let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Minimum);
-        let q = list(vec![], Some(Limit { offset: 10, count: 1200 }), vec![]);
-        let first = chunk_sql(&tables(), &CUSTOMER_THREADS, &cols, &q, &Cursor::start(), 500).unwrap();
+        let q = list(
+            vec![],
+            Some(Limit {
+                offset: 10,
+                count: 1200,
+            }),
+            vec![],
+        );
+        let first = chunk_sql(
+            &tables(),
+            &CUSTOMER_THREADS,
+            &cols,
+            &q,
+            &Cursor::start(),
+            500,
+        )
+        .unwrap();
         assert_eq!(
             first.text,
             "SELECT CAST(main.`id_customer_thread` AS CHAR) FROM `ps_customer_thread` main WHERE 1 ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"
         );
-        assert_eq!(first.binds, vec![super::super::sql::Bind::Int(10), super::super::sql::Bind::Int(500)]);
+        assert_eq!(
+            first.binds,
+            vec![
+                super::super::sql::Bind::Int(10),
+                super::super::sql::Bind::Int(500)
+            ]
+        );
         let cursor = Cursor {
             returned: 1000,
             last_id: Some(1234),
@@ -351,11 +375,21 @@ mod tests {
     fn other_sorts_page_by_offset_with_the_id_as_tie_breaker() {
         let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Minimum);
         let q = list(
-            vec![SortKey { field: 11, direction: Direction::Desc }],
+            vec![SortKey {
+                field: 11,
+                direction: Direction::Desc,
+            }],
             None,
-            vec![Filter { field: 3, condition: Condition::AnyOf(vec!["1".into(), "2".into()]) }],
+            vec![Filter {
+                field: 3,
+                condition: Condition::AnyOf(vec!["1".into(), "2".into()]),
+            }],
         );
-        let cursor = Cursor { returned: 500, last_id: Some(9), done: false };
+        let cursor = Cursor {
+            returned: 500,
+            last_id: Some(9),
+            done: false,
+        };
         let sql = chunk_sql(&tables(), &CUSTOMER_THREADS, &cols, &q, &cursor, 500).unwrap();
         assert!(!sql.cacheable);
         assert!(sql.text.ends_with(
@@ -366,9 +400,39 @@ mod tests {
     #[test]
     fn negative_or_exhausted_limits_need_no_statement() {
         let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Minimum);
-        let neg = list(vec![], Some(Limit { offset: 0, count: -1 }), vec![]);
-        assert!(chunk_sql(&tables(), &CUSTOMER_THREADS, &cols, &neg, &Cursor::start(), 500).is_none());
-        let zero = list(vec![], Some(Limit { offset: 0, count: 0 }), vec![]);
-        assert!(chunk_sql(&tables(), &CUSTOMER_THREADS, &cols, &zero, &Cursor::start(), 500).is_none());
+        let neg = list(
+            vec![],
+            Some(Limit {
+                offset: 0,
+                count: -1,
+            }),
+            vec![],
+        );
+        assert!(chunk_sql(
+            &tables(),
+            &CUSTOMER_THREADS,
+            &cols,
+            &neg,
+            &Cursor::start(),
+            500
+        )
+        .is_none());
+        let zero = list(
+            vec![],
+            Some(Limit {
+                offset: 0,
+                count: 0,
+            }),
+            vec![],
+        );
+        assert!(chunk_sql(
+            &tables(),
+            &CUSTOMER_THREADS,
+            &cols,
+            &zero,
+            &Cursor::start(),
+            500
+        )
+        .is_none());
     }
 }

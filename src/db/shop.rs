@@ -54,9 +54,13 @@ impl ShopSnapshot {
         rows()
             .find(|r| nonzero(r.shop) == Some(shop))
             .or_else(|| {
-                rows().find(|r| nonzero(r.shop).is_none() && group.is_some() && nonzero(r.shop_group) == group)
+                rows().find(|r| {
+                    nonzero(r.shop).is_none() && group.is_some() && nonzero(r.shop_group) == group
+                })
             })
-            .or_else(|| rows().find(|r| nonzero(r.shop).is_none() && nonzero(r.shop_group).is_none()))
+            .or_else(|| {
+                rows().find(|r| nonzero(r.shop).is_none() && nonzero(r.shop_group).is_none())
+            })
             .and_then(|r| r.value.as_deref())
     }
 
@@ -141,7 +145,10 @@ pub fn key_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResul
         tables.name("threadgate_state")
     ))
     .load(conn)?;
-    Ok(rows.first().and_then(|r| parse_u32(&r.0[0]).map(u64::from)).unwrap_or(0))
+    Ok(rows
+        .first()
+        .and_then(|r| parse_u32(&r.0[0]).map(u64::from))
+        .unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -160,9 +167,24 @@ mod tests {
     fn snapshot(config: Vec<ConfigRow>) -> ShopSnapshot {
         ShopSnapshot {
             shops: vec![
-                Shop { id: 1, group: 1, active: true, name: "A".into() },
-                Shop { id: 2, group: 2, active: true, name: "B".into() },
-                Shop { id: 3, group: 2, active: true, name: "C".into() },
+                Shop {
+                    id: 1,
+                    group: 1,
+                    active: true,
+                    name: "A".into(),
+                },
+                Shop {
+                    id: 2,
+                    group: 2,
+                    active: true,
+                    name: "B".into(),
+                },
+                Shop {
+                    id: 3,
+                    group: 2,
+                    active: true,
+                    name: "C".into(),
+                },
             ],
             config,
             ..ShopSnapshot::default()
@@ -184,7 +206,10 @@ mod tests {
 
     #[test]
     fn default_shop_comes_from_ps_shop_default() {
-        assert_eq!(snapshot(vec![row("PS_SHOP_DEFAULT", None, None, "2")]).default_shop(), 2);
+        assert_eq!(
+            snapshot(vec![row("PS_SHOP_DEFAULT", None, None, "2")]).default_shop(),
+            2
+        );
         assert_eq!(snapshot(vec![]).default_shop(), 1);
     }
 }

@@ -146,6 +146,9 @@ mod tests {
         let mut q = Sql::new("SELECT 1 FROM t WHERE e = ");
         q.bind_text("' OR 1=1 --");
         let shown = diesel::debug_query::<Mysql, _>(&q).to_string();
-        assert!(shown.starts_with("SELECT 1 FROM t WHERE e = ? -- binds: "), "{shown}");
+        assert!(
+            shown.starts_with("SELECT 1 FROM t WHERE e = ? -- binds: "),
+            "{shown}"
+        );
     }
 }

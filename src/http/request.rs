@@ -85,10 +85,22 @@ pub fn output_format(
 /// Base of every `xlink:href` (spec §4, decisions W27): `http(s)://host/api/`. The scheme is
 /// `https` iff the shop's `PS_SSL_ENABLED` says so, else the request's (`X-Forwarded-Proto`
 /// honoured); the host is `X-Forwarded-Host` when present, else `Host`.
-pub fn ws_url(ssl_config: Option<bool>, forwarded_proto: Option<&str>, request_scheme: &str, forwarded_host: Option<&str>, host: &str) -> String {
+pub fn ws_url(
+    ssl_config: Option<bool>,
+    forwarded_proto: Option<&str>,
+    request_scheme: &str,
+    forwarded_host: Option<&str>,
+    host: &str,
+) -> String {
     let https = ssl_config.unwrap_or_else(|| {
         forwarded_proto
-            .map(|p| p.split(',').next().unwrap_or("").trim().eq_ignore_ascii_case("https"))
+            .map(|p| {
+                p.split(',')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("https")
+            })
             .unwrap_or(request_scheme == "https")
     });
     let host = forwarded_host
@@ -114,16 +126,34 @@ mod tests {
     fn root_collection_and_single_paths() {
         assert_eq!(parse_api_path("/api"), p("", None, ""));
         assert_eq!(parse_api_path("/api/"), p("", None, ""));
-        assert_eq!(parse_api_path("/api/customer_threads"), p("customer_threads", None, ""));
-        assert_eq!(parse_api_path("/api/customer_threads/"), p("customer_threads", None, ""));
-        assert_eq!(parse_api_path("/api/customer_threads/5"), p("customer_threads", Some("5"), ""));
-        assert_eq!(parse_api_path("/api/customer_threads/5/x"), p("customer_threads", Some("5"), ""));
-        assert_eq!(parse_api_path("/api/customer_threads/5abc"), p("customer_threads", Some("5abc"), ""));
+        assert_eq!(
+            parse_api_path("/api/customer_threads"),
+            p("customer_threads", None, "")
+        );
+        assert_eq!(
+            parse_api_path("/api/customer_threads/"),
+            p("customer_threads", None, "")
+        );
+        assert_eq!(
+            parse_api_path("/api/customer_threads/5"),
+            p("customer_threads", Some("5"), "")
+        );
+        assert_eq!(
+            parse_api_path("/api/customer_threads/5/x"),
+            p("customer_threads", Some("5"), "")
+        );
+        assert_eq!(
+            parse_api_path("/api/customer_threads/5abc"),
+            p("customer_threads", Some("5abc"), "")
+        );
     }
 
     #[test]
     fn php_library_path_junk_works() {
-        assert_eq!(parse_api_path("//api/customer_threads"), p("customer_threads", None, ""));
+        assert_eq!(
+            parse_api_path("//api/customer_threads"),
+            p("customer_threads", None, "")
+        );
         assert_eq!(
             parse_api_path("/api/customer_threads&id_shop=1"),
             p("customer_threads", None, "id_shop=1")
@@ -143,7 +173,10 @@ mod tests {
 
     #[test]
     fn paths_are_percent_decoded() {
-        assert_eq!(parse_api_path("/api/customer%5Fthreads/%35"), p("customer_threads", Some("5"), ""));
+        assert_eq!(
+            parse_api_path("/api/customer%5Fthreads/%35"),
+            p("customer_threads", Some("5"), "")
+        );
         assert_eq!(parse_api_path("/api/x%zz"), p("x%zz", None, ""));
         assert_eq!(parse_api_path("/api/x%"), p("x%", None, ""));
     }
@@ -152,17 +185,35 @@ mod tests {
     fn only_exact_json_selects_json_and_headers_win() {
         assert_eq!(output_format(None, None, Some("JSON"), None), Format::Json);
         assert_eq!(output_format(None, None, Some("json"), None), Format::Xml);
-        assert_eq!(output_format(Some(b"XML"), None, Some("JSON"), None), Format::Xml);
+        assert_eq!(
+            output_format(Some(b"XML"), None, Some("JSON"), None),
+            Format::Xml
+        );
         assert_eq!(output_format(None, Some(b"JSON"), None, None), Format::Json);
         assert_eq!(output_format(None, None, None, Some("JSON")), Format::Json);
-        assert_eq!(output_format(None, None, Some("XML"), Some("JSON")), Format::Xml);
+        assert_eq!(
+            output_format(None, None, Some("XML"), Some("JSON")),
+            Format::Xml
+        );
     }
 
     #[test]
     fn ws_url_follows_ssl_setting_then_forwarded_headers() {
-        assert_eq!(ws_url(None, None, "http", None, "example.com"), "http://example.com/api/");
-        assert_eq!(ws_url(Some(true), None, "http", None, "example.com"), "https://example.com/api/");
-        assert_eq!(ws_url(Some(false), Some("https"), "https", None, "h"), "http://h/api/");
-        assert_eq!(ws_url(None, Some("https"), "http", Some("shop.test:8443"), "h"), "https://shop.test:8443/api/");
+        assert_eq!(
+            ws_url(None, None, "http", None, "example.com"),
+            "http://example.com/api/"
+        );
+        assert_eq!(
+            ws_url(Some(true), None, "http", None, "example.com"),
+            "https://example.com/api/"
+        );
+        assert_eq!(
+            ws_url(Some(false), Some("https"), "https", None, "h"),
+            "http://h/api/"
+        );
+        assert_eq!(
+            ws_url(None, Some("https"), "http", Some("shop.test:8443"), "h"),
+            "https://shop.test:8443/api/"
+        );
     }
 }

@@ -8,7 +8,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::ServiceResponse;
-use actix_web::http::header::{HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{
+    HeaderName, HeaderValue, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use actix_web::http::StatusCode;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
@@ -72,7 +74,9 @@ pub fn content_type(format: Format) -> &'static str {
 }
 
 fn builder(ctx: &Ctx, status: u16) -> HttpResponseBuilder {
-    let mut b = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    let mut b = HttpResponse::build(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    );
     b.insert_header(("Access-Time", ctx.access_time.to_string()));
     b.insert_header(("X-Powered-By", "PrestaShop Webservice"));
     if let Some(v) = &ctx.psws {
@@ -80,7 +84,10 @@ fn builder(ctx: &Ctx, status: u16) -> HttpResponseBuilder {
             b.insert_header((HeaderName::from_static("psws-version"), v));
         }
     }
-    b.insert_header(("Execution-Time", execution_time(ctx.started.elapsed().as_secs_f64())));
+    b.insert_header((
+        "Execution-Time",
+        execution_time(ctx.started.elapsed().as_secs_f64()),
+    ));
     b
 }
 

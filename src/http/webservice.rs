@@ -81,9 +81,13 @@ async fn handle(
         snapshot
             .config("PS_SSL_ENABLED", shops[0])
             .map(|v| v.trim() == "1"),
-        headers.get("X-Forwarded-Proto").and_then(|v| v.to_str().ok()),
+        headers
+            .get("X-Forwarded-Proto")
+            .and_then(|v| v.to_str().ok()),
         req.connection_info().scheme(),
-        headers.get("X-Forwarded-Host").and_then(|v| v.to_str().ok()),
+        headers
+            .get("X-Forwarded-Host")
+            .and_then(|v| v.to_str().ok()),
         headers
             .get("Host")
             .and_then(|v| v.to_str().ok())
@@ -106,7 +110,12 @@ async fn handle(
             }
             return Err(ApiError::not_served(&path.resource));
         }
-        None => return Err(ApiError::unknown_resource(&path.resource, &CORE_RESOURCE_NAMES)),
+        None => {
+            return Err(ApiError::unknown_resource(
+                &path.resource,
+                &CORE_RESOURCE_NAMES,
+            ))
+        }
     };
     if !account.knows(res.name) {
         return Err(ApiError::resource_not_allowed(res.name));
@@ -125,13 +134,21 @@ async fn handle(
 }
 
 /// The shops a request runs in (spec §14).
-fn context_shops(snapshot: &ShopSnapshot, selector: ShopSelector, default_shop: u32) -> Result<Vec<u32>, ApiError> {
+fn context_shops(
+    snapshot: &ShopSnapshot,
+    selector: ShopSelector,
+    default_shop: u32,
+) -> Result<Vec<u32>, ApiError> {
     let shops: Vec<u32> = match selector {
         ShopSelector::Default => vec![default_shop],
         ShopSelector::Shop(id) => vec![id],
         ShopSelector::All => snapshot.active_shops().map(|s| s.id).collect(),
         ShopSelector::Group(g) => {
-            let shops: Vec<u32> = snapshot.active_shops().filter(|s| s.group == g).map(|s| s.id).collect();
+            let shops: Vec<u32> = snapshot
+                .active_shops()
+                .filter(|s| s.group == g)
+                .map(|s| s.id)
+                .collect();
             if shops.is_empty() {
                 return Err(ApiError::shop_group_without_shops());
             }
@@ -178,7 +195,15 @@ async fn read(
         .await?
         .ok_or_else(ApiError::not_found_empty)?;
         let mut body = Vec::with_capacity(1024);
-        render::single(&mut body, ctx.format, res, &display, &entity, &base, params.contains("display"));
+        render::single(
+            &mut body,
+            ctx.format,
+            res,
+            &display,
+            &entity,
+            &base,
+            params.contains("display"),
+        );
         return Ok(response::ok(ctx, 200, body));
     }
     match parse_collection(res, params)? {
@@ -237,7 +262,10 @@ async fn list(
                     // Headers are gone: all we can do is cut the body short (and log why).
                     tracing::error!(error = %e, "list stream aborted");
                     s.finished = true;
-                    Some((Err(actix_web::error::ErrorInternalServerError("stream aborted")), s))
+                    Some((
+                        Err(actix_web::error::ErrorInternalServerError("stream aborted")),
+                        s,
+                    ))
                 }
             }
         }),

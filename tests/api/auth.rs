@@ -22,8 +22,15 @@ fn assert_error(r: &Response, status: u16, entries: &[(u32, &str)], www_authenti
     assert_eq!(r.text(), xml_errors(entries));
     assert_eq!(r.header("Content-Type"), Some("text/xml;charset=UTF-8"));
     assert_eq!(r.header("X-Powered-By"), Some("PrestaShop Webservice"));
-    assert_eq!(r.header("Content-Sha1"), None, "error documents carry no Content-Sha1");
-    assert_eq!(r.header("WWW-Authenticate"), www_authenticate.then_some(REALM));
+    assert_eq!(
+        r.header("Content-Sha1"),
+        None,
+        "error documents carry no Content-Sha1"
+    );
+    assert_eq!(
+        r.header("WWW-Authenticate"),
+        www_authenticate.then_some(REALM)
+    );
 }
 
 #[test]
@@ -33,7 +40,10 @@ fn request_without_any_key_is_401_code_16_with_www_authenticate_and_no_psws_vers
     assert_error(
         &r,
         401,
-        &[(16, "Please enter the authentication key as the login. No password required")],
+        &[(
+            16,
+            "Please enter the authentication key as the login. No password required",
+        )],
         true,
     );
     assert_eq!(r.header("PSWS-Version"), None);
@@ -43,7 +53,10 @@ fn request_without_any_key_is_401_code_16_with_www_authenticate_and_no_psws_vers
 fn ws_key_parameter_authenticates() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let r = app.raw(&format!("GET /api/customer_threads?ws_key={key} HTTP/1.1"), b"");
+    let r = app.raw(
+        &format!("GET /api/customer_threads?ws_key={key} HTTP/1.1"),
+        b"",
+    );
     assert_eq!(r.status, 200);
     assert_eq!(r.header("PSWS-Version"), Some("1.7.8.11"));
 }
@@ -56,7 +69,10 @@ fn basic_with_and_without_the_colon_authenticates() {
     let bare = base64::engine::general_purpose::STANDARD.encode(&key);
     let with_password = base64::engine::general_purpose::STANDARD.encode(format!("{key}:whatever"));
     for v in [bare, with_password] {
-        let r = app.raw(&format!("GET /api/customer_threads HTTP/1.1\r\nAuthorization: Basic {v}"), b"");
+        let r = app.raw(
+            &format!("GET /api/customer_threads HTTP/1.1\r\nAuthorization: Basic {v}"),
+            b"",
+        );
         assert_eq!(r.status, 200);
     }
 }
@@ -67,13 +83,19 @@ fn basic_wins_over_ws_key() {
     let key = app.db.full_key();
     let wrong = "A".repeat(32);
     let r = app.raw(
-        &format!("GET /api/customer_threads?ws_key={key} HTTP/1.1\r\nAuthorization: {}", basic(&wrong)),
+        &format!(
+            "GET /api/customer_threads?ws_key={key} HTTP/1.1\r\nAuthorization: {}",
+            basic(&wrong)
+        ),
         b"",
     );
     assert_error(
         &r,
         401,
-        &[(20, "Authentification key is not active"), (21, "No permission for this authentication key")],
+        &[
+            (20, "Authentification key is not active"),
+            (21, "No permission for this authentication key"),
+        ],
         true,
     );
 }
@@ -86,7 +108,12 @@ fn empty_key_is_401_code_17() {
         "GET /api/customer_threads HTTP/1.1\r\nAuthorization: Basic Og==".to_owned(),
         "GET /api/customer_threads?ws_key=%20%20 HTTP/1.1".to_owned(),
     ] {
-        assert_error(&app.raw(&head, b""), 401, &[(17, "Authentication key is empty")], true);
+        assert_error(
+            &app.raw(&head, b""),
+            401,
+            &[(17, "Authentication key is empty")],
+            true,
+        );
     }
 }
 
@@ -105,7 +132,10 @@ fn unknown_key_is_401_codes_20_and_21_in_xml_and_json() {
     assert_error(
         &app.get(unknown, "/api/customer_threads"),
         401,
-        &[(20, "Authentification key is not active"), (21, "No permission for this authentication key")],
+        &[
+            (20, "Authentification key is not active"),
+            (21, "No permission for this authentication key"),
+        ],
         true,
     );
     let r = app.get(unknown, "/api/customer_threads?output_format=JSON");
@@ -129,7 +159,10 @@ fn inactive_key_is_401_codes_20_and_21() {
     assert_error(
         &app.get(&key, "/api/customer_threads"),
         401,
-        &[(20, "Authentification key is not active"), (21, "No permission for this authentication key")],
+        &[
+            (20, "Authentification key is not active"),
+            (21, "No permission for this authentication key"),
+        ],
         true,
     );
 }
@@ -150,8 +183,15 @@ fn active_key_without_any_permission_is_401_code_21() {
 fn keys_match_case_insensitively_and_trimmed() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    assert_eq!(app.get(&key.to_ascii_lowercase(), "/api/customer_threads").status, 200);
-    let r = app.raw(&format!("GET /api/customer_threads?ws_key=%20{key}%20 HTTP/1.1"), b"");
+    assert_eq!(
+        app.get(&key.to_ascii_lowercase(), "/api/customer_threads")
+            .status,
+        200
+    );
+    let r = app.raw(
+        &format!("GET /api/customer_threads?ws_key=%20{key}%20 HTTP/1.1"),
+        b"",
+    );
     assert_eq!(r.status, 200);
 }
 
@@ -160,10 +200,22 @@ fn authorization_forwarded_under_another_header_name_authenticates() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     for name in ["X-Authorization", "HTTP_AUTHORIZATION"] {
-        let r = app.raw(&format!("GET /api/customer_threads HTTP/1.1\r\n{name}: {}", basic(&key)), b"");
+        let r = app.raw(
+            &format!(
+                "GET /api/customer_threads HTTP/1.1\r\n{name}: {}",
+                basic(&key)
+            ),
+            b"",
+        );
         assert_eq!(r.status, 200, "{name}");
     }
-    let r = app.raw(&format!("GET /api/customer_threads HTTP/1.1\r\nX-Other: {}", basic(&key)), b"");
+    let r = app.raw(
+        &format!(
+            "GET /api/customer_threads HTTP/1.1\r\nX-Other: {}",
+            basic(&key)
+        ),
+        b"",
+    );
     assert_eq!(r.status, 401, "only configured header names are read");
 }
 
@@ -175,10 +227,17 @@ fn resource_without_permission_rows_is_401_code_26_without_www_authenticate() {
     assert_error(
         &r,
         401,
-        &[(26, "Resource of type \"customer_messages\" is not allowed with this authentication key")],
+        &[(
+            26,
+            "Resource of type \"customer_messages\" is not allowed with this authentication key",
+        )],
         false,
     );
-    assert_eq!(r.header("PSWS-Version"), Some("1.7.8.11"), "sent once the key is accepted");
+    assert_eq!(
+        r.header("PSWS-Version"),
+        Some("1.7.8.11"),
+        "sent once the key is accepted"
+    );
 }
 
 #[test]
@@ -237,8 +296,15 @@ fn shop_restrictions_give_403_code_132_and_bad_shop_ids_404_code_999() {
     app.refresh();
     let key = app.db.key(&["customer_threads"], &[Method::Get], &[1]);
     assert_eq!(app.get(&key, "/api/customer_threads?id_shop=1").status, 200);
-    assert_eq!(app.get(&key, "/api/customer_threads?id_shop=all").status, 200);
-    assert_eq!(app.get(&key, "/api/customer_threads?id_shop_group=1").status, 200);
+    assert_eq!(
+        app.get(&key, "/api/customer_threads?id_shop=all").status,
+        200
+    );
+    assert_eq!(
+        app.get(&key, "/api/customer_threads?id_shop_group=1")
+            .status,
+        200
+    );
     assert_error(
         &app.get(&key, "/api/customer_threads?id_shop=2"),
         403,
@@ -269,7 +335,8 @@ fn shop_restrictions_give_403_code_132_and_bad_shop_ids_404_code_999() {
 fn disabled_webservice_is_503_code_22_without_psws_version() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    app.db.exec("UPDATE `ps_configuration` SET `value` = '0' WHERE `name` = 'PS_WEBSERVICE'");
+    app.db
+        .exec("UPDATE `ps_configuration` SET `value` = '0' WHERE `name` = 'PS_WEBSERVICE'");
     app.refresh();
     let r = app.get(&key, "/api/customer_threads");
     assert_error(
@@ -285,21 +352,41 @@ fn disabled_webservice_is_503_code_22_without_psws_version() {
 fn language_parameter_is_validated_with_codes_78_to_81() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    assert_eq!(app.get(&key, "/api/customer_threads?language=1").status, 200);
-    assert_eq!(app.get(&key, "/api/customer_threads?language=[1|2]").status, 200);
+    assert_eq!(
+        app.get(&key, "/api/customer_threads?language=1").status,
+        200
+    );
+    assert_eq!(
+        app.get(&key, "/api/customer_threads?language=[1|2]").status,
+        200
+    );
     assert_error(
         &app.get(&key, "/api/customer_threads?language=abc"),
         400,
-        &[(79, "language value is wrong"), (81, "language is not available")],
+        &[
+            (79, "language value is wrong"),
+            (81, "language is not available"),
+        ],
         false,
     );
     assert_error(
         &app.get(&key, "/api/customer_threads?language=[1,2,3]"),
         400,
-        &[(78, "A range value for a language must contains only 2 values"), (81, "language is not available")],
+        &[
+            (
+                78,
+                "A range value for a language must contains only 2 values",
+            ),
+            (81, "language is not available"),
+        ],
         false,
     );
-    assert_error(&app.get(&key, "/api/customer_threads?language=9"), 400, &[(81, "language is not available")], false);
+    assert_error(
+        &app.get(&key, "/api/customer_threads?language=9"),
+        400,
+        &[(81, "language is not available")],
+        false,
+    );
 }
 
 #[test]

@@ -7,7 +7,9 @@ use threadgate::db::sql::Sql;
 use crate::support::{serve_settings, TestApp, TestDb};
 
 fn show_create(db: &TestDb, table: &str) -> String {
-    let rows = Sql::new(format!("SHOW CREATE TABLE `{table}`")).load(&mut db.conn()).unwrap();
+    let rows = Sql::new(format!("SHOW CREATE TABLE `{table}`"))
+        .load(&mut db.conn())
+        .unwrap();
     rows[0].0[1].clone().unwrap()
 }
 
@@ -26,7 +28,12 @@ fn table_names(db: &TestDb) -> Vec<String> {
 fn a_non_default_prefix_serves_the_same_documents() {
     let app = TestApp::with(TestDb::seeded("shop2_"), serve_settings());
     let names = table_names(&app.db);
-    assert!(names.iter().all(|n| n.starts_with("shop2_") || n == "__diesel_schema_migrations"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| n.starts_with("shop2_") || n == "__diesel_schema_migrations"),
+        "{names:?}"
+    );
     assert!(names.contains(&"shop2_customer_thread".to_owned()));
     let key = app.db.full_key();
     let r = app.get(&key, "/api/customer_threads/1");
@@ -43,10 +50,21 @@ fn migrating_twice_or_over_existing_tables_changes_nothing() {
     assert_eq!(migrations::run(&mut conn, "ps_").unwrap().len(), 2);
     assert_eq!(show_create(&db, "ps_customer_thread"), before);
     let tables_after_first = table_names(&db);
-    let creates: Vec<String> = tables_after_first.iter().filter(|t| t.starts_with("ps_")).map(|t| show_create(&db, t)).collect();
-    assert!(migrations::run(&mut conn, "ps_").unwrap().is_empty(), "nothing pending the second time");
+    let creates: Vec<String> = tables_after_first
+        .iter()
+        .filter(|t| t.starts_with("ps_"))
+        .map(|t| show_create(&db, t))
+        .collect();
+    assert!(
+        migrations::run(&mut conn, "ps_").unwrap().is_empty(),
+        "nothing pending the second time"
+    );
     assert_eq!(table_names(&db), tables_after_first);
-    let again: Vec<String> = tables_after_first.iter().filter(|t| t.starts_with("ps_")).map(|t| show_create(&db, t)).collect();
+    let again: Vec<String> = tables_after_first
+        .iter()
+        .filter(|t| t.starts_with("ps_"))
+        .map(|t| show_create(&db, t))
+        .collect();
     assert_eq!(again, creates);
     // A second prefix in the same database gets its own tables.
     assert_eq!(migrations::run(&mut conn, "other_").unwrap().len(), 2);

@@ -7,7 +7,9 @@ use crate::support::{xsd, TestApp};
 #[test]
 fn root_listing_is_the_exact_document_of_spec_4() {
     let app = TestApp::spawn();
-    app.db.exec("UPDATE `ps_configuration` SET `value` = 'My Shop & Co''s' WHERE `name` = 'PS_SHOP_NAME'");
+    app.db.exec(
+        "UPDATE `ps_configuration` SET `value` = 'My Shop & Co''s' WHERE `name` = 'PS_SHOP_NAME'",
+    );
     app.refresh();
     let key = app.db.key_with(threadgate::auth::admin::CreateKey {
         resources: vec!["customer_threads".into()],
@@ -41,16 +43,29 @@ Customer services threads</description>
 "
     );
     xsd::assert_valid("api.xsd", &r.body);
-    assert_eq!(app.get(&key, "/api").text(), r.text(), "/api and /api/ are the same");
+    assert_eq!(
+        app.get(&key, "/api").text(),
+        r.text(),
+        "/api and /api/ are the same"
+    );
 }
 
 #[test]
 fn root_listing_in_json_is_the_array_of_permitted_names() {
     let app = TestApp::spawn();
     let both = app.db.full_key();
-    assert_eq!(app.get(&both, "/api/?output_format=JSON").text(), r#"["customer_messages","customer_threads"]"#);
+    assert_eq!(
+        app.get(&both, "/api/?output_format=JSON").text(),
+        r#"["customer_messages","customer_threads"]"#
+    );
     let one = app.db.key(&["customer_threads"], &[Method::Get], &[]);
-    assert_eq!(app.get(&one, "/api/?output_format=JSON").text(), r#"["customer_threads"]"#);
+    assert_eq!(
+        app.get(&one, "/api/?output_format=JSON").text(),
+        r#"["customer_threads"]"#
+    );
     let xml = app.get(&one, "/api/");
-    assert!(!xml.text().contains("customer_messages"), "only permitted resources are listed");
+    assert!(
+        !xml.text().contains("customer_messages"),
+        "only permitted resources are listed"
+    );
 }

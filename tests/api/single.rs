@@ -88,11 +88,17 @@ fn thread_1_is_the_exact_document_of_spec_8_2_with_prestashop_headers() {
     assert_eq!(r.header("Content-Type"), Some("text/xml;charset=UTF-8"));
     assert_eq!(r.header("X-Powered-By"), Some("PrestaShop Webservice"));
     assert_eq!(r.header("PSWS-Version"), Some("1.7.8.11"));
-    assert_eq!(r.header("Content-Sha1"), Some(sha1_hex(THREAD_1.as_bytes()).as_str()));
+    assert_eq!(
+        r.header("Content-Sha1"),
+        Some(sha1_hex(THREAD_1.as_bytes()).as_str())
+    );
     let access: u64 = r.header("Access-Time").unwrap().parse().unwrap();
     assert!(access > 1_700_000_000);
     let exec = r.header("Execution-Time").unwrap();
-    assert!(exec.parse::<f64>().is_ok() && !exec.ends_with('0') || exec == "0", "{exec}");
+    assert!(
+        exec.parse::<f64>().is_ok() && !exec.ends_with('0') || exec == "0",
+        "{exec}"
+    );
     crate::support::xsd::assert_valid("customer_thread.xsd", &r.body);
 }
 
@@ -141,7 +147,10 @@ fn json_single_objects_are_the_exact_examples_of_spec_9() {
         assert_eq!(r.status, 200, "{path}");
         assert_eq!(r.header("Content-Type"), Some("application/json"));
         assert_eq!(r.text(), body, "{path}");
-        assert_eq!(r.header("Content-Sha1"), Some(sha1_hex(body.as_bytes()).as_str()));
+        assert_eq!(
+            r.header("Content-Sha1"),
+            Some(sha1_hex(body.as_bytes()).as_str())
+        );
     }
 }
 
@@ -149,12 +158,25 @@ fn json_single_objects_are_the_exact_examples_of_spec_9() {
 fn json_is_chosen_by_header_before_parameter() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let r = app.request("GET", &key, "/api/customer_threads/2", &["Output-Format: JSON"]);
+    let r = app.request(
+        "GET",
+        &key,
+        "/api/customer_threads/2",
+        &["Output-Format: JSON"],
+    );
     assert!(r.text().starts_with("{\"customer_thread\":"));
-    let r = app.request("GET", &key, "/api/customer_threads/2?output_format=JSON", &["Io-Format: XML"]);
+    let r = app.request(
+        "GET",
+        &key,
+        "/api/customer_threads/2?output_format=JSON",
+        &["Io-Format: XML"],
+    );
     assert!(r.text().starts_with("<?xml"));
     let r = app.get(&key, "/api/customer_threads/2?output_format=json");
-    assert!(r.text().starts_with("<?xml"), "only the exact value JSON selects JSON");
+    assert!(
+        r.text().starts_with("<?xml"),
+        "only the exact value JSON selects JSON"
+    );
 }
 
 #[test]
@@ -204,7 +226,10 @@ fn head_sends_the_get_headers_without_a_body() {
     let r = app.request("HEAD", &key, "/api/customer_threads/1", &[]);
     assert_eq!(r.status, 200);
     assert!(r.body.is_empty());
-    assert_eq!(r.header("Content-Sha1"), Some(sha1_hex(THREAD_1.as_bytes()).as_str()));
+    assert_eq!(
+        r.header("Content-Sha1"),
+        Some(sha1_hex(THREAD_1.as_bytes()).as_str())
+    );
     assert_eq!(r.header("Content-Type"), Some("text/xml;charset=UTF-8"));
     let missing = app.request("HEAD", &key, "/api/customer_threads/999", &[]);
     assert_eq!(missing.status, 404);
@@ -215,11 +240,21 @@ fn local_content_sha1_matching_the_body_gives_304() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let sha = sha1_hex(THREAD_1.as_bytes());
-    let r = app.request("GET", &key, "/api/customer_threads/1", &[&format!("Local-Content-Sha1: {sha}")]);
+    let r = app.request(
+        "GET",
+        &key,
+        "/api/customer_threads/1",
+        &[&format!("Local-Content-Sha1: {sha}")],
+    );
     assert_eq!((r.status, r.reason.as_str()), (304, "Not Modified"));
     assert!(r.body.is_empty());
     assert_eq!(r.header("Content-Sha1"), Some(sha.as_str()));
-    let stale = app.request("GET", &key, "/api/customer_threads/1", &["Local-Content-Sha1: 0000"]);
+    let stale = app.request(
+        "GET",
+        &key,
+        "/api/customer_threads/1",
+        &["Local-Content-Sha1: 0000"],
+    );
     assert_eq!(stale.status, 200);
     assert_eq!(stale.text(), THREAD_1);
 }
@@ -233,12 +268,18 @@ fn display_on_a_single_resource() {
         r.text(),
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<customer_thread id=\"1\" xlink:href=\"http://example.com/api/customer_threads/1\"/>\n</prestashop>\n"
     );
-    let r = app.get(&key, "/api/customer_threads/2?display=[id,email,id_order]&output_format=JSON");
+    let r = app.get(
+        &key,
+        "/api/customer_threads/2?display=[id,email,id_order]&output_format=JSON",
+    );
     assert_eq!(
         r.text(),
         r#"{"customer_threads":[{"id":2,"id_order":"0","email":"guest@example.com"}]}"#
     );
-    let r = app.get(&key, "/api/customer_threads/1?display=[id,customer_messages[id]]");
+    let r = app.get(
+        &key,
+        "/api/customer_threads/1?display=[id,customer_messages[id]]",
+    );
     assert_eq!(
         r.text(),
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<customer_thread>\n\t<id><![CDATA[1]]></id>\n<associations>\n<customer_messages nodeType=\"customer_message\" api=\"customer_messages\">\n\t<customer_message xlink:href=\"http://example.com/api/customer_messages/1\">\n\t<id><![CDATA[1]]></id>\n\t</customer_message>\n\t<customer_message xlink:href=\"http://example.com/api/customer_messages/3\">\n\t<id><![CDATA[3]]></id>\n\t</customer_message>\n</customer_messages>\n</associations>\n</customer_thread>\n</prestashop>\n"
@@ -256,22 +297,36 @@ fn xlinks_follow_forwarded_host_and_the_ssl_setting() {
         "GET",
         &key,
         "/api/customer_messages/1",
-        &["X-Forwarded-Host: shop.example.org", "X-Forwarded-Proto: https"],
+        &[
+            "X-Forwarded-Host: shop.example.org",
+            "X-Forwarded-Proto: https",
+        ],
     );
-    assert!(r.text().contains("xlink:href=\"https://shop.example.org/api/customer_threads/1\""));
+    assert!(r
+        .text()
+        .contains("xlink:href=\"https://shop.example.org/api/customer_threads/1\""));
     app.db.exec("INSERT INTO `ps_configuration` (`name`, `value`, `date_add`, `date_upd`) VALUES ('PS_SSL_ENABLED', '1', NOW(), NOW())");
     app.refresh();
     let r = app.get(&key, "/api/customer_messages/1");
-    assert!(r.text().contains("xlink:href=\"https://example.com/api/customer_threads/1\""));
+    assert!(r
+        .text()
+        .contains("xlink:href=\"https://example.com/api/customer_threads/1\""));
 }
 
 #[test]
 fn values_with_cdata_terminators_stay_well_formed() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    app.db.exec("UPDATE `ps_customer_message` SET `message` = 'a]]>b' WHERE `id_customer_message` = 1");
+    app.db.exec(
+        "UPDATE `ps_customer_message` SET `message` = 'a]]>b' WHERE `id_customer_message` = 1",
+    );
     let r = app.get(&key, "/api/customer_messages/1");
-    assert!(r.text().contains("<message><![CDATA[a]]]]><![CDATA[>b]]></message>"), "{}", r.text());
+    assert!(
+        r.text()
+            .contains("<message><![CDATA[a]]]]><![CDATA[>b]]></message>"),
+        "{}",
+        r.text()
+    );
     crate::support::xsd::assert_valid("customer_message.xsd", &r.body);
 }
 

@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod http;
+#[path = "../../support/xsd.rs"]
+pub mod xsd;
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -18,8 +20,8 @@ use threadgate::auth::admin::{self, CreateKey};
 use threadgate::config::{DbSettings, ServeSettings};
 use threadgate::db::{migrations, Tables};
 use threadgate::resource::Method;
-use threadgate::startup::{self, AppState};
 use threadgate::seed;
+use threadgate::startup::{self, AppState};
 
 pub use http::Response;
 
@@ -38,7 +40,9 @@ fn url_for(db: &str) -> String {
         None => (url.clone(), String::new()),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     format!("{}/{}{}", &base[..host_end], db, query)
 }
 
@@ -60,9 +64,12 @@ impl TestDb {
             COUNTER.fetch_add(1, Ordering::Relaxed),
             rand_suffix()
         );
-        let mut admin = MysqlConnection::establish(&url_for("mysql")).expect("connect to the test server");
+        let mut admin =
+            MysqlConnection::establish(&url_for("mysql")).expect("connect to the test server");
         admin
-            .batch_execute(&format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"))
+            .batch_execute(&format!(
+                "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"
+            ))
             .expect("create the test database");
         TestDb {
             url: url_for(&name),
@@ -119,7 +126,11 @@ impl TestDb {
 
     /// A key with every method on both resources.
     pub fn full_key(&self) -> String {
-        self.key(&["customer_threads", "customer_messages"], &Method::ALL, &[])
+        self.key(
+            &["customer_threads", "customer_messages"],
+            &Method::ALL,
+            &[],
+        )
     }
 }
 
@@ -207,11 +218,17 @@ impl TestApp {
 
     /// GET with Basic auth `key:`.
     pub fn get(&self, key: &str, path: &str) -> Response {
-        self.raw(&format!("GET {path} HTTP/1.1\r\nAuthorization: {}", http::basic(key)), b"")
+        self.raw(
+            &format!("GET {path} HTTP/1.1\r\nAuthorization: {}", http::basic(key)),
+            b"",
+        )
     }
 
     pub fn request(&self, method: &str, key: &str, path: &str, extra_headers: &[&str]) -> Response {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nAuthorization: {}", http::basic(key));
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nAuthorization: {}",
+            http::basic(key)
+        );
         for h in extra_headers {
             head.push_str("\r\n");
             head.push_str(h);
