@@ -1,23 +1,63 @@
 //! Small PHP functions whose exact behaviour PrestaShop's output depends on.
 //! Pure, no dependencies on the rest of the crate.
 
-/// PHP `(int)` cast of a string: optional whitespace and sign, then leading digits; anything
-/// else gives 0. Saturates like PHP 8 on overflow.
+/// PHP `(int)` cast of a string: leading whitespace, then the longest leading numeric part
+/// (`[+-]digits[.digits][e[+-]digits]`); one with a fraction or an exponent goes through a float,
+/// as PHP 8 does (`"1e3"` is 1000, `"1.9"` is 1). Anything else gives 0. Saturates on overflow.
 pub fn int_cast(s: &str) -> i64 {
     let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
-    let (neg, digits) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
+    let b = t.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
     };
-    let mut n: i64 = 0;
-    for b in digits.bytes().take_while(u8::is_ascii_digit) {
-        n = n.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+    let int_digits = digits(&mut i);
+    let mut float = false;
+    let mut frac_digits = 0;
+    if b.get(i) == Some(&b'.') {
+        let mut j = i + 1;
+        frac_digits = digits(&mut j);
+        if int_digits + frac_digits > 0 {
+            i = j;
+            float = true;
+        }
     }
-    if neg {
-        -n
+    if int_digits + frac_digits == 0 {
+        return 0;
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        let mut j = i + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        if digits(&mut j) > 0 {
+            i = j;
+            float = true;
+        }
+    }
+    let num = &t[..i];
+    if float {
+        // `as` saturates and maps NaN to 0, like PHP 8 on 64-bit for finite values.
+        num.parse::<f64>().map_or(0, |f| f as i64)
     } else {
-        n
+        let (neg, digits) = match num.as_bytes()[0] {
+            b'-' => (true, &num[1..]),
+            b'+' => (false, &num[1..]),
+            _ => (false, num),
+        };
+        let mut n: i64 = 0;
+        for d in digits.bytes() {
+            n = n.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+        }
+        if neg {
+            -n
+        } else {
+            n
+        }
     }
 }
 
@@ -182,6 +222,20 @@ mod tests {
         assert_eq!(int_cast(" -12x"), -12);
         assert_eq!(int_cast(""), 0);
         assert_eq!(int_cast("99999999999999999999999"), i64::MAX);
+        assert_eq!(int_cast("+7"), 7);
+        assert_eq!(int_cast("-"), 0);
+    }
+
+    #[test]
+    fn int_cast_reads_fractions_and_exponents_through_a_float_like_php_8() {
+        assert_eq!(int_cast("1e3"), 1000);
+        assert_eq!(int_cast("1e3abc"), 1000);
+        assert_eq!(int_cast("1.9"), 1);
+        assert_eq!(int_cast("-1.9"), -1);
+        assert_eq!(int_cast(".5"), 0);
+        assert_eq!(int_cast("5."), 5);
+        assert_eq!(int_cast("2e"), 2);
+        assert_eq!(int_cast("1e999"), i64::MAX);
     }
 
     #[test]
