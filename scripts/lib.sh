@@ -22,7 +22,13 @@ TG_MARIADB_PORT=""
 # Set to 1 by start_mariadb when it had to create the datadir (so callers can drop stale state).
 TG_MARIADB_INITIALISED=0
 
-section() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
+section() {
+  if [ -t 2 ]; then
+    printf '\n\033[1m==> %s\033[0m\n' "$*" >&2
+  else
+    printf '\n==> %s\n' "$*" >&2
+  fi
+}
 die() {
   printf 'error: %s\n' "$*" >&2
   exit 1
