@@ -17,7 +17,6 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin" ;; esac
 
 TG_MARIADB_PID=""
 TG_MARIADB_SOCKET=""
-TG_MARIADB_DATADIR=""
 TG_MARIADB_PORT=""
 # Set to 1 by start_mariadb when it had to create the datadir (so callers can drop stale state).
 TG_MARIADB_INITIALISED=0
@@ -134,7 +133,6 @@ start_mariadb() {
   [ ${#socket} -le 107 ] || die "socket path too long for a unix socket (${#socket} > 107 bytes): $socket"
 
   TG_MARIADB_SOCKET=$socket
-  TG_MARIADB_DATADIR=$datadir
   TG_MARIADB_PORT=$port
   TG_MARIADB_INITIALISED=0
   if _tg_answers; then
