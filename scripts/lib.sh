@@ -1,0 +1,223 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/test and scripts/serve. Source it; it runs nothing by itself.
+#
+#   ensure_deps                          install the system packages we need, only if missing
+#   start_mariadb DATADIR SOCKET [PORT]  a private mariadbd (never the system service)
+#   stop_mariadb                         clean shutdown of the server start_mariadb started
+#   mariadb_sql SQL                      run SQL as root on that server
+#   mariadb_url [DBNAME]                 its URL in the form diesel's MysqlConnection accepts
+#
+# Safe under `set -euo pipefail`. Settings (environment):
+#   TG_MARIADB_EPHEMERAL=1       throwaway server: flush the redo log once a second, not per commit
+#   TG_MARIADB_BUFFER_POOL=64M   InnoDB buffer pool size
+#   TG_MARIADB_TIMEOUT=60        seconds to wait for the server to answer
+
+# Debian keeps mariadbd and mariadb-install-db in /usr/sbin, which a non-root PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="$PATH:/usr/sbin" ;; esac
+
+TG_MARIADB_PID=""
+TG_MARIADB_SOCKET=""
+TG_MARIADB_PORT=""
+# Set to 1 by start_mariadb when it had to create the datadir (so callers can drop stale state).
+TG_MARIADB_INITIALISED=0
+
+section() {
+  if [ -t 2 ]; then
+    printf '\n\033[1m==> %s\033[0m\n' "$*" >&2
+  else
+    printf '\n==> %s\n' "$*" >&2
+  fi
+}
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Runs a command as root: directly, through sudo, or not at all.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root to run: $*"
+  fi
+}
+
+ensure_deps() {
+  command -v cargo >/dev/null 2>&1 ||
+    die "cargo not found: install Rust with rustup (https://rustup.rs); rust-toolchain.toml pins the version"
+
+  local missing=()
+  local cmd
+  for cmd in mariadbd mariadb-install-db mariadb mariadb-admin xmllint pkg-config; do
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+  done
+  # mysqlclient-sys finds the client library through pkg-config, else through mysql_config.
+  if ! pkg-config --exists libmariadb 2>/dev/null && ! command -v mysql_config >/dev/null 2>&1; then
+    missing+=("libmariadb (C client library)")
+  fi
+  [ ${#missing[@]} -eq 0 ] && return 0
+
+  command -v apt-get >/dev/null 2>&1 ||
+    die "missing: ${missing[*]}; no apt-get here, install MariaDB server+client, its C client library (dev files), pkg-config and xmllint yourself"
+  section "Installing missing system packages (${missing[*]})"
+
+  # The Debian package starts the system service from its postinst; we never use it, and we must
+  # not leave a mariadbd behind, so forbid service starts during the install (policy-rc.d is
+  # Debian's mechanism for this; only installed if the machine has none).
+  local policy=/usr/sbin/policy-rc.d policy_added=0
+  if [ ! -e "$policy" ]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy" && policy_added=1
+  fi
+  local rc=0
+  as_root apt-get update || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat pkg-config libxml2-utils || rc=$?
+  fi
+  if [ "$policy_added" -eq 1 ]; then as_root rm -f "$policy"; fi
+  [ "$rc" -eq 0 ] || die "apt-get failed (status $rc)"
+}
+
+# mariadb client options for our server. --no-defaults: /etc/mysql/*.cnf points at the system
+# service's socket and must not leak in.
+_tg_client_opts() {
+  printf '%s\n' --no-defaults --user=root "--socket=$TG_MARIADB_SOCKET"
+}
+
+mariadb_sql() {
+  local opts
+  mapfile -t opts < <(_tg_client_opts)
+  mariadb "${opts[@]}" --batch --skip-column-names -e "$1"
+}
+
+_tg_answers() {
+  local opts
+  mapfile -t opts < <(_tg_client_opts)
+  mariadb "${opts[@]}" --connect-timeout=2 -e 'select 1' >/dev/null 2>&1
+}
+
+# Percent-encodes a value for a URL query (diesel decodes query values; `+` would become a space).
+_tg_urlencode() {
+  local LC_ALL=C s=$1 out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in
+      [A-Za-z0-9/._~-]) out+=$c ;;
+      *) out+=$(printf '%%%02X' "'$c") ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
+# URL of the running server for diesel: over the socket, or over TCP when started with a PORT.
+# An empty DBNAME gives a server URL (no default database), which diesel accepts.
+mariadb_url() {
+  local db=${1:-}
+  if [ -n "$TG_MARIADB_PORT" ]; then
+    printf 'mysql://root@127.0.0.1:%s/%s\n' "$TG_MARIADB_PORT" "$db"
+  else
+    printf 'mysql://root@localhost/%s?unix_socket=%s\n' "$db" "$(_tg_urlencode "$TG_MARIADB_SOCKET")"
+  fi
+}
+
+start_mariadb() {
+  [ $# -ge 2 ] || die "usage: start_mariadb DATADIR SOCKET [PORT]"
+  [ -z "$TG_MARIADB_PID" ] || die "start_mariadb: a server is already running (pid $TG_MARIADB_PID)"
+  local datadir socket port=${3:-}
+  mkdir -p "$1" "$(dirname "$2")"
+  datadir=$(cd "$1" && pwd)
+  socket="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+  # sun_path holds 108 bytes including the final NUL.
+  [ ${#socket} -le 107 ] || die "socket path too long for a unix socket (${#socket} > 107 bytes): $socket"
+
+  TG_MARIADB_SOCKET=$socket
+  TG_MARIADB_PORT=$port
+  TG_MARIADB_INITIALISED=0
+  if _tg_answers; then
+    die "a server already answers on $socket (another scripts/serve running?)"
+  fi
+
+  local log="$datadir/mariadbd.err"
+  if [ ! -d "$datadir/mysql" ]; then
+    # root@localhost, root@127.0.0.1 and root@::1 without a password ("normal"): the server is
+    # private (socket in our own directory, or TCP on 127.0.0.1 only), and unlike the unix_socket
+    # plugin this also works when the script does not run as the OS user root.
+    # No --user here: with it, mariadb-install-db's chown breaks on paths containing spaces.
+    if ! mariadb-install-db --no-defaults --datadir="$datadir" \
+      --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
+      >"$datadir/install.log" 2>&1; then
+      cat "$datadir/install.log" >&2
+      die "mariadb-install-db failed for $datadir"
+    fi
+    TG_MARIADB_INITIALISED=1
+  fi
+
+  local args=(
+    --no-defaults
+    --datadir="$datadir"
+    --socket="$socket"
+    --pid-file="$datadir/mariadbd.pid"
+    --log-error="$log"
+    --skip-log-bin
+    --skip-name-resolve
+    --innodb-buffer-pool-size="${TG_MARIADB_BUFFER_POOL:-64M}"
+    --character-set-server=utf8mb4
+    --collation-server=utf8mb4_general_ci
+  )
+  # mariadbd refuses to run as root unless told to; as anyone else --user only draws a warning.
+  if [ "$(id -u)" -eq 0 ]; then args+=(--user=root); fi
+  if [ -n "$port" ]; then
+    args+=(--bind-address=127.0.0.1 --port="$port")
+  else
+    args+=(--skip-networking)
+  fi
+  if [ "${TG_MARIADB_EPHEMERAL:-0}" = 1 ]; then
+    args+=(--innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0)
+  fi
+
+  : >"$log"
+  # Own stdio: a server holding our stdout would keep `scripts/test | tee` waiting.
+  mariadbd "${args[@]}" </dev/null >>"$log" 2>&1 &
+  TG_MARIADB_PID=$!
+
+  local timeout=${TG_MARIADB_TIMEOUT:-60} start=$SECONDS
+  until _tg_answers; do
+    if ! kill -0 "$TG_MARIADB_PID" 2>/dev/null; then
+      wait "$TG_MARIADB_PID" 2>/dev/null || true
+      TG_MARIADB_PID=""
+      printf -- '--- %s ---\n' "$log" >&2
+      cat "$log" >&2
+      die "mariadbd exited during startup (log above)"
+    fi
+    if ((SECONDS - start >= timeout)); then
+      printf -- '--- %s ---\n' "$log" >&2
+      cat "$log" >&2
+      stop_mariadb
+      die "mariadbd did not answer on $socket within ${timeout}s (log above)"
+    fi
+    sleep 0.1
+  done
+}
+
+stop_mariadb() {
+  [ -n "$TG_MARIADB_PID" ] || return 0
+  local pid=$TG_MARIADB_PID i opts
+  TG_MARIADB_PID=""
+  if kill -0 "$pid" 2>/dev/null; then
+    mapfile -t opts < <(_tg_client_opts)
+    # SQL SHUTDOWN = mariadb-admin shutdown, minus the admin tool's 1 s polling of the pid file.
+    mariadb "${opts[@]}" -e SHUTDOWN >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null || true
+    # Up to 30 s for a clean shutdown, then SIGKILL.
+    for ((i = 0; i < 300; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      printf 'warning: mariadbd (pid %s) did not stop, killing it\n' "$pid" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+}
