@@ -8,3 +8,4 @@ mod lists;
 mod prefix;
 mod root;
 mod single;
+mod xsd_fixtures;

@@ -1,6 +1,5 @@
 //! Validates response bodies against the schemas in `xsd/` with `xmllint` (libxml2-utils, which
-//! `scripts/test` installs). Include it from a test binary with
-//! `#[path = "support/xsd.rs"] mod xsd;`.
+//! `scripts/test` installs). It is a module of the `tests/api` binary (`support::xsd`).
 
 use std::io::Write;
 use std::path::PathBuf;

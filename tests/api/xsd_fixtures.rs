@@ -5,8 +5,7 @@
 //! the spec's exact examples (or built from its rules); the invalid ones break one rule each.
 //! No database needed.
 
-#[path = "support/xsd.rs"]
-mod xsd;
+use crate::support::xsd;
 
 use std::fs;
 use std::path::{Path, PathBuf};
