@@ -189,6 +189,39 @@ pub fn rerender<B: MessageBody + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::test::TestRequest;
+
+    #[actix_web::test]
+    async fn actix_own_errors_are_rerendered_as_error_documents() {
+        let req =
+            TestRequest::with_uri("/api/customer_threads?output_format=JSON").to_http_request();
+        let res = ServiceResponse::new(req, HttpResponse::PayloadTooLarge().finish());
+        let ErrorHandlerResponse::Response(out) = rerender(res).unwrap() else {
+            panic!("expected a response")
+        };
+        assert_eq!(out.status(), 413);
+        assert_eq!(out.headers().get(CONTENT_TYPE).unwrap(), "application/json");
+        let body = actix_web::body::to_bytes(out.into_body()).await.unwrap();
+        assert_eq!(
+            &body[..],
+            br#"{"errors":[{"code":0,"message":"Payload Too Large"}]}"#
+        );
+    }
+
+    #[actix_web::test]
+    async fn our_own_responses_pass_through_the_error_middleware() {
+        let req = TestRequest::default().to_http_request();
+        let ctx = Ctx::new(Format::Xml, None);
+        let ours = error(&ctx, &ApiError::bad_limit());
+        let res = ServiceResponse::new(req, ours);
+        let ErrorHandlerResponse::Response(out) = rerender(res).unwrap() else {
+            panic!("expected a response")
+        };
+        let body = actix_web::body::to_bytes(out.into_body()).await.unwrap();
+        assert!(std::str::from_utf8(&body)
+            .unwrap()
+            .contains("<code><![CDATA[39]]></code>"));
+    }
 
     #[test]
     fn execution_time_prints_like_php_round_3() {
