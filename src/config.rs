@@ -65,6 +65,11 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_CONFIG_REFRESH", default_value_t = 10)]
     pub config_refresh: u64,
 
+    /// Largest request body accepted, in bytes; a larger one is refused before it is read
+    /// whole. The default lets a maximal `message` (4 194 303 characters) through.
+    #[arg(long, env = "THREADGATE_MAX_BODY_BYTES", default_value_t = crate::ingest::DEFAULT_BODY_LIMIT)]
+    pub max_body_bytes: usize,
+
     /// Entities per database round trip when streaming `display=full` lists.
     #[arg(long, env = "THREADGATE_STREAM_CHUNK", default_value_t = 500)]
     pub stream_chunk: u32,

@@ -314,12 +314,6 @@ impl ApiError {
         )
     }
 
-    /// POST, PUT, PATCH and DELETE until the write side lands.
-    #[track_caller]
-    pub fn writes_not_available() -> ApiError {
-        ApiError::new(501, 0, "This method is not available yet on this server")
-    }
-
     // --- routes outside the webservice ---
 
     #[track_caller]
@@ -401,6 +395,56 @@ fn levenshtein(a: &[u8], b: &[u8]) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
+}
+
+/// Errors of the write side (spec §11, decisions W9, W22).
+impl ApiError {
+    #[track_caller]
+    pub fn id_duplicate() -> ApiError {
+        ApiError::new(400, 89, "id is duplicate in request")
+    }
+
+    #[track_caller]
+    pub fn id_required() -> ApiError {
+        ApiError::new(400, 90, "id is required when modifying a resource")
+    }
+
+    #[track_caller]
+    pub fn id_forbidden() -> ApiError {
+        ApiError::new(400, 91, "id is forbidden when adding a new resource")
+    }
+
+    #[track_caller]
+    pub fn invalid_id() -> ApiError {
+        ApiError::new(404, 92, "Invalid ID")
+    }
+
+    #[track_caller]
+    pub fn unknown_association(name: &str) -> ApiError {
+        ApiError::new(400, 86, format!("The association \"{name}\" does not exists"))
+    }
+
+    /// `ids` are the strings the client sent, joined with `, `.
+    #[track_caller]
+    pub fn ids_not_found(ids: &[String]) -> ApiError {
+        ApiError::new(404, 87, format!("Id(s) not exists: {}", ids.join(", ")))
+    }
+
+    /// The connection broke while the body was being read.
+    #[track_caller]
+    pub fn unreadable_body() -> ApiError {
+        ApiError::new(400, 127, "XML error : the request body could not be read")
+    }
+
+    #[track_caller]
+    pub fn save_failed() -> ApiError {
+        ApiError::new(500, 46, "Unable to save resource")
+    }
+
+    #[track_caller]
+    pub fn delete_failed(ids: &[String]) -> ApiError {
+        ApiError::new(500, 88, format!("Id(s) wasn't deleted: {}", ids.join(", ")))
+    }
 }
 
 #[cfg(test)]

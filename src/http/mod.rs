@@ -4,6 +4,7 @@
 pub mod request;
 pub mod response;
 pub mod webservice;
+pub mod write;
 
 use actix_web::web;
 

@@ -111,6 +111,11 @@ pub fn ok(ctx: &Ctx, status: u16, body: Vec<u8>) -> HttpResponse {
     }
 }
 
+/// A success without a body (DELETE): no `Content-Type`, no `Content-Sha1` (decisions W25).
+pub fn empty(ctx: &Ctx, status: u16) -> HttpResponse {
+    finish(builder(ctx, status), ())
+}
+
 /// A long list written while it is read: no `Content-Sha1` (the body is not known when the
 /// headers go out; docs/compatibility.md).
 pub fn streamed<S>(ctx: &Ctx, stream: S) -> HttpResponse

@@ -11,11 +11,13 @@ use bytes::Bytes;
 
 use super::request::{parse_api_path, ws_url, ApiPath};
 use super::response::{self, request_format, Ctx};
+use super::write;
 use crate::auth::{self, credential, Account};
 use crate::db::reads::{self, Columns, Cursor};
 use crate::db::shop::ShopSnapshot;
 use crate::db::{self, Pool, Tables};
 use crate::error::{ApiError, DbError};
+use crate::ingest;
 use crate::php;
 use crate::query::list::{parse_collection, parse_single_display};
 use crate::query::shop::{parse_shop_selector, validate_language, ShopSelector};
@@ -25,7 +27,7 @@ use crate::resource::{self, Method, ResourceDef, CORE_RESOURCE_NAMES, SERVED};
 use crate::startup::AppState;
 
 /// Every request that no other route takes.
-pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let path = parse_api_path(req.path());
     let mut params = Params::parse(path.as_ref().map_or("", |p| p.path_params.as_str()));
     params.merge(Params::parse(req.query_string()));
@@ -36,7 +38,7 @@ pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
         .map(str::to_owned);
     let mut ctx = Ctx::new(request_format(&req, &params), local_sha1);
     let result = match &path {
-        Some(path) => handle(&req, &state, path, &params, &mut ctx).await,
+        Some(path) => handle(&req, payload, &state, path, &params, &mut ctx).await,
         None => Err(ApiError::route_not_found()),
     };
     result.unwrap_or_else(|e| response::error(&ctx, &e))
@@ -44,6 +46,7 @@ pub async fn dispatch(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
 
 async fn handle(
     req: &HttpRequest,
+    payload: web::Payload,
     state: &AppState,
     path: &ApiPath,
     params: &Params,
@@ -129,8 +132,39 @@ async fn handle(
             ctx.head = method == Method::Head;
             read(state, res, path, params, ctx, base).await
         }
-        _ => Err(ApiError::writes_not_available()),
+        Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx).await,
+        Method::Post | Method::Put | Method::Patch => {
+            // PrestaShop reads a body only when the real method carries one (spec §1).
+            let body = match req.method().as_str() {
+                "POST" | "PUT" | "PATCH" => read_body(req, payload, state.settings.max_body_bytes).await?,
+                _ => Bytes::new(),
+            };
+            write::save(state, res, method, &body, ctx, &base).await
+        }
     }
+}
+
+/// The request body, refused with an error document before it is buffered whole when it is
+/// over the limit.
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    ingest::check_size(declared, limit)?;
+    let mut body = web::BytesMut::with_capacity(declared.min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            tracing::debug!(error = %e, "request body could not be read");
+            ApiError::unreadable_body()
+        })?;
+        ingest::check_size(body.len() + chunk.len(), limit)?;
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// The shops a request runs in (spec §14).

@@ -73,6 +73,25 @@ pub fn single(
     }
 }
 
+/// The entities a POST, PUT or PATCH wrote, as stored (decisions W12): in XML every entity as
+/// a sibling under `<prestashop>`, in JSON the last one only (spec §11.2 step 7).
+pub fn written(out: &mut Vec<u8>, format: Format, res: &ResourceDef, entities: &[Entity], ws_url: &str) {
+    match format {
+        Format::Xml => {
+            out.extend_from_slice(xml::PROLOG);
+            for e in entities {
+                xml::entity(out, res, &Display::Full, e, ws_url);
+            }
+            out.extend_from_slice(xml::EPILOG);
+        }
+        Format::Json => {
+            if let Some(last) = entities.last() {
+                json::single(out, res, &Display::Full, last, false);
+            }
+        }
+    }
+}
+
 /// `schema=blank|synopsis` (spec §10).
 pub fn schema(out: &mut Vec<u8>, format: Format, res: &ResourceDef, kind: SchemaKind) {
     match format {

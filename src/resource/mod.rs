@@ -7,6 +7,7 @@
 
 pub mod customer_messages;
 pub mod customer_threads;
+pub mod store;
 
 /// How PrestaShop types a field (`ObjectModel::TYPE_*`); decides casting and rendering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,4 +8,5 @@ mod lists;
 mod prefix;
 mod root;
 mod single;
+mod writes;
 mod xsd_fixtures;

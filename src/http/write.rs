@@ -1,0 +1,251 @@
+//! POST, PUT, PATCH and DELETE (spec §11, decisions W9, W12–W15, W22, W23). Parsing lives in
+//! `ingest`, the rules in `validate` and `resource::store`, the SQL in `db::writes`; this file
+//! only orders the steps and runs every write of a request in one transaction.
+
+use diesel::Connection;
+
+use super::response::{self, Ctx};
+use crate::db::reads::{self, Columns};
+use crate::db::{self, writes, Tables};
+use crate::error::{ApiError, DbError};
+use crate::ingest::{self, EntityInput};
+use crate::php;
+use crate::query::{Display, Param, Params};
+use crate::render;
+use crate::resource::store::{self, StoredValue};
+use crate::resource::{Entity, FieldType, Method, ResourceDef};
+use crate::startup::AppState;
+use crate::validate;
+
+/// A failure inside a write transaction: an API error to answer, or a database error (500
+/// code 46). Either way the transaction is rolled back.
+enum TxError {
+    Api(ApiError),
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> TxError {
+        TxError::Db(e)
+    }
+}
+
+impl From<DbError> for TxError {
+    fn from(e: DbError) -> TxError {
+        match e {
+            DbError::Query(q) => TxError::Db(q),
+            other => TxError::Api(ApiError::from(other)),
+        }
+    }
+}
+
+impl From<TxError> for ApiError {
+    fn from(e: TxError) -> ApiError {
+        match e {
+            TxError::Api(e) => e,
+            TxError::Db(e) => {
+                tracing::error!(error = %e, "write failed, rolled back");
+                ApiError::save_failed()
+            }
+        }
+    }
+}
+
+/// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
+fn shop_now(state: &AppState) -> String {
+    let snapshot = state.snapshot();
+    let tz = snapshot
+        .config("PS_TIMEZONE", snapshot.default_shop())
+        .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(state.settings.timezone);
+    chrono::Utc::now()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// POST, PUT and PATCH.
+pub async fn save(
+    state: &AppState,
+    res: &'static ResourceDef,
+    method: Method,
+    body: &[u8],
+    ctx: &Ctx,
+    base: &str,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let entities = ingest::parse(body)?;
+    check_ids(&entities, method)?;
+    let now = shop_now(state);
+    let tables = state.tables.clone();
+    let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
+        conn.transaction::<_, TxError, _>(|conn| {
+            let ids: Vec<i64> = entities
+                .iter()
+                .map(|e| php::int_cast(e.id().unwrap_or("")))
+                .collect();
+            if method != Method::Post {
+                let found = writes::existing(conn, &tables, res, &ids)?;
+                if ids.iter().any(|id| !found.contains(id)) {
+                    return Err(TxError::Api(ApiError::invalid_id()));
+                }
+            }
+            let mut written = Vec::with_capacity(entities.len());
+            for (entity, id) in entities.iter().zip(&ids) {
+                let values = entity.values_for(res);
+                validate::entity::check(res, &values, method == Method::Patch).map_err(TxError::Api)?;
+                for a in &entity.associations {
+                    if a != "i18n" && res.association(a).is_none() {
+                        return Err(TxError::Api(ApiError::unknown_association(a)));
+                    }
+                }
+                let columns = columns(conn, &tables, res, method, *id, &values, &now)?;
+                let id = match method {
+                    Method::Post => writes::insert(conn, &tables, res, &columns)?,
+                    _ => {
+                        writes::update(conn, &tables, res, *id, &columns)?;
+                        *id
+                    }
+                };
+                written.push(id);
+            }
+            let cols = Columns::for_display(res, &Display::Full);
+            let mut rows = Vec::with_capacity(written.len());
+            for id in written {
+                rows.push(reads::single(conn, &tables, res, &cols, id)?.ok_or(diesel::result::Error::NotFound)?);
+            }
+            Ok(rows)
+        })
+        .map_err(ApiError::from)
+    })
+    .await?;
+    let mut body = Vec::with_capacity(1024);
+    render::written(&mut body, ctx.format, res, &stored, base);
+    Ok(response::ok(ctx, if method == Method::Post { 201 } else { 200 }, body))
+}
+
+/// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.
+fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
+    if method == Method::Post {
+        if entities.iter().any(|e| e.id().is_some()) {
+            return Err(ApiError::id_forbidden());
+        }
+        return Ok(());
+    }
+    let mut seen = Vec::with_capacity(entities.len());
+    for e in entities {
+        let id = e.id().ok_or_else(ApiError::id_required)?;
+        if seen.contains(&id) {
+            return Err(ApiError::id_duplicate());
+        }
+        seen.push(id);
+    }
+    Ok(())
+}
+
+/// The columns to write, with PrestaShop's values (§5.3, §11.2 step 3): POST and PUT write
+/// every field (an omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the
+/// dates are the shop's now, except a sent `date_add` on PUT/PATCH, and an omitted one on PUT
+/// keeps its stored value (W23).
+fn columns(
+    conn: &mut diesel::MysqlConnection,
+    tables: &Tables,
+    res: &ResourceDef,
+    method: Method,
+    id: i64,
+    values: &[Option<String>],
+    now: &str,
+) -> Result<Vec<(usize, StoredValue)>, TxError> {
+    let mut out = Vec::with_capacity(res.fields.len());
+    for (i, f) in res.fields.iter().enumerate().skip(1) {
+        let sent = values[i].as_deref();
+        let value = match (f.kind, f.name) {
+            (FieldType::Date, "date_upd") => StoredValue::Text(now.to_owned()),
+            (FieldType::Date, _) => match (method, sent) {
+                (Method::Post, _) | (_, Some("")) => StoredValue::Text(now.to_owned()),
+                (_, Some(v)) => StoredValue::Text(v.to_owned()),
+                (Method::Put, None) => StoredValue::Text(writes::date_add(conn, tables, res, id)?),
+                (_, None) => continue,
+            },
+            _ if method == Method::Patch && sent.is_none() => continue,
+            _ => store::stored(res, f, sent),
+        };
+        out.push((i, value));
+    }
+    Ok(out)
+}
+
+/// DELETE (§11.5, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`, else the path's; all
+/// or nothing when one is missing (404 code 87 naming them); a thread's messages go with it.
+pub async fn delete(
+    state: &AppState,
+    res: &'static ResourceDef,
+    path_id: Option<&str>,
+    params: &Params,
+    ctx: &Ctx,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let sent = delete_ids(params, path_id);
+    let tables = state.tables.clone();
+    db::run(&state.pool, move |conn| {
+        conn.transaction::<_, TxError, _>(|conn| {
+            let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
+            let found = writes::existing(conn, &tables, res, &ids)?;
+            let missing: Vec<String> = sent
+                .iter()
+                .zip(&ids)
+                .filter(|(_, id)| !found.contains(id))
+                .map(|(s, _)| s.clone())
+                .collect();
+            if !missing.is_empty() || sent.is_empty() {
+                return Err(TxError::Api(ApiError::ids_not_found(&missing)));
+            }
+            let mut unique = found;
+            unique.sort_unstable();
+            unique.dedup();
+            let deleted = writes::delete(conn, &tables, res, &unique)?;
+            if deleted != unique.len() {
+                return Err(TxError::Api(ApiError::delete_failed(&sent)));
+            }
+            Ok(())
+        })
+        .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(response::empty(ctx, 200))
+}
+
+/// The ids a DELETE names, as the client wrote them.
+fn delete_ids(params: &Params, path_id: Option<&str>) -> Vec<String> {
+    match params.get("id") {
+        Some(Param::Str(v)) => {
+            let inner = v
+                .strip_prefix('[')
+                .and_then(|s| s.strip_suffix(']'))
+                .unwrap_or(v);
+            inner.split([',', '|']).map(str::to_owned).collect()
+        }
+        Some(Param::Map(items)) => items
+            .iter()
+            .filter_map(|(_, p)| match p {
+                Param::Str(s) => Some(s.clone()),
+                Param::Map(_) => None,
+            })
+            .collect(),
+        None => vec![path_id.unwrap_or("0").to_owned()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delete_ids_come_from_the_id_parameter_first() {
+        let p = |q: &str| Params::parse(q);
+        assert_eq!(delete_ids(&p("id=[5,6]"), Some("1")), ["5", "6"]);
+        assert_eq!(delete_ids(&p("id=[5|6]"), None), ["5", "6"]);
+        assert_eq!(delete_ids(&p("id=5"), None), ["5"]);
+        assert_eq!(delete_ids(&p(""), Some("7")), ["7"]);
+        assert_eq!(delete_ids(&p(""), None), ["0"]);
+        assert_eq!(delete_ids(&p("id=[a,%205]"), None), ["a", " 5"]);
+    }
+}
