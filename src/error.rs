@@ -314,6 +314,45 @@ impl ApiError {
         )
     }
 
+    // --- request bodies (spec §11.1; src/ingest) ---
+
+    /// A body that is not parsable XML, or empty: 500 code 127 with PrestaShop's message
+    /// (`WebserviceRequest::saveEntityFromXml`) and SimpleXML's parser message.
+    #[track_caller]
+    pub fn xml_error(body: &[u8]) -> ApiError {
+        ApiError::xml_refused(body, XML_PARSE_FAILED)
+    }
+
+    /// A body refused before or while parsing, with a more precise parser message than
+    /// SimpleXML's (NUL byte, invalid UTF-8, a DTD, too many elements): same code, status and
+    /// message shape as [`ApiError::xml_error`]. `XML length` is the whole body's byte length;
+    /// `Original XML` echoes at most [`XML_ECHO_LIMIT`] bytes of it (PrestaShop echoes it all,
+    /// so a 10 MB malformed body gave a 10 MB error document; decisions W20).
+    #[track_caller]
+    pub fn xml_refused(body: &[u8], parser_message: &str) -> ApiError {
+        ApiError::new(
+            500,
+            127,
+            format!(
+                "XML error : {parser_message}\nXML length : {}\nOriginal XML : {}",
+                body.len(),
+                bounded_echo(body)
+            ),
+        )
+    }
+
+    /// A body longer than the configured limit, refused before it is read whole: 413 with code
+    /// 127 (PrestaShop has no code for this; 127 is the code clients already treat as "this
+    /// body was not accepted"). Nothing of the body is echoed.
+    #[track_caller]
+    pub fn body_too_large(limit: usize) -> ApiError {
+        ApiError::new(
+            413,
+            127,
+            format!("XML error : Request body too large: the limit is {limit} bytes"),
+        )
+    }
+
     // --- routes outside the webservice ---
 
     #[track_caller]
@@ -333,6 +372,27 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// SimpleXML's exception text for any body libxml2 cannot parse, empty bodies included.
+pub const XML_PARSE_FAILED: &str = "String could not be parsed as XML";
+
+/// How many bytes of a refused body error 127 echoes after `Original XML : `.
+pub const XML_ECHO_LIMIT: usize = 1024;
+
+/// The first [`XML_ECHO_LIMIT`] bytes of `body`, cut on a character boundary when the body is
+/// UTF-8, and decoded lossily (invalid bytes become U+FFFD). The renderer replaces characters
+/// XML cannot carry (NUL, other controls), so the error document stays well-formed.
+fn bounded_echo(body: &[u8]) -> String {
+    let mut end = body.len().min(XML_ECHO_LIMIT);
+    if end < body.len() {
+        // Back off over continuation bytes (at most 3) so a multibyte character is not split.
+        let floor = end.saturating_sub(3);
+        while end > floor && body[end] & 0xC0 == 0x80 {
+            end -= 1;
+        }
+    }
+    String::from_utf8_lossy(&body[..end]).into_owned()
+}
 
 /// A failure in the database layer. Its text goes to the logs, never to a client.
 #[derive(Debug, thiserror::Error)]
@@ -495,6 +555,39 @@ mod tests {
         assert_eq!(codes, [20, 21]);
         assert!(e.www_authenticate);
         assert_eq!(e.status, 401);
+    }
+
+    #[test]
+    fn xml_error_has_prestashops_three_line_message() {
+        let e = ApiError::xml_error(b"<a>");
+        assert_eq!((e.status, e.errors[0].code), (500, 127));
+        assert_eq!(
+            e.errors[0].message,
+            "XML error : String could not be parsed as XML\nXML length : 3\nOriginal XML : <a>"
+        );
+    }
+
+    #[test]
+    fn xml_error_echoes_at_most_1024_bytes_without_splitting_a_character() {
+        let mut body = vec![b'a'; 1023];
+        body.extend_from_slice("é".as_bytes()); // bytes 1023 and 1024
+        body.extend_from_slice(&[b'b'; 100]);
+        let e = ApiError::xml_error(&body);
+        let expected = format!(
+            "XML error : String could not be parsed as XML\nXML length : 1125\nOriginal XML : {}",
+            "a".repeat(1023)
+        );
+        assert_eq!(e.errors[0].message, expected);
+    }
+
+    #[test]
+    fn body_too_large_is_413_code_127_and_names_the_limit() {
+        let e = ApiError::body_too_large(20);
+        assert_eq!((e.status, e.errors[0].code), (413, 127));
+        assert_eq!(
+            e.errors[0].message,
+            "XML error : Request body too large: the limit is 20 bytes"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`query`] parses the query string (display, filter, sort, limit, schema, shops) — pure.
 //! - [`render`] writes PrestaShop's XML and JSON documents — pure.
 //! - [`db`] owns the pool, migrations and the one place that turns a query into SQL.
+//! - [`ingest`] turns a POST/PUT/PATCH body into entities (size limit, safe XML) — pure.
 //! - [`resource`] describes the resources as data; every other layer is driven by it.
 //!
 //! A request flows route → dispatcher (key, resource, id, parsed query, format) → `db::run` →
@@ -17,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod ingest;
 pub mod php;
 pub mod query;
 pub mod render;
