@@ -314,6 +314,21 @@ impl ApiError {
         )
     }
 
+    // --- writes (spec §11.2 steps 3-4) ---
+
+    /// A required element is absent from a POST/PUT body (`WebserviceRequest::saveEntityFromXml`).
+    #[track_caller]
+    pub fn required_field(name: &str) -> ApiError {
+        ApiError::new(400, 41, format!("parameter \"{name}\" required"))
+    }
+
+    /// An `ObjectModel::validateField` failure; `message` is already HTML-escaped
+    /// (`Property CustomerThread-&gt;email is not valid`).
+    #[track_caller]
+    pub fn validation(message: &str) -> ApiError {
+        ApiError::new(400, 85, format!("Validation error: \"{message}\""))
+    }
+
     /// POST, PUT, PATCH and DELETE until the write side lands.
     #[track_caller]
     pub fn writes_not_available() -> ApiError {
