@@ -8,6 +8,7 @@
 //! - [`render`] writes PrestaShop's XML and JSON documents — pure.
 //! - [`db`] owns the pool, migrations and the one place that turns a query into SQL.
 //! - [`resource`] describes the resources as data; every other layer is driven by it.
+//! - [`validate`] holds PrestaShop's validators and the code 41 / 85 checks of a write — pure.
 //!
 //! A request flows route → dispatcher (key, resource, id, parsed query, format) → `db::run` →
 //! rows → render → response with PrestaShop's headers; any failure is one [`error::ApiError`].
@@ -24,3 +25,4 @@ pub mod resource;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;
+pub mod validate;
