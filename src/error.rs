@@ -318,6 +318,22 @@ impl ApiError {
 
     /// A body that is not parsable XML, or empty: 500 code 127 with PrestaShop's message
     /// (`WebserviceRequest::saveEntityFromXml`) and SimpleXML's parser message.
+    // --- writes (spec §11.2 steps 3-4) ---
+
+    /// A required element is absent from a POST/PUT body (`WebserviceRequest::saveEntityFromXml`).
+    #[track_caller]
+    pub fn required_field(name: &str) -> ApiError {
+        ApiError::new(400, 41, format!("parameter \"{name}\" required"))
+    }
+
+    /// An `ObjectModel::validateField` failure; `message` is already HTML-escaped
+    /// (`Property CustomerThread-&gt;email is not valid`).
+    #[track_caller]
+    pub fn validation(message: &str) -> ApiError {
+        ApiError::new(400, 85, format!("Validation error: \"{message}\""))
+    }
+
+    /// POST, PUT, PATCH and DELETE until the write side lands.
     #[track_caller]
     pub fn xml_error(body: &[u8]) -> ApiError {
         ApiError::xml_refused(body, XML_PARSE_FAILED)

@@ -9,6 +9,7 @@
 //! - [`db`] owns the pool, migrations and the one place that turns a query into SQL.
 //! - [`ingest`] turns a POST/PUT/PATCH body into entities (size limit, safe XML) — pure.
 //! - [`resource`] describes the resources as data; every other layer is driven by it.
+//! - [`validate`] holds PrestaShop's validators and the code 41 / 85 checks of a write — pure.
 //!
 //! A request flows route → dispatcher (key, resource, id, parsed query, format) → `db::run` →
 //! rows → render → response with PrestaShop's headers; any failure is one [`error::ApiError`].
@@ -26,3 +27,4 @@ pub mod resource;
 pub mod seed;
 pub mod startup;
 pub mod telemetry;
+pub mod validate;
