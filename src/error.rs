@@ -314,10 +314,6 @@ impl ApiError {
         )
     }
 
-    // --- request bodies (spec §11.1; src/ingest) ---
-
-    /// A body that is not parsable XML, or empty: 500 code 127 with PrestaShop's message
-    /// (`WebserviceRequest::saveEntityFromXml`) and SimpleXML's parser message.
     // --- writes (spec §11.2 steps 3-4) ---
 
     /// A required element is absent from a POST/PUT body (`WebserviceRequest::saveEntityFromXml`).
@@ -333,7 +329,10 @@ impl ApiError {
         ApiError::new(400, 85, format!("Validation error: \"{message}\""))
     }
 
-    /// POST, PUT, PATCH and DELETE until the write side lands.
+    // --- request bodies (spec §11.1; src/ingest) ---
+
+    /// A body that is not parsable XML, or empty: 500 code 127 with PrestaShop's message
+    /// (`WebserviceRequest::saveEntityFromXml`) and SimpleXML's parser message.
     #[track_caller]
     pub fn xml_error(body: &[u8]) -> ApiError {
         ApiError::xml_refused(body, XML_PARSE_FAILED)
@@ -497,7 +496,11 @@ impl ApiError {
 
     #[track_caller]
     pub fn unknown_association(name: &str) -> ApiError {
-        ApiError::new(400, 86, format!("The association \"{name}\" does not exists"))
+        ApiError::new(
+            400,
+            86,
+            format!("The association \"{name}\" does not exists"),
+        )
     }
 
     /// `ids` are the strings the client sent, joined with `, `.

@@ -67,7 +67,8 @@ pub fn update(
         q.push(&format!("`{}` = ", res.fields[*i].column));
         bind(&mut q, v);
     }
-    q.push(&format!(" WHERE `{}` = ", res.id_column())).bind_int(id);
+    q.push(&format!(" WHERE `{}` = ", res.id_column()))
+        .bind_int(id);
     q.execute(conn)?;
     Ok(())
 }
@@ -101,36 +102,56 @@ pub fn existing(
     ));
     in_list(&mut q, ids);
     q.push(" FOR UPDATE");
-    Ok(q
-        .load(conn)?
+    Ok(q.load(conn)?
         .into_iter()
         .filter_map(|r| r.0[0].as_deref().and_then(|s| s.parse().ok()))
         .collect())
 }
 
 /// The stored `date_add` of a row (PUT without `date_add` keeps it, decisions W23).
-pub fn date_add(conn: &mut MysqlConnection, tables: &Tables, res: &ResourceDef, id: i64) -> QueryResult<String> {
+pub fn date_add(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    res: &ResourceDef,
+    id: i64,
+) -> QueryResult<String> {
     let mut q = Sql::new(format!(
         "SELECT CAST(`date_add` AS CHAR) FROM {} WHERE `{}` = ",
         tables.name(res.table),
         res.id_column()
     ));
     q.bind_int(id);
-    Ok(q.load(conn)?.first().and_then(|r| r.0[0].clone()).unwrap_or_default())
+    Ok(q.load(conn)?
+        .first()
+        .and_then(|r| r.0[0].clone())
+        .unwrap_or_default())
 }
 
 /// Deletes rows by id; a resource's associated rows go first (a thread's messages, as
 /// `CustomerThread::delete` does). Returns the number of rows of `res` deleted.
-pub fn delete(conn: &mut MysqlConnection, tables: &Tables, res: &ResourceDef, ids: &[i64]) -> QueryResult<usize> {
+pub fn delete(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    res: &ResourceDef,
+    ids: &[i64],
+) -> QueryResult<usize> {
     if ids.is_empty() {
         return Ok(0);
     }
     for a in res.associations {
-        let mut q = Sql::new(format!("DELETE FROM {} WHERE `{}` IN ", tables.name(a.table), a.parent_column));
+        let mut q = Sql::new(format!(
+            "DELETE FROM {} WHERE `{}` IN ",
+            tables.name(a.table),
+            a.parent_column
+        ));
         in_list(&mut q, ids);
         q.execute(conn)?;
     }
-    let mut q = Sql::new(format!("DELETE FROM {} WHERE `{}` IN ", tables.name(res.table), res.id_column()));
+    let mut q = Sql::new(format!(
+        "DELETE FROM {} WHERE `{}` IN ",
+        tables.name(res.table),
+        res.id_column()
+    ));
     in_list(&mut q, ids);
     q.execute(conn)
 }

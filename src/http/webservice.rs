@@ -27,7 +27,11 @@ use crate::resource::{self, Method, ResourceDef, CORE_RESOURCE_NAMES, SERVED};
 use crate::startup::AppState;
 
 /// Every request that no other route takes.
-pub async fn dispatch(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> HttpResponse {
+pub async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let path = parse_api_path(req.path());
     let mut params = Params::parse(path.as_ref().map_or("", |p| p.path_params.as_str()));
     params.merge(Params::parse(req.query_string()));
@@ -136,7 +140,9 @@ async fn handle(
         Method::Post | Method::Put | Method::Patch => {
             // PrestaShop reads a body only when the real method carries one (spec §1).
             let body = match req.method().as_str() {
-                "POST" | "PUT" | "PATCH" => read_body(req, payload, state.settings.max_body_bytes).await?,
+                "POST" | "PUT" | "PATCH" => {
+                    read_body(req, payload, state.settings.max_body_bytes).await?
+                }
                 _ => Bytes::new(),
             };
             write::save(state, res, method, &body, ctx, &base).await
@@ -146,7 +152,11 @@ async fn handle(
 
 /// The request body, refused with an error document before it is buffered whole when it is
 /// over the limit.
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     use futures_util::StreamExt;
     let declared = req
         .headers()

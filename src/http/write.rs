@@ -92,7 +92,8 @@ pub async fn save(
             let mut written = Vec::with_capacity(entities.len());
             for (entity, id) in entities.iter().zip(&ids) {
                 let values = entity.values_for(res);
-                validate::entity::check(res, &values, method == Method::Patch).map_err(TxError::Api)?;
+                validate::entity::check(res, &values, method == Method::Patch)
+                    .map_err(TxError::Api)?;
                 for a in &entity.associations {
                     if a != "i18n" && res.association(a).is_none() {
                         return Err(TxError::Api(ApiError::unknown_association(a)));
@@ -111,7 +112,10 @@ pub async fn save(
             let cols = Columns::for_display(res, &Display::Full);
             let mut rows = Vec::with_capacity(written.len());
             for id in written {
-                rows.push(reads::single(conn, &tables, res, &cols, id)?.ok_or(diesel::result::Error::NotFound)?);
+                rows.push(
+                    reads::single(conn, &tables, res, &cols, id)?
+                        .ok_or(diesel::result::Error::NotFound)?,
+                );
             }
             Ok(rows)
         })
@@ -120,7 +124,11 @@ pub async fn save(
     .await?;
     let mut body = Vec::with_capacity(1024);
     render::written(&mut body, ctx.format, res, &stored, base);
-    Ok(response::ok(ctx, if method == Method::Post { 201 } else { 200 }, body))
+    Ok(response::ok(
+        ctx,
+        if method == Method::Post { 201 } else { 200 },
+        body,
+    ))
 }
 
 /// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.

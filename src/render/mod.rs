@@ -75,7 +75,13 @@ pub fn single(
 
 /// The entities a POST, PUT or PATCH wrote, as stored (decisions W12): in XML every entity as
 /// a sibling under `<prestashop>`, in JSON the last one only (spec §11.2 step 7).
-pub fn written(out: &mut Vec<u8>, format: Format, res: &ResourceDef, entities: &[Entity], ws_url: &str) {
+pub fn written(
+    out: &mut Vec<u8>,
+    format: Format,
+    res: &ResourceDef,
+    entities: &[Entity],
+    ws_url: &str,
+) {
     match format {
         Format::Xml => {
             out.extend_from_slice(xml::PROLOG);

@@ -3,7 +3,8 @@
 //! This is the one place that knows what `customer_threads` and `customer_messages` look like
 //! (PrestaShop's `ObjectModel::getWebserviceParameters` for `CustomerThread` and
 //! `CustomerMessage`, spec §5.1). Everything else — query parsing, SQL, rendering, validation —
-//! is driven by these definitions. It imports nothing from the rest of the crate.
+//! is driven by these definitions. It imports nothing from the rest of the crate but the PHP
+//! helpers `store` needs.
 
 pub mod customer_messages;
 pub mod customer_threads;

@@ -50,7 +50,11 @@ pub fn stored(res: &ResourceDef, field: &FieldDef, sent: Option<&str>) -> Stored
             StoredValue::Int(php::int_cast(raw).clamp(lo, hi))
         }
         FieldType::Html => StoredValue::Text(sanitize_html(raw)),
-        FieldType::Date => StoredValue::Text(if raw.is_empty() { "0000-00-00".into() } else { raw.to_owned() }),
+        FieldType::Date => StoredValue::Text(if raw.is_empty() {
+            "0000-00-00".into()
+        } else {
+            raw.to_owned()
+        }),
         FieldType::String => {
             let text = php::strip_tags(raw);
             StoredValue::Text(match column_chars(res, field) {
@@ -84,17 +88,35 @@ mod tests {
     #[test]
     fn omitted_optional_fields_are_stored_as_zero_or_empty_never_null() {
         assert_eq!(stored(&T, f(&T, "id_order"), None), StoredValue::Int(0));
-        assert_eq!(stored(&T, f(&T, "email"), None), StoredValue::Text(String::new()));
-        assert_eq!(stored(&T, f(&T, "status"), None), StoredValue::Text(String::new()));
+        assert_eq!(
+            stored(&T, f(&T, "email"), None),
+            StoredValue::Text(String::new())
+        );
+        assert_eq!(
+            stored(&T, f(&T, "status"), None),
+            StoredValue::Text(String::new())
+        );
         assert_eq!(stored(&M, f(&M, "read"), None), StoredValue::Int(0));
     }
 
     #[test]
     fn numbers_are_cast_like_php_and_clamped_to_the_column() {
-        assert_eq!(stored(&T, f(&T, "id_lang"), Some("5abc")), StoredValue::Int(5));
-        assert_eq!(stored(&T, f(&T, "id_lang"), Some("-3")), StoredValue::Int(0));
-        assert_eq!(stored(&M, f(&M, "id_customer_thread"), Some("-3")), StoredValue::Int(-3));
-        assert_eq!(stored(&T, f(&T, "id_shop"), Some("99999999999")), StoredValue::Int(4_294_967_295));
+        assert_eq!(
+            stored(&T, f(&T, "id_lang"), Some("5abc")),
+            StoredValue::Int(5)
+        );
+        assert_eq!(
+            stored(&T, f(&T, "id_lang"), Some("-3")),
+            StoredValue::Int(0)
+        );
+        assert_eq!(
+            stored(&M, f(&M, "id_customer_thread"), Some("-3")),
+            StoredValue::Int(-3)
+        );
+        assert_eq!(
+            stored(&T, f(&T, "id_shop"), Some("99999999999")),
+            StoredValue::Int(4_294_967_295)
+        );
     }
 
     #[test]
@@ -115,8 +137,14 @@ mod tests {
 
     #[test]
     fn message_html_keeps_formatting_and_drops_the_rest() {
-        assert_eq!(sanitize_html("Hello <b>world</b>\nline2"), "Hello <b>world</b>\nline2");
+        assert_eq!(
+            sanitize_html("Hello <b>world</b>\nline2"),
+            "Hello <b>world</b>\nline2"
+        );
         assert_eq!(sanitize_html("a & b < c"), "a &amp; b &lt; c");
-        assert_eq!(sanitize_html("<p style=\"x\">hi</p><img src=x onerror=alert(1)>"), "<p>hi</p><img src=\"x\">");
+        assert_eq!(
+            sanitize_html("<p style=\"x\">hi</p><img src=x onerror=alert(1)>"),
+            "<p>hi</p><img src=\"x\">"
+        );
     }
 }

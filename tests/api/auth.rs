@@ -407,10 +407,12 @@ fn a_verified_key_is_served_from_the_cache_until_the_key_store_changes() {
     assert_eq!(app.get(&key, "/api/customer_threads").status, 200);
     assert_eq!(app.state.keys.len(), 1, "the verification is cached");
     // With the stored hash gone, only the cache can still accept the key: no look-up, no argon2.
-    app.db.exec("UPDATE `ps_threadgate_key` SET `hash` = 'gone'");
+    app.db
+        .exec("UPDATE `ps_threadgate_key` SET `hash` = 'gone'");
     assert_eq!(app.get(&key, "/api/customer_threads").status, 200);
     // A key change bumps the generation; the next refresh empties the cache at once.
-    app.db.exec("UPDATE `ps_threadgate_state` SET `key_generation` = `key_generation` + 1");
+    app.db
+        .exec("UPDATE `ps_threadgate_state` SET `key_generation` = `key_generation` + 1");
     app.refresh();
     assert_eq!(app.state.keys.len(), 0);
     assert_eq!(app.get(&key, "/api/customer_threads").status, 401);

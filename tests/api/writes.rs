@@ -9,8 +9,15 @@ use crate::support::{http::basic, Response, TestApp, TestDb};
 const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
 
 fn count(db: &TestDb, table: &str) -> i64 {
-    let sql = Sql::new(format!("SELECT CAST(COUNT(*) AS CHAR) FROM `{}{}`", db.tables.prefix, table));
-    sql.load(&mut db.conn()).unwrap()[0].0[0].as_deref().unwrap().parse().unwrap()
+    let sql = Sql::new(format!(
+        "SELECT CAST(COUNT(*) AS CHAR) FROM `{}{}`",
+        db.tables.prefix, table
+    ));
+    sql.load(&mut db.conn()).unwrap()[0].0[0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 fn row(db: &TestDb, sql: &str) -> Vec<Option<String>> {
@@ -31,9 +38,13 @@ fn error(code: u32, message: &str) -> String {
 
 /// The value of the first `<name>` element of a document.
 fn field<'a>(doc: &'a str, name: &str) -> &'a str {
-    let open = format!("<{name}><![CDATA[");
-    let start = doc.find(&open).unwrap_or_else(|| panic!("no <{name}> in {doc}")) + open.len();
-    &doc[start..start + doc[start..].find("]]>").unwrap()]
+    let start = [format!("<{name}>"), format!("<{name} ")]
+        .iter()
+        .filter_map(|open| doc.find(open.as_str()))
+        .min()
+        .unwrap_or_else(|| panic!("no <{name}> in {doc}"));
+    let cdata = start + doc[start..].find("<![CDATA[").unwrap() + "<![CDATA[".len();
+    &doc[cdata..cdata + doc[cdata..].find("]]>").unwrap()]
 }
 
 const NEW_THREAD: &str = "<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">
@@ -44,7 +55,8 @@ const NEW_THREAD: &str = "<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink
 </prestashop>";
 
 fn expected_new_thread(id: &str, date: &str) -> String {
-    format!("{HEAD}<customer_thread>
+    format!(
+        "{HEAD}<customer_thread>
 \t<id><![CDATA[{id}]]></id>
 \t<id_lang xlink:href=\"http://example.com/api/languages/1\"><![CDATA[1]]></id_lang>
 \t<id_shop xlink:href=\"http://example.com/api/shops/1\"><![CDATA[1]]></id_shop>
@@ -62,7 +74,8 @@ fn expected_new_thread(id: &str, date: &str) -> String {
 </associations>
 </customer_thread>
 </prestashop>
-")
+"
+    )
 }
 
 /// "Now" in the demo shop's time zone (Europe/Paris), to the minute.
@@ -78,16 +91,34 @@ fn post_answers_201_with_the_row_as_stored_in_shop_time() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let before = paris_now_minute();
-    let r = send(&app, "POST", &key, "/api/customer_threads", NEW_THREAD.as_bytes());
-    assert_eq!((r.status, r.reason.as_str()), (201, "Created"), "{}", r.text());
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_threads",
+        NEW_THREAD.as_bytes(),
+    );
+    assert_eq!(
+        (r.status, r.reason.as_str()),
+        (201, "Created"),
+        "{}",
+        r.text()
+    );
     let date = field(r.text(), "date_add").to_owned();
-    assert!(date.starts_with(&before) || date.starts_with(&paris_now_minute()), "{date} is not Paris time");
+    assert!(
+        date.starts_with(&before) || date.starts_with(&paris_now_minute()),
+        "{date} is not Paris time"
+    );
     assert_eq!(r.text(), expected_new_thread("4", &date));
     crate::support::xsd::assert_valid("customer_thread.xsd", &r.body);
     let get = app.get(&key, "/api/customer_threads/4");
-    assert_eq!(get.text(), r.text(), "the answer is what a GET right after returns (W12)");
     assert_eq!(
-        row(&app.db, "SELECT `id_order`, `id_product`, `status` FROM `ps_customer_thread` WHERE `id_customer_thread` = 4"),
+        get.text(),
+        r.text(),
+        "the answer is what a GET right after returns (W12)"
+    );
+    assert_eq!(
+        row(&app.db, "SELECT CAST(`id_order` AS CHAR), CAST(`id_product` AS CHAR), `status` FROM `ps_customer_thread` WHERE `id_customer_thread` = 4"),
         [Some("0".into()), Some("0".into()), Some("open".into())],
         "omitted ids are stored as 0, not NULL"
     );
@@ -97,7 +128,13 @@ fn post_answers_201_with_the_row_as_stored_in_shop_time() {
 fn post_in_json_answers_the_stored_row_in_json() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let r = send(&app, "POST", &key, "/api/customer_threads?output_format=JSON", NEW_THREAD.as_bytes());
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_threads?output_format=JSON",
+        NEW_THREAD.as_bytes(),
+    );
     assert_eq!(r.status, 201);
     let date = {
         let t = r.text();
@@ -106,7 +143,9 @@ fn post_in_json_answers_the_stored_row_in_json() {
     };
     assert_eq!(
         r.text(),
-        format!(r#"{{"customer_thread":{{"id":4,"id_lang":"1","id_shop":"1","id_customer":"2","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"{date}","date_upd":"{date}"}}}}"#)
+        format!(
+            r#"{{"customer_thread":{{"id":4,"id_lang":"1","id_shop":"1","id_customer":"2","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"{date}","date_upd":"{date}"}}}}"#
+        )
     );
 }
 
@@ -115,7 +154,10 @@ fn a_round_trip_as_real_clients_do_it() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     // GET schema=blank, fill it in, POST it.
-    let blank = app.get(&key, "/api/customer_threads?schema=blank").text().to_owned();
+    let blank = app
+        .get(&key, "/api/customer_threads?schema=blank")
+        .text()
+        .to_owned();
     let filled = blank
         .replace("<id_lang><![CDATA[]]>", "<id_lang><![CDATA[1]]>")
         .replace("<id_contact><![CDATA[]]>", "<id_contact><![CDATA[2]]>")
@@ -123,17 +165,40 @@ fn a_round_trip_as_real_clients_do_it() {
         .replace("<token><![CDATA[]]>", "<token><![CDATA[Tok3n]]>")
         .replace("<status><![CDATA[]]>", "<status><![CDATA[open]]>");
     crate::support::xsd::assert_valid("customer_thread_request.xsd", filled.as_bytes());
-    let created = send(&app, "POST", &key, "/api/customer_threads", filled.as_bytes());
+    let created = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_threads",
+        filled.as_bytes(),
+    );
     assert_eq!(created.status, 201, "{}", created.text());
     let id = field(created.text(), "id").to_owned();
-    assert_eq!(field(created.text(), "id_shop"), "0", "POST without id_shop stores 0 (§11.3)");
+    assert_eq!(
+        field(created.text(), "id_shop"),
+        "0",
+        "POST without id_shop stores 0 (§11.3)"
+    );
     // GET, edit, PUT to the collection URL with the id in the body (associations echoed back).
-    let got = app.get(&key, &format!("/api/customer_threads/{id}")).text().to_owned();
+    let got = app
+        .get(&key, &format!("/api/customer_threads/{id}"))
+        .text()
+        .to_owned();
     let edited = got.replace("<status><![CDATA[open]]>", "<status><![CDATA[closed]]>");
-    let put = send(&app, "PUT", &key, "/api/customer_threads", edited.as_bytes());
+    let put = send(
+        &app,
+        "PUT",
+        &key,
+        "/api/customer_threads",
+        edited.as_bytes(),
+    );
     assert_eq!(put.status, 200, "{}", put.text());
     assert_eq!(field(put.text(), "status"), "closed");
-    assert_eq!(field(put.text(), "date_add"), field(&got, "date_add"), "PUT keeps date_add");
+    assert_eq!(
+        field(put.text(), "date_add"),
+        field(&got, "date_add"),
+        "PUT keeps date_add"
+    );
     // PATCH one field.
     let patch = send(
         &app,
@@ -144,16 +209,75 @@ fn a_round_trip_as_real_clients_do_it() {
     );
     assert_eq!(patch.status, 200, "{}", patch.text());
     assert_eq!(field(patch.text(), "id_order"), "5");
-    assert_eq!(field(patch.text(), "status"), "closed", "PATCH leaves unsent fields alone (W15)");
+    assert_eq!(
+        field(patch.text(), "status"),
+        "closed",
+        "PATCH leaves unsent fields alone (W15)"
+    );
     assert_eq!(field(patch.text(), "email"), "new@example.com");
     // DELETE two ids at once; thread 1's messages go with it.
-    let del = app.request("DELETE", &key, &format!("/api/customer_threads?id=[1,{id}]"), &[]);
+    let del = app.request(
+        "DELETE",
+        &key,
+        &format!("/api/customer_threads?id=[1,{id}]"),
+        &[],
+    );
     assert_eq!((del.status, del.body.len()), (200, 0));
     assert_eq!(del.header("Content-Type"), None);
     assert_eq!(app.get(&key, "/api/customer_threads/1").status, 404);
-    assert_eq!(app.get(&key, &format!("/api/customer_threads/{id}")).status, 404);
-    assert_eq!(app.get(&key, "/api/customer_messages/1").status, 404, "messages of a deleted thread are deleted");
+    assert_eq!(
+        app.get(&key, &format!("/api/customer_threads/{id}")).status,
+        404
+    );
+    assert_eq!(
+        app.get(&key, "/api/customer_messages/1").status,
+        404,
+        "messages of a deleted thread are deleted"
+    );
     assert_eq!(app.get(&key, "/api/customer_messages/2").status, 200);
+}
+
+#[test]
+fn a_filled_in_message_schema_validates_and_is_accepted() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let blank = app
+        .get(&key, "/api/customer_messages?schema=blank")
+        .text()
+        .to_owned();
+    let filled = blank
+        .replace(
+            "<id_customer_thread><![CDATA[]]>",
+            "<id_customer_thread><![CDATA[2]]>",
+        )
+        .replace(
+            "<message><![CDATA[]]>",
+            "<message><![CDATA[Where is my parcel?]]>",
+        )
+        .replace(
+            "<ip_address><![CDATA[]]>",
+            "<ip_address><![CDATA[2130706433]]>",
+        )
+        .replace("<read><![CDATA[]]>", "<read><![CDATA[1]]>");
+    crate::support::xsd::assert_valid("customer_message_request.xsd", filled.as_bytes());
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_messages",
+        filled.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    crate::support::xsd::assert_valid("customer_message.xsd", &r.body);
+    assert_eq!(
+        (
+            field(r.text(), "id"),
+            field(r.text(), "message"),
+            field(r.text(), "read"),
+            field(r.text(), "private")
+        ),
+        ("4", "Where is my parcel?", "1", "0")
+    );
 }
 
 #[test]
@@ -167,10 +291,26 @@ fn put_replaces_omitted_optional_fields_and_patch_does_not() {
         "/api/customer_threads/999",
         b"<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>2</id_contact><token>x</token></customer_thread></prestashop>",
     );
-    assert_eq!(put.status, 200, "the body id wins over the URL id: {}", put.text());
+    assert_eq!(
+        put.status,
+        200,
+        "the body id wins over the URL id: {}",
+        put.text()
+    );
     let t = put.text();
-    assert_eq!((field(t, "id_customer"), field(t, "email"), field(t, "status")), ("0", "", ""));
-    assert_eq!(field(t, "date_add"), "2024-01-15 10:00:00", "an omitted date_add is kept (W23)");
+    assert_eq!(
+        (
+            field(t, "id_customer"),
+            field(t, "email"),
+            field(t, "status")
+        ),
+        ("0", "", "")
+    );
+    assert_eq!(
+        field(t, "date_add"),
+        "2024-01-15 10:00:00",
+        "an omitted date_add is kept (W23)"
+    );
     let patch = send(
         &app,
         "PATCH",
@@ -180,8 +320,15 @@ fn put_replaces_omitted_optional_fields_and_patch_does_not() {
     );
     assert_eq!(patch.status, 200, "{}", patch.text());
     let t = patch.text();
-    assert_eq!((field(t, "email"), field(t, "status"), field(t, "token")), ("marie@curie.fr", "pending1", "Zx9Yw8Vu7Ts6"));
-    assert_ne!(field(t, "date_upd"), "2024-03-11 09:15:00", "date_upd is now");
+    assert_eq!(
+        (field(t, "email"), field(t, "status"), field(t, "token")),
+        ("marie@curie.fr", "pending1", "Zx9Yw8Vu7Ts6")
+    );
+    assert_ne!(
+        field(t, "date_upd"),
+        "2024-03-11 09:15:00",
+        "date_upd is now"
+    );
 }
 
 #[test]
@@ -202,20 +349,38 @@ fn messages_are_created_with_sanitised_html_and_sql_looking_text_verbatim() {
     let body = b"<prestashop><customer_message><id_customer_thread>2</id_customer_thread><message><![CDATA[<p style=\"x\">' OR 1=1 -- & <b>bold</b></p>]]></message><ip_address>2130706433</ip_address><private>1</private></customer_message></prestashop>";
     let r = send(&app, "POST", &key, "/api/customer_messages", body);
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(field(r.text(), "message"), "<p>' OR 1=1 -- &amp; <b>bold</b></p>");
+    assert_eq!(
+        field(r.text(), "message"),
+        "<p>' OR 1=1 -- &amp; <b>bold</b></p>"
+    );
     assert_eq!(field(r.text(), "private"), "1");
     assert_eq!(field(r.text(), "id_employee"), "0");
     let thread = app.get(&key, "/api/customer_threads/2");
-    assert!(thread.text().contains("/api/customer_messages/4\""), "the thread lists its new message");
+    assert!(
+        thread.text().contains("/api/customer_messages/4\""),
+        "the thread lists its new message"
+    );
     let sql = send(
         &app,
         "PATCH",
         &key,
         "/api/customer_threads",
-        b"<prestashop><customer_thread><id>2</id><email>a@b.co</email><token>' OR 1=1 --</token></customer_thread></prestashop>",
+        b"<prestashop><customer_thread><id>2</id><email>a@b.co</email><token>x'; DROP TABLE ps_customer_thread; --</token></customer_thread></prestashop>",
     );
-    assert_eq!(sql.status, 200);
-    assert_eq!(field(sql.text(), "token"), "' OR 1=1 --");
+    assert_eq!(sql.status, 200, "{}", sql.text());
+    assert_eq!(
+        field(sql.text(), "token"),
+        "x'; DROP TAB",
+        "stored verbatim, cut to 12"
+    );
+    let eq = send(
+        &app,
+        "PATCH",
+        &key,
+        "/api/customer_threads",
+        b"<prestashop><customer_thread><id>2</id><token>' OR 1=1 --</token></customer_thread></prestashop>",
+    );
+    assert_eq!(eq.status, 400, "isGenericName refuses `=`");
     assert_eq!(count(&app.db, "customer_thread"), 3);
 }
 
@@ -223,7 +388,15 @@ fn messages_are_created_with_sanitised_html_and_sql_looking_text_verbatim() {
 fn token_longer_than_twelve_is_stored_cut_and_answered_as_stored() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let r = send(&app, "POST", &key, "/api/customer_threads", NEW_THREAD.replace("aBcD1234eFgH", "aBcD1234eFgHijkl").as_bytes());
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_threads",
+        NEW_THREAD
+            .replace("aBcD1234eFgH", "aBcD1234eFgHijkl")
+            .as_bytes(),
+    );
     assert_eq!(r.status, 201);
     assert_eq!(field(r.text(), "token"), "aBcD1234eFgH");
 }
@@ -236,9 +409,11 @@ fn bad_input_is_refused_with_its_code_and_writes_nothing() {
     let key = app.db.full_key();
     let long_email = format!("{}@example.com", "a".repeat(244));
     assert_eq!(long_email.len(), 256);
-    let thread = |inner: &str| format!("<prestashop><customer_thread><id_lang>1</id_lang><id_contact>1</id_contact><token>t</token>{inner}</customer_thread></prestashop>");
+    let thread = |inner: &str| {
+        format!("<prestashop><customer_thread><id_lang>1</id_lang><id_contact>1</id_contact><token>t</token>{inner}</customer_thread></prestashop>")
+    };
     let cases: Vec<(&str, &str, String, u16, u32, String)> = vec![
-        ("POST", "/api/customer_threads", "<prestashop><customer_thread>".into(), 500, 127, "XML error : String could not be parsed as XML\nXML length : 30\nOriginal XML : <prestashop><customer_thread>".into()),
+        ("POST", "/api/customer_threads", "<prestashop><customer_thread>".into(), 500, 127, "XML error : String could not be parsed as XML\nXML length : 29\nOriginal XML : <prestashop><customer_thread>".into()),
         ("POST", "/api/customer_threads", thread("<id>5</id>"), 400, 91, "id is forbidden when adding a new resource".into()),
         ("POST", "/api/customer_threads", thread("<id>0</id>"), 400, 91, "id is forbidden when adding a new resource".into()),
         ("POST", "/api/customer_threads", "<prestashop><customer_thread><id_lang>1</id_lang></customer_thread></prestashop>".into(), 400, 41, "parameter \"id_contact\" required".into()),
@@ -257,8 +432,14 @@ fn bad_input_is_refused_with_its_code_and_writes_nothing() {
         ("DELETE", "/api/customer_threads?id=[1,7,9]", String::new(), 404, 87, "Id(s) not exists: 7, 9".into()),
         ("DELETE", "/api/customer_threads", String::new(), 404, 87, "Id(s) not exists: 0".into()),
     ];
-    let (threads, messages) = (count(&app.db, "customer_thread"), count(&app.db, "customer_message"));
-    let before = app.get(&key, "/api/customer_threads?display=full").text().to_owned();
+    let (threads, messages) = (
+        count(&app.db, "customer_thread"),
+        count(&app.db, "customer_message"),
+    );
+    let before = app
+        .get(&key, "/api/customer_threads?display=full")
+        .text()
+        .to_owned();
     for (method, path, body, status, code, message) in &cases {
         let r = send(&app, method, &key, path, body.as_bytes());
         assert_eq!(r.status, *status, "{method} {path} {body}: {}", r.text());
@@ -266,7 +447,10 @@ fn bad_input_is_refused_with_its_code_and_writes_nothing() {
     }
     assert_eq!(count(&app.db, "customer_thread"), threads);
     assert_eq!(count(&app.db, "customer_message"), messages);
-    assert_eq!(app.get(&key, "/api/customer_threads?display=full").text(), before);
+    assert_eq!(
+        app.get(&key, "/api/customer_threads?display=full").text(),
+        before
+    );
 }
 
 #[test]
@@ -285,8 +469,18 @@ fn hostile_and_broken_bodies_are_refused_with_code_127() {
     ];
     for body in &bodies {
         let r = send(&app, "POST", &key, "/api/customer_threads", body);
-        assert_eq!(r.status, 500, "{:?}: {}", String::from_utf8_lossy(body), r.text());
-        assert!(r.text().contains("<code><![CDATA[127]]></code>"), "{}", r.text());
+        assert_eq!(
+            r.status,
+            500,
+            "{:?}: {}",
+            String::from_utf8_lossy(body),
+            r.text()
+        );
+        assert!(
+            r.text().contains("<code><![CDATA[127]]></code>"),
+            "{}",
+            r.text()
+        );
         assert!(!r.text().contains("root:"), "nothing was fetched");
         assert!(r.body.len() < 4096, "no unbounded echo");
     }
@@ -310,8 +504,17 @@ fn bodies_over_the_limit_are_refused_before_they_are_read() {
 fn a_message_of_4194304_characters_is_a_validation_error_not_a_crash() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let body = format!("<prestashop><customer_message><message>{}</message></customer_message></prestashop>", "m".repeat(4_194_304));
-    let r = send(&app, "POST", &key, "/api/customer_messages", body.as_bytes());
+    let body = format!(
+        "<prestashop><customer_message><message>{}</message></customer_message></prestashop>",
+        "m".repeat(4_194_304)
+    );
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_messages",
+        body.as_bytes(),
+    );
     assert_eq!(r.status, 400);
     assert_eq!(
         r.text(),
@@ -344,13 +547,24 @@ fn a_failing_statement_mid_request_rolls_everything_back() {
     let r = send(&app, "POST", &key, "/api/customer_threads", body.as_bytes());
     assert_eq!(r.status, 500);
     assert_eq!(r.text(), error(46, "Unable to save resource"));
-    assert!(!r.text().contains("injected"), "the database's text stays in the log");
-    assert_eq!(count(&app.db, "customer_thread"), 3, "the first entity was rolled back too");
+    assert!(
+        !r.text().contains("injected"),
+        "the database's text stays in the log"
+    );
+    assert_eq!(
+        count(&app.db, "customer_thread"),
+        3,
+        "the first entity was rolled back too"
+    );
     // A thread cascade whose thread delete fails keeps its messages.
     app.db.exec("CREATE TRIGGER `fail_delete` BEFORE DELETE ON `ps_customer_thread` FOR EACH ROW BEGIN IF OLD.`id_customer_thread` = 1 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected'; END IF; END");
     let r = app.request("DELETE", &key, "/api/customer_threads?id=[3,1]", &[]);
     assert_eq!(r.status, 500);
-    assert_eq!(count(&app.db, "customer_message"), 3, "no message of either thread was deleted");
+    assert_eq!(
+        count(&app.db, "customer_message"),
+        3,
+        "no message of either thread was deleted"
+    );
     assert_eq!(count(&app.db, "customer_thread"), 3);
 }
 
@@ -358,16 +572,41 @@ fn a_failing_statement_mid_request_rolls_everything_back() {
 fn two_concurrent_puts_leave_one_of_them_never_a_mix() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let body = |n: &str| format!("<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>{n}</id_contact><email>{n}@example.com</email><token>tok{n}</token></customer_thread></prestashop>");
+    let body = |n: &str| {
+        format!("<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>{n}</id_contact><email>{n}@example.com</email><token>tok{n}</token></customer_thread></prestashop>")
+    };
     for _ in 0..5 {
         let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| send(&app, "PUT", &key, "/api/customer_threads", body("1").as_bytes()));
-            let b = s.spawn(|| send(&app, "PUT", &key, "/api/customer_threads", body("2").as_bytes()));
+            let a = s.spawn(|| {
+                send(
+                    &app,
+                    "PUT",
+                    &key,
+                    "/api/customer_threads",
+                    body("1").as_bytes(),
+                )
+            });
+            let b = s.spawn(|| {
+                send(
+                    &app,
+                    "PUT",
+                    &key,
+                    "/api/customer_threads",
+                    body("2").as_bytes(),
+                )
+            });
             (a.join().unwrap(), b.join().unwrap())
         });
         assert_eq!((a.status, b.status), (200, 200));
         let stored = row(&app.db, "SELECT CAST(`id_contact` AS CHAR), `email`, `token` FROM `ps_customer_thread` WHERE `id_customer_thread` = 1");
         let n = stored[0].clone().unwrap();
-        assert_eq!(stored, [Some(n.clone()), Some(format!("{n}@example.com")), Some(format!("tok{n}"))]);
+        assert_eq!(
+            stored,
+            [
+                Some(n.clone()),
+                Some(format!("{n}@example.com")),
+                Some(format!("tok{n}"))
+            ]
+        );
     }
 }
