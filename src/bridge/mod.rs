@@ -148,11 +148,33 @@ pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
 /// of DST the earlier instant wins; a time inside the spring-forward gap is moved forward by an
 /// hour (chrono-tz `LocalResult::None`), so Paris `2024-03-31 02:30:00` is `01:30:00Z`.
 pub fn to_utc(tz: Tz, local: &str) -> Option<DateTime<Utc>> {
-    let naive = NaiveDateTime::parse_from_str(local.trim(), "%Y-%m-%d %H:%M:%S").ok()?;
+    let naive = parse_mysql_datetime(local.trim())?;
     let at = |n: NaiveDateTime| tz.from_local_datetime(&n).earliest();
     at(naive)
         .or_else(|| at(naive + Duration::hours(1)))
         .map(|d| d.with_timezone(&Utc))
+}
+
+/// `YYYY-MM-DD HH:MM:SS` as MySQL prints a DATETIME, without chrono's general format parser
+/// (the thread list converts every message date of a customer's threads).
+fn parse_mysql_datetime(s: &str) -> Option<NaiveDateTime> {
+    let b = s.as_bytes();
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(n(0, 4)? as i32, n(5, 7)?, n(8, 10)?)?;
+    date.and_hms_opt(n(11, 13)?, n(14, 16)?, n(17, 19)?)
 }
 
 /// Mirakl's form: `2024-01-15T09:00:00Z` (milliseconds left out, they are always .000).

@@ -259,16 +259,23 @@ pub fn resolve(r: IdRef, index: impl FnOnce(&Uuid) -> Option<u32>) -> Option<u32
     }
 }
 
-/// One thread with what sorting and filtering need.
+/// One thread with what sorting and filtering need; ids and dates are turned into UUIDs and
+/// strings only for the threads returned ([`render`]), since a customer may have thousands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Summary {
-    pub thread: CustomerThread,
+    pub id: u32,
+    pub closed: bool,
+    pub shop: u32,
+    pub contact: u32,
+    pub customer: u32,
     pub owner: Option<u32>,
-    pub last_message_ms: i64,
+    pub last_message: DateTime<Utc>,
+    pub last_delegation_ms: Option<i64>,
+    pub waiting: bool,
 }
 
 /// bridges.md §5.2: one thread's summary from its row and all its messages (oldest first).
-pub fn summarize(thread: &ThreadRow, messages: &[MessageRow], tz: Tz, namespace: &Uuid) -> Summary {
+pub fn summarize(thread: &ThreadRow, messages: &[MessageRow], tz: Tz) -> Summary {
     let utc = |s: &str| to_utc(tz, s);
     let created = utc(&thread.date_add)
         .or_else(|| utc(&thread.date_upd))
@@ -280,50 +287,65 @@ pub fn summarize(thread: &ThreadRow, messages: &[MessageRow], tz: Tz, namespace:
         .max()
         .unwrap_or(created);
     let owner = assignee(messages);
-    let id = |e, n| uuid_of(namespace, e, n).to_string();
     Summary {
-        thread: CustomerThread {
-            id: thread.id,
-            archived: false,
-            closed: thread.status == "closed",
-            dealer_uuid: id(Entity::Shop, thread.id_shop),
-            department_uuid: id(Entity::Contact, thread.id_contact),
-            user_uuid: owner.map(|(e, _)| id(Entity::Employee, e)),
-            customer_uuid: id(Entity::Customer, thread.id_customer),
-            last_message_on: mykaarma_date(last),
-            last_delegation_on: owner
-                .and_then(|(_, m)| utc(&m.date_add))
-                .map(|d| d.timestamp_millis()),
-            is_waiting_for_response: reply_needed_since(&thread.status, messages).is_some(),
-        },
+        id: thread.id,
+        closed: thread.status == "closed",
+        shop: thread.id_shop,
+        contact: thread.id_contact,
+        customer: thread.id_customer,
         owner: owner.map(|(e, _)| e),
-        last_message_ms: last.timestamp_millis(),
+        last_message: last,
+        last_delegation_ms: owner
+            .and_then(|(_, m)| utc(&m.date_add))
+            .map(|d| d.timestamp_millis()),
+        waiting: reply_needed_since(&thread.status, messages).is_some(),
+    }
+}
+
+/// The response entry of a summary.
+pub fn render(s: &Summary, namespace: &Uuid) -> CustomerThread {
+    let id = |e, n| uuid_of(namespace, e, n).to_string();
+    CustomerThread {
+        id: s.id,
+        archived: false,
+        closed: s.closed,
+        dealer_uuid: id(Entity::Shop, s.shop),
+        department_uuid: id(Entity::Contact, s.contact),
+        user_uuid: s.owner.map(|e| id(Entity::Employee, e)),
+        customer_uuid: id(Entity::Customer, s.customer),
+        last_message_on: mykaarma_date(s.last_message),
+        last_delegation_on: s.last_delegation_ms,
+        is_waiting_for_response: s.waiting,
     }
 }
 
 /// Filters (§5.4 step 4), sorts by the key then the id in the same direction (a null
 /// `lastDelegationOn` is the smallest value, MySQL's convention), then truncates.
-pub fn select(mut all: Vec<Summary>, req: &Request, assignee: Option<u32>) -> Vec<CustomerThread> {
+pub fn select(
+    mut all: Vec<Summary>,
+    req: &Request,
+    assignee: Option<u32>,
+    namespace: &Uuid,
+) -> Vec<CustomerThread> {
     if req.is_archived == Some(true) {
         return Vec::new();
     }
     all.retain(|s| {
-        req.is_closed.is_none_or(|c| s.thread.closed == c)
-            && assignee.is_none_or(|a| s.owner == Some(a))
+        req.is_closed.is_none_or(|c| s.closed == c) && assignee.is_none_or(|a| s.owner == Some(a))
     });
     let key = |s: &Summary| -> (Option<i64>, u32) {
         let k = match req.sort_key {
-            SortKey::LastMessageOn => Some(s.last_message_ms),
-            SortKey::LastDelegationOn => s.thread.last_delegation_on,
+            SortKey::LastMessageOn => Some(s.last_message.timestamp_millis()),
+            SortKey::LastDelegationOn => s.last_delegation_ms,
         };
-        (k, s.thread.id)
+        (k, s.id)
     };
-    all.sort_by(|a, b| match req.sort_order {
+    all.sort_unstable_by(|a, b| match req.sort_order {
         SortOrder::Asc => key(a).cmp(&key(b)),
         SortOrder::Desc => key(b).cmp(&key(a)),
     });
     all.truncate(req.max_results);
-    all.into_iter().map(|s| s.thread).collect()
+    all.iter().map(|s| render(s, namespace)).collect()
 }
 
 #[cfg(test)]

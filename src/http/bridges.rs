@@ -438,10 +438,10 @@ async fn list(
             let tz = *zones
                 .entry(t.id_shop)
                 .or_insert_with(|| shop_tz(state, &snapshot, t.id_shop));
-            thread_list::summarize(t, messages, tz, &ns)
+            thread_list::summarize(t, messages, tz)
         })
         .collect();
-    let customer_threads = thread_list::select(summaries, &req_body, assignee);
+    let customer_threads = thread_list::select(summaries, &req_body, assignee, &ns);
     Ok(Envelope {
         customer_threads,
         request_uuid: request_uuid.to_owned(),
