@@ -73,6 +73,21 @@ pub struct ServeSettings {
     /// Entities per database round trip when streaming `display=full` lists.
     #[arg(long, env = "THREADGATE_STREAM_CHUNK", default_value_t = 500)]
     pub stream_chunk: u32,
+
+    /// Namespace of the thread list bridge's UUIDv5 ids (bridges.md §7.2); the default is
+    /// uuid5(NAMESPACE_URL, "urn:x-prestashop-bridge:v1").
+    #[arg(
+        long,
+        env = "THREADGATE_BRIDGE_UUID_NAMESPACE",
+        default_value = crate::bridge::DEFAULT_NAMESPACE,
+        value_parser = parse_uuid
+    )]
+    pub bridge_uuid_namespace: uuid::Uuid,
+
+    /// The shop's upload directory (PrestaShop's `upload/`), where message attachments are;
+    /// M10 reports their sizes from it (0 when unset or unreadable).
+    #[arg(long, env = "THREADGATE_UPLOAD_DIR")]
+    pub upload_dir: Option<std::path::PathBuf>,
 }
 
 impl ServeSettings {
@@ -96,6 +111,10 @@ fn parse_prefix(s: &str) -> Result<String, String> {
     } else {
         Err("the prefix may hold only ASCII letters, digits and '_' (at most 32)".into())
     }
+}
+
+fn parse_uuid(s: &str) -> Result<uuid::Uuid, String> {
+    uuid::Uuid::parse_str(s).map_err(|_| format!("not a UUID: {s:?}"))
 }
 
 fn parse_tz(s: &str) -> Result<chrono_tz::Tz, String> {

@@ -15,6 +15,7 @@
 //! rows → render → response with PrestaShop's headers; any failure is one [`error::ApiError`].
 
 pub mod auth;
+pub mod bridge;
 pub mod config;
 pub mod db;
 pub mod error;

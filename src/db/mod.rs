@@ -6,6 +6,7 @@
 //! Must not import actix or `http`. Callers hand `run` a closure; it runs on tokio's blocking
 //! pool with a pooled connection, so no connection is ever held across an `.await`.
 
+pub mod bridge;
 pub mod keys;
 pub mod migrations;
 pub mod reads;

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod bridges;
 mod lists;
 mod prefix;
 mod root;

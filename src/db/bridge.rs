@@ -1,0 +1,359 @@
+//! The bridges' reads (bridges.md §4, §5), on the same pool, `Tables` and [`Sql`] rows as the
+//! webservice's: one statement for a thread with its names joined (contact, order, product,
+//! customer), one for its messages with the employees' names joined, whatever the message
+//! count. The thread list reads a customer's threads in a department with one statement and all
+//! their messages with a second one. Every statement has a fixed shape and keeps its prepared
+//! statement.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use diesel::mysql::MysqlConnection;
+use diesel::QueryResult;
+use uuid::Uuid;
+
+use super::sql::{Sql, TextRow};
+use super::Tables;
+use crate::bridge::{uuid_of, Entity, MessageRow, ThreadRow};
+
+fn thread_columns() -> &'static str {
+    "CAST(t.id_customer_thread AS CHAR), CAST(t.id_shop AS CHAR), CAST(t.id_lang AS CHAR), \
+     CAST(t.id_contact AS CHAR), CAST(IFNULL(t.id_customer, 0) AS CHAR), \
+     CAST(IFNULL(t.id_order, 0) AS CHAR), CAST(IFNULL(t.id_product, 0) AS CHAR), \
+     CAST(t.status AS CHAR), t.email, CAST(t.date_add AS CHAR), CAST(t.date_upd AS CHAR)"
+}
+
+/// The statement for one thread and the names M10 shows.
+pub fn thread_sql(tables: &Tables, id: i64) -> Sql {
+    let mut q = Sql::new(format!(
+        "SELECT {cols}, cl.name, o.reference, pl.name, c.firstname, c.lastname \
+         FROM {t} t \
+         LEFT JOIN {cl} cl ON cl.id_contact = t.id_contact AND cl.id_lang = t.id_lang \
+         LEFT JOIN {o} o ON o.id_order = t.id_order \
+         LEFT JOIN {pl} pl ON pl.id_product = t.id_product AND pl.id_lang = t.id_lang AND pl.id_shop = t.id_shop \
+         LEFT JOIN {c} c ON c.id_customer = t.id_customer \
+         WHERE t.id_customer_thread = ",
+        cols = thread_columns(),
+        t = tables.name("customer_thread"),
+        cl = tables.name("contact_lang"),
+        o = tables.name("orders"),
+        pl = tables.name("product_lang"),
+        c = tables.name("customer"),
+    ))
+    .cached();
+    q.bind_int(id);
+    q
+}
+
+/// The statement for a thread's messages, oldest first (§4.1), with the employees' names.
+pub fn messages_sql(tables: &Tables, thread: i64) -> Sql {
+    let mut q = Sql::new(format!(
+        "SELECT CAST(m.id_customer_message AS CHAR), CAST(m.id_customer_thread AS CHAR), \
+         CAST(IFNULL(m.id_employee, 0) AS CHAR), m.message, m.file_name, CAST(m.date_add AS CHAR), \
+         CAST(m.private AS CHAR), e.firstname, e.lastname \
+         FROM {m} m LEFT JOIN {e} e ON e.id_employee = m.id_employee \
+         WHERE m.id_customer_thread = ",
+        m = tables.name("customer_message"),
+        e = tables.name("employee"),
+    ))
+    .cached();
+    q.bind_int(thread)
+        .push(" ORDER BY m.date_add, m.id_customer_message");
+    q
+}
+
+fn num(v: &Option<String>) -> u32 {
+    v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn text(v: &mut Option<String>) -> String {
+    v.take().unwrap_or_default()
+}
+
+fn to_thread(mut r: TextRow) -> ThreadRow {
+    let c = &mut r.0;
+    c.resize(16, None);
+    ThreadRow {
+        id: num(&c[0]),
+        id_shop: num(&c[1]),
+        id_lang: num(&c[2]),
+        id_contact: num(&c[3]),
+        id_customer: num(&c[4]),
+        id_order: num(&c[5]),
+        id_product: num(&c[6]),
+        status: text(&mut c[7]),
+        email: text(&mut c[8]),
+        date_add: text(&mut c[9]),
+        date_upd: text(&mut c[10]),
+        contact_name: c[11].take(),
+        order_reference: c[12].take(),
+        product_name: c[13].take(),
+        customer_firstname: c[14].take(),
+        customer_lastname: c[15].take(),
+    }
+}
+
+fn to_message(mut r: TextRow) -> MessageRow {
+    let c = &mut r.0;
+    c.resize(9, None);
+    MessageRow {
+        id: num(&c[0]),
+        thread: num(&c[1]),
+        id_employee: num(&c[2]),
+        message: text(&mut c[3]),
+        file_name: c[4].take(),
+        date_add: text(&mut c[5]),
+        private: c[6].as_deref().is_some_and(|v| v != "0"),
+        employee_firstname: c[7].take(),
+        employee_lastname: c[8].take(),
+        file_size: 0,
+    }
+}
+
+/// A thread and its messages: two statements, or one when the thread does not exist.
+pub fn thread_with_messages(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    id: i64,
+) -> QueryResult<Option<(ThreadRow, Vec<MessageRow>)>> {
+    let Some(row) = thread_sql(tables, id).load(conn)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let messages = messages_sql(tables, id)
+        .load(conn)?
+        .into_iter()
+        .map(to_message)
+        .collect();
+    Ok(Some((to_thread(row), messages)))
+}
+
+/// The statement for a customer's threads in one department (contact), by id.
+pub fn customer_threads_sql(tables: &Tables, customer: u32, contact: u32) -> Sql {
+    let mut q = Sql::new(format!(
+        "SELECT {cols} FROM {t} t WHERE t.id_customer = ",
+        cols = thread_columns(),
+        t = tables.name("customer_thread"),
+    ))
+    .cached();
+    q.bind_int(customer.into())
+        .push(" AND t.id_contact = ")
+        .bind_int(contact.into())
+        .push(" ORDER BY t.id_customer_thread");
+    q
+}
+
+/// The statement for the messages of those threads: only what the list derives from (author,
+/// visibility, date), ordered by thread, then oldest first.
+pub fn customer_thread_messages_sql(tables: &Tables, customer: u32, contact: u32) -> Sql {
+    let mut q = Sql::new(format!(
+        "SELECT CAST(m.id_customer_message AS CHAR), CAST(m.id_customer_thread AS CHAR), \
+         CAST(IFNULL(m.id_employee, 0) AS CHAR), NULL, NULL, CAST(m.date_add AS CHAR), \
+         CAST(m.private AS CHAR), NULL, NULL \
+         FROM {t} t JOIN {m} m ON m.id_customer_thread = t.id_customer_thread \
+         WHERE t.id_customer = ",
+        t = tables.name("customer_thread"),
+        m = tables.name("customer_message"),
+    ))
+    .cached();
+    q.bind_int(customer.into())
+        .push(" AND t.id_contact = ")
+        .bind_int(contact.into())
+        .push(" ORDER BY m.id_customer_thread, m.date_add, m.id_customer_message");
+    q
+}
+
+/// A customer's threads in a department, each with its messages (oldest first).
+pub fn customer_threads(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    customer: u32,
+    contact: u32,
+) -> QueryResult<Vec<(ThreadRow, Vec<MessageRow>)>> {
+    let threads: Vec<ThreadRow> = customer_threads_sql(tables, customer, contact)
+        .load(conn)?
+        .into_iter()
+        .map(to_thread)
+        .collect();
+    if threads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut messages = customer_thread_messages_sql(tables, customer, contact)
+        .load(conn)?
+        .into_iter()
+        .map(to_message)
+        .peekable();
+    // Both are ordered by thread id: one merge walk.
+    let mut out = Vec::with_capacity(threads.len());
+    for t in threads {
+        let mut mine = Vec::new();
+        while let Some(m) = messages.next_if(|m| m.thread <= t.id) {
+            if m.thread == t.id {
+                mine.push(m);
+            }
+        }
+        out.push((t, mine));
+    }
+    Ok(out)
+}
+
+/// Which of (customer, contact, employee) exist, in one statement; `None` skips a check.
+pub fn exist(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    customer: u32,
+    contact: Option<u32>,
+    employee: Option<u32>,
+) -> QueryResult<(bool, bool, bool)> {
+    let mut q = Sql::new(format!(
+        "SELECT CAST(EXISTS(SELECT 1 FROM {c} WHERE id_customer = ",
+        c = tables.name("customer")
+    ))
+    .cached();
+    q.bind_int(customer.into())
+        .push(&format!(
+            ") AS CHAR), CAST(EXISTS(SELECT 1 FROM {} WHERE id_contact = ",
+            tables.name("contact")
+        ))
+        .bind_int(contact.map_or(-1, i64::from))
+        .push(&format!(
+            ") AS CHAR), CAST(EXISTS(SELECT 1 FROM {} WHERE id_employee = ",
+            tables.name("employee")
+        ))
+        .bind_int(employee.map_or(-1, i64::from))
+        .push(") AS CHAR)");
+    let row = q.load(conn)?.into_iter().next();
+    let flag = |i: usize| {
+        row.as_ref()
+            .and_then(|r| r.0.get(i).cloned().flatten())
+            .as_deref()
+            == Some("1")
+    };
+    Ok((
+        flag(0),
+        contact.is_none() || flag(1),
+        employee.is_none() || flag(2),
+    ))
+}
+
+/// Ids of `entity` above `after`, ascending: what a UUID index needs to learn new rows.
+pub fn ids_after(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    entity: Entity,
+    after: u32,
+) -> QueryResult<Vec<u32>> {
+    let (table, column) = match entity {
+        Entity::Shop => ("shop", "id_shop"),
+        Entity::Contact => ("contact", "id_contact"),
+        Entity::Customer => ("customer", "id_customer"),
+        Entity::Employee => ("employee", "id_employee"),
+    };
+    let mut q = Sql::new(format!(
+        "SELECT CAST({column} AS CHAR) FROM {} WHERE {column} > ",
+        tables.name(table)
+    ))
+    .cached();
+    q.bind_int(after.into())
+        .push(&format!(" ORDER BY {column}"));
+    Ok(q.load(conn)?.iter().map(|r| num(&r.0[0])).collect())
+}
+
+/// UUID → id for the thread list's path and body references (bridges.md §7.3). UUIDv5 is not
+/// reversible, so each entity's ids are hashed once and kept; a miss learns the rows added
+/// since (`id > highest known`), so a new customer is found on its first request and an
+/// unknown UUID costs one indexed range read that returns nothing. Rows are never forgotten:
+/// callers still check existence, so a deleted row is not served.
+#[derive(Debug, Default)]
+pub struct IdIndex {
+    known: RwLock<HashMap<Entity, Known>>,
+}
+
+#[derive(Debug, Default)]
+struct Known {
+    by_uuid: HashMap<Uuid, u32>,
+    highest: u32,
+}
+
+impl IdIndex {
+    fn get(&self, entity: Entity, uuid: &Uuid) -> Option<u32> {
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+        known.get(&entity)?.by_uuid.get(uuid).copied()
+    }
+
+    /// Records ids (as `ids_after` returns them) for `entity`.
+    pub fn learn(&self, namespace: &Uuid, entity: Entity, ids: &[u32]) {
+        let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
+        let k = known.entry(entity).or_default();
+        for &id in ids {
+            k.by_uuid.insert(uuid_of(namespace, entity, id), id);
+            k.highest = k.highest.max(id);
+        }
+    }
+
+    fn highest(&self, entity: Entity) -> u32 {
+        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
+        known.get(&entity).map_or(0, |k| k.highest)
+    }
+
+    /// The id whose uuid5 is `uuid`, learning new rows on a miss.
+    pub fn resolve(
+        &self,
+        conn: &mut MysqlConnection,
+        tables: &Tables,
+        namespace: &Uuid,
+        entity: Entity,
+        uuid: &Uuid,
+    ) -> QueryResult<Option<u32>> {
+        if let Some(id) = self.get(entity, uuid) {
+            return Ok(Some(id));
+        }
+        let ids = ids_after(conn, tables, entity, self.highest(entity))?;
+        self.learn(namespace, entity, &ids);
+        Ok(self.get(entity, uuid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::sql::Bind;
+
+    #[test]
+    fn a_thread_is_one_statement_with_its_names_joined() {
+        let q = thread_sql(&Tables::new("ps_"), 7);
+        assert!(q.cacheable);
+        assert_eq!(q.binds, vec![Bind::Int(7)]);
+        for join in [
+            "LEFT JOIN `ps_contact_lang` cl ON cl.id_contact = t.id_contact AND cl.id_lang = t.id_lang",
+            "LEFT JOIN `ps_orders` o ON o.id_order = t.id_order",
+            "LEFT JOIN `ps_product_lang` pl ON pl.id_product = t.id_product AND pl.id_lang = t.id_lang AND pl.id_shop = t.id_shop",
+            "LEFT JOIN `ps_customer` c ON c.id_customer = t.id_customer",
+        ] {
+            assert!(q.text.contains(join), "{join}");
+        }
+        assert!(q.text.ends_with("WHERE t.id_customer_thread = ?"));
+    }
+
+    #[test]
+    fn messages_are_one_statement_oldest_first_with_employee_names() {
+        let q = messages_sql(&Tables::new("shop_"), 7);
+        assert!(q
+            .text
+            .contains("FROM `shop_customer_message` m LEFT JOIN `shop_employee` e"));
+        assert!(q.text.ends_with(
+            "WHERE m.id_customer_thread = ? ORDER BY m.date_add, m.id_customer_message"
+        ));
+    }
+
+    #[test]
+    fn the_list_binds_customer_and_department() {
+        let t = Tables::new("ps_");
+        for q in [
+            customer_threads_sql(&t, 2, 0),
+            customer_thread_messages_sql(&t, 2, 0),
+        ] {
+            assert_eq!(q.binds, vec![Bind::Int(2), Bind::Int(0)]);
+            assert!(q.cacheable);
+        }
+    }
+}
