@@ -47,8 +47,8 @@ impl Columns {
     }
 }
 
-/// `SELECT <columns> FROM <table> main`.
-fn select(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
+/// `SELECT <columns>` of the row aliased `main`, association ids included.
+fn select_columns(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
     let mut s = String::from("SELECT ");
     for (n, &i) in cols.fields.iter().enumerate() {
         if n > 0 {
@@ -63,8 +63,10 @@ fn select(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
     }
     if cols.associations {
         for a in res.associations {
+            // No ORDER BY: the index on the parent column holds the ids in ascending order
+            // already (InnoDB appends the primary key), and PrestaShop's getter has none.
             s.push_str(&format!(
-                ", (SELECT CAST(GROUP_CONCAT(a.`{id}` ORDER BY a.`{id}`) AS CHAR) FROM {table} a WHERE a.`{parent}` = main.`{pk}`)",
+                ", (SELECT CAST(GROUP_CONCAT(a.`{id}`) AS CHAR) FROM {table} a WHERE a.`{parent}` = main.`{pk}`)",
                 id = a.id_column,
                 table = tables.name(a.table),
                 parent = a.parent_column,
@@ -72,10 +74,16 @@ fn select(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
             ));
         }
     }
-    s.push_str(" FROM ");
-    s.push_str(&tables.name(res.table));
-    s.push_str(" main");
     s
+}
+
+/// `SELECT <columns> FROM <table> main`.
+fn select(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
+    format!(
+        "{} FROM {} main",
+        select_columns(tables, res, cols),
+        tables.name(res.table)
+    )
 }
 
 fn to_entity(res: &ResourceDef, cols: &Columns, row: Vec<Option<String>>) -> Entity {
@@ -205,6 +213,11 @@ fn dir(d: Direction) -> &'static str {
 }
 
 /// The statement for the next chunk, or `None` when the list is complete.
+///
+/// Unfiltered lists in id order read the rows straight from the primary key, so MariaDB stops
+/// after `LIMIT` rows. With filters or another order it may have to sort every matching row
+/// first, and would compute each row's association ids before sorting: there a derived table
+/// picks the page's ids first, and only those rows are read in full.
 pub fn chunk_sql(
     tables: &Tables,
     res: &ResourceDef,
@@ -226,34 +239,54 @@ pub fn chunk_sql(
         return None;
     }
     let pk = format!("main.`{}`", res.id_column());
-    let mut sql = Sql::new(select(tables, res, cols));
+    let direct = q.filters.is_empty() && keyset(q).is_some();
+    // Ids alone are cheap to sort; whole rows are read for the page only.
+    let paged = !direct && (cols.fields.len() > 1 || cols.associations);
+    let mut sql = if !paged {
+        Sql::new(select(tables, res, cols))
+    } else {
+        Sql::new(format!(
+            "{} FROM (SELECT {pk} AS `page_id` FROM {} main",
+            select_columns(tables, res, cols),
+            tables.name(res.table)
+        ))
+    };
     // Fixed shapes only (no filter, id order) keep their prepared statement.
-    sql.cacheable = q.filters.is_empty() && keyset(q).is_some();
+    sql.cacheable = direct;
     sql.push(" WHERE 1");
     for f in &q.filters {
         push_filter(&mut sql, res, f);
     }
-    match keyset(q) {
+    let order = match keyset(q) {
         Some(d) => {
             if let Some(last) = cursor.last_id {
                 let op = if d == Direction::Asc { " > " } else { " < " };
                 sql.push(" AND ").push(&pk).push(op).bind_int(last);
             }
-            sql.push(&format!(" ORDER BY {pk} {} LIMIT ", dir(d)));
-            let skip = if cursor.last_id.is_some() { 0 } else { offset };
-            sql.bind_int(skip).push(", ").bind_int(want);
+            format!(" ORDER BY {pk} {}", dir(d))
         }
         None => {
-            sql.push(" ORDER BY ");
+            let mut o = String::from(" ORDER BY ");
             for k in &q.sort {
                 let f = &res.fields[k.field];
-                sql.push(&format!("main.`{}` {}, ", f.column, dir(k.direction)));
+                o.push_str(&format!("main.`{}` {}, ", f.column, dir(k.direction)));
             }
-            sql.push(&format!("{pk} ASC LIMIT "));
-            sql.bind_int(offset + cursor.returned)
-                .push(", ")
-                .bind_int(want);
+            o.push_str(&format!("{pk} ASC"));
+            o
         }
+    };
+    let skip = match keyset(q) {
+        Some(_) if cursor.last_id.is_some() => 0,
+        Some(_) => offset,
+        None => offset + cursor.returned,
+    };
+    sql.push(&order).push(" LIMIT ");
+    sql.bind_int(skip).push(", ").bind_int(want);
+    if paged {
+        sql.push(&format!(
+            ") page JOIN {} main ON {pk} = page.`page_id`{order}",
+            tables.name(res.table)
+        ));
     }
     Some(sql)
 }
@@ -272,10 +305,16 @@ pub fn next_chunk(
         cursor.done = true;
         return Ok(Vec::new());
     };
-    let want = sql.binds.last().map_or(0, |b| match b {
-        super::sql::Bind::Int(n) => *n,
-        super::sql::Bind::Text(_) => 0,
-    });
+    // The page size is the last integer bound before the closing join, if any.
+    let want = sql
+        .binds
+        .iter()
+        .rev()
+        .find_map(|b| match b {
+            super::sql::Bind::Int(n) => Some(*n),
+            super::sql::Bind::Text(_) => None,
+        })
+        .unwrap_or(0);
     let rows = sql.load(conn)?;
     let n = rows.len() as i64;
     let entities: Vec<Entity> = rows
@@ -319,7 +358,7 @@ mod tests {
         assert!(q.cacheable);
         assert_eq!(
             q.text,
-            "SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), (SELECT CAST(GROUP_CONCAT(a.`id_customer_message` ORDER BY a.`id_customer_message`) AS CHAR) FROM `ps_customer_message` a WHERE a.`id_customer_thread` = main.`id_customer_thread`) FROM `ps_customer_thread` main WHERE main.`id_customer_thread` = ?"
+            "SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), (SELECT CAST(GROUP_CONCAT(a.`id_customer_message`) AS CHAR) FROM `ps_customer_message` a WHERE a.`id_customer_thread` = main.`id_customer_thread`) FROM `ps_customer_thread` main WHERE main.`id_customer_thread` = ?"
         );
     }
 
@@ -395,6 +434,51 @@ mod tests {
         assert!(sql.text.ends_with(
             "WHERE 1 AND (main.`id_customer` = ? OR main.`id_customer` = ?) ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?"
         ), "{}", sql.text);
+    }
+
+    #[test]
+    fn filtered_full_lists_read_only_the_page_in_full() {
+        let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Full);
+        let q = ListQuery {
+            display: Display::Full,
+            filters: vec![Filter {
+                field: 3,
+                condition: Condition::Eq("7".into()),
+            }],
+            sort: vec![SortKey {
+                field: 11,
+                direction: Direction::Desc,
+            }],
+            limit: Some(Limit {
+                offset: 0,
+                count: 50,
+            }),
+        };
+        let sql = chunk_sql(
+            &tables(),
+            &CUSTOMER_THREADS,
+            &cols,
+            &q,
+            &Cursor::start(),
+            500,
+        )
+        .unwrap();
+        let from = sql.text.find(" FROM (SELECT").expect("a derived table");
+        assert!(
+            sql.text[..from].contains("GROUP_CONCAT"),
+            "association ids only in the outer select"
+        );
+        assert!(sql.text[from..].starts_with(
+            " FROM (SELECT main.`id_customer_thread` AS `page_id` FROM `ps_customer_thread` main WHERE 1 AND main.`id_customer` = ? ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?) page JOIN `ps_customer_thread` main ON main.`id_customer_thread` = page.`page_id` ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC"
+        ), "{}", sql.text);
+        assert_eq!(
+            sql.binds,
+            vec![
+                super::super::sql::Bind::Text("7".into()),
+                super::super::sql::Bind::Int(0),
+                super::super::sql::Bind::Int(50)
+            ]
+        );
     }
 
     #[test]
