@@ -1,6 +1,11 @@
 //! Verified keys in memory: keyed by a BLAKE3 keyed hash of the normalised key (a random key per
 //! process, so the map never holds anything that could be replayed), bounded in size, each
 //! entry valid for a short TTL and only for the key-store generation it was verified under.
+//!
+//! When an entry expires under load, every in-flight request of that key misses at once; each
+//! argon2 run holds ~19 MiB, so [`KeyCache::flight`] lets one request per key verify while the
+//! others wait for its result, and [`KeyCache::verification_permit`] caps how many argon2 runs
+//! (of different keys) go at once.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +24,8 @@ struct Entry {
 
 pub struct KeyCache {
     secret: [u8; 32],
+    inflight: Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>>>,
+    verifications: tokio::sync::Semaphore,
     ttl: Duration,
     capacity: usize,
     generation: AtomicU64,
@@ -29,8 +36,11 @@ impl KeyCache {
     pub fn new(ttl: Duration, capacity: usize) -> KeyCache {
         let mut secret = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         KeyCache {
             secret,
+            inflight: Mutex::new(HashMap::new()),
+            verifications: tokio::sync::Semaphore::new(cores),
             ttl,
             capacity: capacity.max(1),
             generation: AtomicU64::new(0),
@@ -94,12 +104,65 @@ impl KeyCache {
         }
     }
 
+    /// The verification turn of one key: hold its lock while verifying, and look in the cache
+    /// again once it is yours (the request before may have verified the key meanwhile).
+    pub fn flight(&self, fp: &Fingerprint) -> Flight<'_> {
+        let lock = self
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(*fp)
+            .or_default()
+            .clone();
+        Flight {
+            cache: self,
+            fp: *fp,
+            lock,
+        }
+    }
+
+    /// A permit to run argon2 (at most one run per core at a time).
+    pub async fn verification_permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.verifications
+            .acquire()
+            .await
+            .expect("the verification semaphore is never closed")
+    }
+
     pub fn len(&self) -> usize {
         self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// One key's verification turn; see [`KeyCache::flight`].
+pub struct Flight<'a> {
+    cache: &'a KeyCache,
+    fp: Fingerprint,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Flight<'_> {
+    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.lock.lock().await
+    }
+}
+
+impl Drop for Flight<'_> {
+    /// The last request of a flight removes its lock, so the map only holds keys being verified.
+    fn drop(&mut self) {
+        let mut map = self
+            .cache
+            .inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Two references: ours and the map's; anyone else still waiting keeps it alive.
+        if Arc::strong_count(&self.lock) <= 2 {
+            map.remove(&self.fp);
+        }
     }
 }
 
@@ -150,6 +213,24 @@ mod tests {
         let b = KeyCache::new(Duration::from_secs(1), 1);
         assert_eq!(a.fingerprint("K"), a.fingerprint("K"));
         assert_ne!(a.fingerprint("K"), b.fingerprint("K"));
+    }
+
+    #[actix_web::test]
+    async fn one_verification_per_key_runs_at_a_time_and_the_flight_map_empties() {
+        let c = Arc::new(KeyCache::new(Duration::from_secs(60), 10));
+        let fp = c.fingerprint("KEY");
+        let first = c.flight(&fp);
+        let turn = first.turn().await;
+        let second = c.flight(&fp);
+        assert!(
+            second.lock.try_lock().is_err(),
+            "the second request waits for the first"
+        );
+        drop(turn);
+        assert!(second.lock.try_lock().is_ok());
+        drop(first);
+        drop(second);
+        assert!(c.inflight.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -97,6 +97,12 @@ pub async fn authenticate(
     if let Some(account) = cache.get(&fingerprint) {
         return permitted(account);
     }
+    let flight = cache.flight(&fingerprint);
+    let _turn = flight.turn().await;
+    if let Some(account) = cache.get(&fingerprint) {
+        return permitted(account);
+    }
+    let _permit = cache.verification_permit().await;
     let generation = cache.generation();
     let tables = tables.clone();
     let found = db::run(pool, move |conn| -> Result<Option<Account>, ApiError> {

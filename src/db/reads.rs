@@ -1,11 +1,16 @@
-//! Reading entities: one statement for a single entity, one statement per chunk of a list, the
-//! association ids aggregated by a correlated `GROUP_CONCAT` in the same statement (so a list
-//! costs no extra query per row, and a single GET is one round trip).
+//! Reading entities: one statement for a single entity, one statement per chunk of a list,
+//! association ids included (a `LEFT JOIN` on the association's table, its rows folded back
+//! into entities here), so no list ever costs a query per row and a single GET is one round
+//! trip. A join is about half the database's work of a correlated `GROUP_CONCAT` subquery
+//! (measured: 63 µs against 135 µs per statement on 100 000 threads).
 //!
 //! Lists are read in chunks so `display=full` over a million rows streams in constant memory:
 //! diesel's MySQL backend buffers a whole result set, so one chunk is one bounded result set.
-//! Id order (the default, decisions W11, or `sort=[id_ASC|DESC]`) uses keyset pagination;
-//! any other sort pages by offset with the id as a tie-breaker, so pages never overlap.
+//! A chunk's ids are picked first in a derived table (filters, order, `LIMIT`), and only those
+//! rows are read in full and joined to their associations. Id order (the default, decisions
+//! W11, or `sort=[id_ASC|DESC]`) pages by keyset; any other sort by offset with the id as a
+//! tie-breaker, so pages never overlap. Each chunk asks for one row more than it needs, so the
+//! end of a list is known without another statement.
 
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
@@ -47,8 +52,8 @@ impl Columns {
     }
 }
 
-/// `SELECT <columns>` of the row aliased `main`, association ids included.
-fn select_columns(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
+/// `SELECT <columns>` of the row aliased `main`, plus the association item id (`a`).
+fn select_columns(res: &ResourceDef, cols: &Columns) -> String {
     let mut s = String::from("SELECT ");
     for (n, &i) in cols.fields.iter().enumerate() {
         if n > 0 {
@@ -61,59 +66,81 @@ fn select_columns(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String 
             _ => s.push_str(&format!("CAST(main.`{}` AS CHAR)", f.column)),
         }
     }
-    if cols.associations {
-        for a in res.associations {
-            // No ORDER BY: the index on the parent column holds the ids in ascending order
-            // already (InnoDB appends the primary key), and PrestaShop's getter has none.
-            s.push_str(&format!(
-                ", (SELECT CAST(GROUP_CONCAT(a.`{id}`) AS CHAR) FROM {table} a WHERE a.`{parent}` = main.`{pk}`)",
-                id = a.id_column,
-                table = tables.name(a.table),
-                parent = a.parent_column,
-                pk = res.id_column(),
-            ));
-        }
+    if let Some(a) = association(res, cols) {
+        s.push_str(&format!(", CAST(a.`{}` AS CHAR)", a.id_column));
     }
     s
 }
 
-/// `SELECT <columns> FROM <table> main`.
-fn select(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
-    format!(
-        "{} FROM {} main",
-        select_columns(tables, res, cols),
-        tables.name(res.table)
-    )
-}
-
-fn to_entity(res: &ResourceDef, cols: &Columns, row: Vec<Option<String>>) -> Entity {
-    let mut values = vec![None; res.fields.len()];
-    let mut it = row.into_iter();
-    for &i in &cols.fields {
-        values[i] = it.next().flatten();
-    }
-    let associations = if cols.associations {
-        res.associations
-            .iter()
-            .map(|_| match it.next().flatten() {
-                Some(ids) if !ids.is_empty() => ids.split(',').map(str::to_owned).collect(),
-                _ => Vec::new(),
-            })
-            .collect()
+/// The association joined in, if the display needs one. These resources have at most one
+/// (`customer_messages` on threads); a second would multiply rows, so it is not supported.
+fn association(
+    res: &ResourceDef,
+    cols: &Columns,
+) -> Option<&'static crate::resource::AssociationDef> {
+    debug_assert!(res.associations.len() <= 1);
+    if cols.associations {
+        res.associations.first()
     } else {
-        vec![Vec::new(); res.associations.len()]
-    };
-    Entity {
-        values,
-        associations,
+        None
     }
 }
 
-/// The statement for one entity by primary key.
+/// ` LEFT JOIN <assoc table> a ON a.<parent> = main.<pk>` when associations are read.
+fn join(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
+    association(res, cols).map_or_else(String::new, |a| {
+        format!(
+            " LEFT JOIN {} a ON a.`{}` = main.`{}`",
+            tables.name(a.table),
+            a.parent_column,
+            res.id_column()
+        )
+    })
+}
+
+/// Folds rows into entities: with an association, consecutive rows of one entity each carry
+/// one item id (NULL when it has none).
+fn to_entities(res: &ResourceDef, cols: &Columns, rows: Vec<super::sql::TextRow>) -> Vec<Entity> {
+    let assoc = association(res, cols).is_some();
+    let mut out: Vec<Entity> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut it = row.0.into_iter();
+        let mut values = vec![None; res.fields.len()];
+        for &i in &cols.fields {
+            values[i] = it.next().flatten();
+        }
+        let item = if assoc { it.next().flatten() } else { None };
+        if let Some(last) = out.last_mut() {
+            if assoc && last.values[0] == values[0] {
+                last.associations[0].extend(item);
+                continue;
+            }
+        }
+        let mut associations = vec![Vec::new(); res.associations.len()];
+        if let Some(id) = item {
+            associations[0].push(id);
+        }
+        out.push(Entity {
+            values,
+            associations,
+        });
+    }
+    out
+}
+
+/// The statement for one entity by primary key. The entity is a constant table for MariaDB,
+/// so its association rows come through the parent index in ascending id order, as
+/// PrestaShop's getter returns them (it has no ORDER BY either).
 pub fn single_sql(tables: &Tables, res: &ResourceDef, cols: &Columns, id: i64) -> Sql {
-    let mut q = Sql::new(select(tables, res, cols)).cached();
-    q.push(&format!(" WHERE main.`{}` = ", res.id_column()))
-        .bind_int(id);
+    let mut q = Sql::new(format!(
+        "{} FROM {} main{} WHERE main.`{}` = ",
+        select_columns(res, cols),
+        tables.name(res.table),
+        join(tables, res, cols),
+        res.id_column()
+    ))
+    .cached();
+    q.bind_int(id);
     q
 }
 
@@ -129,7 +156,7 @@ pub fn single(
         return Ok(None);
     }
     let rows = single_sql(tables, res, cols, id).load(conn)?;
-    Ok(rows.into_iter().next().map(|r| to_entity(res, cols, r.0)))
+    Ok(to_entities(res, cols, rows).into_iter().next())
 }
 
 fn push_filter(q: &mut Sql, res: &ResourceDef, f: &Filter) {
@@ -212,12 +239,20 @@ fn dir(d: Direction) -> &'static str {
     }
 }
 
-/// The statement for the next chunk, or `None` when the list is complete.
-///
-/// Unfiltered lists in id order read the rows straight from the primary key, so MariaDB stops
-/// after `LIMIT` rows. With filters or another order it may have to sort every matching row
-/// first, and would compute each row's association ids before sorting: there a derived table
-/// picks the page's ids first, and only those rows are read in full.
+/// The entities the next chunk should return (0 when the list is complete).
+fn chunk_size(q: &ListQuery, cursor: &Cursor, chunk: u32) -> i64 {
+    if cursor.done {
+        return 0;
+    }
+    match q.limit {
+        Some(l) if l.offset < 0 || l.count < 0 => 0,
+        Some(l) => (l.count - cursor.returned).clamp(0, i64::from(chunk)),
+        None => i64::from(chunk),
+    }
+}
+
+/// The statement for the next chunk (asking one row more than `want`, to see the end), or
+/// `None` when the list is complete.
 pub fn chunk_sql(
     tables: &Tables,
     res: &ResourceDef,
@@ -226,67 +261,66 @@ pub fn chunk_sql(
     cursor: &Cursor,
     chunk: u32,
 ) -> Option<Sql> {
-    let (offset, count) = match q.limit {
-        Some(l) if l.offset < 0 || l.count < 0 => return None,
-        Some(l) => (l.offset, Some(l.count)),
-        None => (0, None),
-    };
-    let want = match count {
-        Some(c) => (c - cursor.returned).min(i64::from(chunk)),
-        None => i64::from(chunk),
-    };
-    if cursor.done || want <= 0 {
+    let want = chunk_size(q, cursor, chunk);
+    if want == 0 {
         return None;
     }
+    let offset = q.limit.map_or(0, |l| l.offset);
     let pk = format!("main.`{}`", res.id_column());
-    let direct = q.filters.is_empty() && keyset(q).is_some();
-    // Ids alone are cheap to sort; whole rows are read for the page only.
-    let paged = !direct && (cols.fields.len() > 1 || cols.associations);
-    let mut sql = if !paged {
-        Sql::new(select(tables, res, cols))
-    } else {
-        Sql::new(format!(
-            "{} FROM (SELECT {pk} AS `page_id` FROM {} main",
-            select_columns(tables, res, cols),
-            tables.name(res.table)
-        ))
-    };
-    // Fixed shapes only (no filter, id order) keep their prepared statement.
-    sql.cacheable = direct;
-    sql.push(" WHERE 1");
-    for f in &q.filters {
-        push_filter(&mut sql, res, f);
-    }
     let order = match keyset(q) {
-        Some(d) => {
-            if let Some(last) = cursor.last_id {
-                let op = if d == Direction::Asc { " > " } else { " < " };
-                sql.push(" AND ").push(&pk).push(op).bind_int(last);
-            }
-            format!(" ORDER BY {pk} {}", dir(d))
-        }
+        Some(d) => format!(" ORDER BY {pk} {}", dir(d)),
         None => {
             let mut o = String::from(" ORDER BY ");
             for k in &q.sort {
-                let f = &res.fields[k.field];
-                o.push_str(&format!("main.`{}` {}, ", f.column, dir(k.direction)));
+                o.push_str(&format!(
+                    "main.`{}` {}, ",
+                    res.fields[k.field].column,
+                    dir(k.direction)
+                ));
             }
             o.push_str(&format!("{pk} ASC"));
             o
         }
     };
-    let skip = match keyset(q) {
-        Some(_) if cursor.last_id.is_some() => 0,
-        Some(_) => offset,
-        None => offset + cursor.returned,
+    // Ids alone are picked straight from the table; whole rows only for the page's ids.
+    let paged = cols.fields.len() > 1 || cols.associations;
+    let mut sql = if paged {
+        Sql::new(format!(
+            "SELECT {pk} AS `page_id` FROM {} main WHERE 1",
+            tables.name(res.table)
+        ))
+    } else {
+        Sql::new(format!(
+            "{} FROM {} main WHERE 1",
+            select_columns(res, cols),
+            tables.name(res.table)
+        ))
+    };
+    // Fixed shapes (no filter, id order) keep their prepared statement.
+    sql.cacheable = q.filters.is_empty() && keyset(q).is_some();
+    for f in &q.filters {
+        push_filter(&mut sql, res, f);
+    }
+    let skip = match (keyset(q), cursor.last_id) {
+        (Some(d), Some(last)) => {
+            let op = if d == Direction::Asc { " > " } else { " < " };
+            sql.push(" AND ").push(&pk).push(op).bind_int(last);
+            0
+        }
+        (Some(_), None) => offset,
+        (None, _) => offset + cursor.returned,
     };
     sql.push(&order).push(" LIMIT ");
-    sql.bind_int(skip).push(", ").bind_int(want);
+    sql.bind_int(skip).push(", ").bind_int(want + 1);
     if paged {
-        sql.push(&format!(
-            ") page JOIN {} main ON {pk} = page.`page_id`{order}",
-            tables.name(res.table)
-        ));
+        let inner = std::mem::take(&mut sql.text);
+        sql.text = format!(
+            "{} FROM ({inner}) page JOIN {} main ON {pk} = page.`page_id`{}{order}{}",
+            select_columns(res, cols),
+            tables.name(res.table),
+            join(tables, res, cols),
+            association(res, cols).map_or_else(String::new, |a| format!(", a.`{}`", a.id_column)),
+        );
     }
     Some(sql)
 }
@@ -301,50 +335,42 @@ pub fn next_chunk(
     cursor: &mut Cursor,
     chunk: u32,
 ) -> QueryResult<Vec<Entity>> {
+    let want = chunk_size(q, cursor, chunk);
     let Some(sql) = chunk_sql(tables, res, cols, q, cursor, chunk) else {
         cursor.done = true;
         return Ok(Vec::new());
     };
-    // The page size is the last integer bound before the closing join, if any.
-    let want = sql
-        .binds
-        .iter()
-        .rev()
-        .find_map(|b| match b {
-            super::sql::Bind::Int(n) => Some(*n),
-            super::sql::Bind::Text(_) => None,
-        })
-        .unwrap_or(0);
-    let rows = sql.load(conn)?;
-    let n = rows.len() as i64;
-    let entities: Vec<Entity> = rows
-        .into_iter()
-        .map(|r| to_entity(res, cols, r.0))
-        .collect();
-    cursor.returned += n;
-    cursor.last_id = entities
-        .last()
-        .and_then(|e| e.id().parse().ok())
-        .or(cursor.last_id);
-    if n < want {
-        cursor.done = true;
+    let mut entities = to_entities(res, cols, sql.load(conn)?);
+    let more = entities.len() as i64 > want;
+    entities.truncate(want as usize);
+    cursor.returned += entities.len() as i64;
+    if let Some(last) = entities.last().and_then(|e| e.id().parse().ok()) {
+        cursor.last_id = Some(last);
     }
+    let limit_reached = q.limit.is_some_and(|l| cursor.returned >= l.count);
+    cursor.done = !more || limit_reached;
     Ok(entities)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::sql::{Bind, TextRow};
     use crate::query::{Limit, SortKey};
-    use crate::resource::customer_threads::CUSTOMER_THREADS;
+    use crate::resource::customer_threads::CUSTOMER_THREADS as T;
 
     fn tables() -> Tables {
         Tables::new("ps_")
     }
 
-    fn list(sort: Vec<SortKey>, limit: Option<Limit>, filters: Vec<Filter>) -> ListQuery {
+    fn list(
+        display: Display,
+        sort: Vec<SortKey>,
+        limit: Option<Limit>,
+        filters: Vec<Filter>,
+    ) -> ListQuery {
         ListQuery {
-            display: Display::Minimum,
+            display,
             filters,
             sort,
             limit,
@@ -352,20 +378,51 @@ mod tests {
     }
 
     #[test]
-    fn single_full_thread_is_one_statement_with_its_message_ids() {
-        let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Full);
-        let q = single_sql(&tables(), &CUSTOMER_THREADS, &cols, 7);
+    fn single_full_thread_is_one_statement_joining_its_message_ids() {
+        let cols = Columns::for_display(&T, &Display::Full);
+        let q = single_sql(&tables(), &T, &cols, 7);
         assert!(q.cacheable);
         assert_eq!(
             q.text,
-            "SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), (SELECT CAST(GROUP_CONCAT(a.`id_customer_message`) AS CHAR) FROM `ps_customer_message` a WHERE a.`id_customer_thread` = main.`id_customer_thread`) FROM `ps_customer_thread` main WHERE main.`id_customer_thread` = ?"
+            "SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), CAST(a.`id_customer_message` AS CHAR) FROM `ps_customer_thread` main LEFT JOIN `ps_customer_message` a ON a.`id_customer_thread` = main.`id_customer_thread` WHERE main.`id_customer_thread` = ?"
+        );
+        assert_eq!(q.binds, vec![Bind::Int(7)]);
+    }
+
+    #[test]
+    fn joined_rows_fold_back_into_entities_with_their_items() {
+        let cols = Columns {
+            fields: vec![0],
+            associations: true,
+        };
+        let row =
+            |id: &str, item: Option<&str>| TextRow(vec![Some(id.into()), item.map(Into::into)]);
+        let rows = vec![
+            row("1", Some("1")),
+            row("1", Some("3")),
+            row("2", None),
+            row("3", Some("2")),
+        ];
+        let e = to_entities(&T, &cols, rows);
+        let items: Vec<(&str, &[String])> = e
+            .iter()
+            .map(|e| (e.id(), e.associations[0].as_slice()))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ("1", &["1".to_owned(), "3".to_owned()][..]),
+                ("2", &[][..]),
+                ("3", &["2".to_owned()][..])
+            ]
         );
     }
 
     #[test]
-    fn default_order_pages_by_keyset_after_the_first_chunk() {
-        let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Minimum);
+    fn minimal_lists_in_id_order_page_by_keyset_and_ask_one_row_more() {
+        let cols = Columns::for_display(&T, &Display::Minimum);
         let q = list(
+            Display::Minimum,
             vec![],
             Some(Limit {
                 offset: 10,
@@ -373,47 +430,65 @@ mod tests {
             }),
             vec![],
         );
-        let first = chunk_sql(
-            &tables(),
-            &CUSTOMER_THREADS,
-            &cols,
-            &q,
-            &Cursor::start(),
-            500,
-        )
-        .unwrap();
+        let first = chunk_sql(&tables(), &T, &cols, &q, &Cursor::start(), 500).unwrap();
+        assert!(first.cacheable);
         assert_eq!(
             first.text,
             "SELECT CAST(main.`id_customer_thread` AS CHAR) FROM `ps_customer_thread` main WHERE 1 ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"
         );
-        assert_eq!(
-            first.binds,
-            vec![
-                super::super::sql::Bind::Int(10),
-                super::super::sql::Bind::Int(500)
-            ]
-        );
+        assert_eq!(first.binds, vec![Bind::Int(10), Bind::Int(501)]);
         let cursor = Cursor {
             returned: 1000,
             last_id: Some(1234),
             done: false,
         };
-        let third = chunk_sql(&tables(), &CUSTOMER_THREADS, &cols, &q, &cursor, 500).unwrap();
-        assert!(third.text.ends_with("WHERE 1 AND main.`id_customer_thread` > ? ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"));
+        let third = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
+        assert!(third.text.ends_with(
+            "WHERE 1 AND main.`id_customer_thread` > ? ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"
+        ));
         assert_eq!(
             third.binds,
-            vec![
-                super::super::sql::Bind::Int(1234),
-                super::super::sql::Bind::Int(0),
-                super::super::sql::Bind::Int(200)
-            ]
+            vec![Bind::Int(1234), Bind::Int(0), Bind::Int(201)]
+        );
+    }
+
+    #[test]
+    fn full_lists_pick_the_page_ids_first_then_join_the_rows_and_items() {
+        let cols = Columns::for_display(&T, &Display::Full);
+        let q = list(
+            Display::Full,
+            vec![SortKey {
+                field: 11,
+                direction: Direction::Desc,
+            }],
+            Some(Limit {
+                offset: 0,
+                count: 50,
+            }),
+            vec![Filter {
+                field: 3,
+                condition: Condition::Eq("7".into()),
+            }],
+        );
+        let sql = chunk_sql(&tables(), &T, &cols, &q, &Cursor::start(), 500).unwrap();
+        assert!(!sql.cacheable);
+        let from = sql.text.find(" FROM (SELECT").expect("a derived table");
+        assert!(sql.text[..from].ends_with("CAST(a.`id_customer_message` AS CHAR)"));
+        assert_eq!(
+            &sql.text[from..],
+            " FROM (SELECT main.`id_customer_thread` AS `page_id` FROM `ps_customer_thread` main WHERE 1 AND main.`id_customer` = ? ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?) page JOIN `ps_customer_thread` main ON main.`id_customer_thread` = page.`page_id` LEFT JOIN `ps_customer_message` a ON a.`id_customer_thread` = main.`id_customer_thread` ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC, a.`id_customer_message`"
+        );
+        assert_eq!(
+            sql.binds,
+            vec![Bind::Text("7".into()), Bind::Int(0), Bind::Int(51)]
         );
     }
 
     #[test]
     fn other_sorts_page_by_offset_with_the_id_as_tie_breaker() {
-        let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Minimum);
+        let cols = Columns::for_display(&T, &Display::Minimum);
         let q = list(
+            Display::Minimum,
             vec![SortKey {
                 field: 11,
                 direction: Direction::Desc,
@@ -429,94 +504,51 @@ mod tests {
             last_id: Some(9),
             done: false,
         };
-        let sql = chunk_sql(&tables(), &CUSTOMER_THREADS, &cols, &q, &cursor, 500).unwrap();
+        let sql = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
         assert!(!sql.cacheable);
         assert!(sql.text.ends_with(
             "WHERE 1 AND (main.`id_customer` = ? OR main.`id_customer` = ?) ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?"
         ), "{}", sql.text);
-    }
-
-    #[test]
-    fn filtered_full_lists_read_only_the_page_in_full() {
-        let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Full);
-        let q = ListQuery {
-            display: Display::Full,
-            filters: vec![Filter {
-                field: 3,
-                condition: Condition::Eq("7".into()),
-            }],
-            sort: vec![SortKey {
-                field: 11,
-                direction: Direction::Desc,
-            }],
-            limit: Some(Limit {
-                offset: 0,
-                count: 50,
-            }),
-        };
-        let sql = chunk_sql(
-            &tables(),
-            &CUSTOMER_THREADS,
-            &cols,
-            &q,
-            &Cursor::start(),
-            500,
-        )
-        .unwrap();
-        let from = sql.text.find(" FROM (SELECT").expect("a derived table");
-        assert!(
-            sql.text[..from].contains("GROUP_CONCAT"),
-            "association ids only in the outer select"
-        );
-        assert!(sql.text[from..].starts_with(
-            " FROM (SELECT main.`id_customer_thread` AS `page_id` FROM `ps_customer_thread` main WHERE 1 AND main.`id_customer` = ? ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?) page JOIN `ps_customer_thread` main ON main.`id_customer_thread` = page.`page_id` ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC"
-        ), "{}", sql.text);
-        assert_eq!(
-            sql.binds,
-            vec![
-                super::super::sql::Bind::Text("7".into()),
-                super::super::sql::Bind::Int(0),
-                super::super::sql::Bind::Int(50)
-            ]
-        );
+        assert_eq!(&sql.binds[2..], [Bind::Int(500), Bind::Int(501)]);
     }
 
     #[test]
     fn negative_or_exhausted_limits_need_no_statement() {
-        let cols = Columns::for_display(&CUSTOMER_THREADS, &Display::Minimum);
-        let neg = list(
-            vec![],
-            Some(Limit {
+        let cols = Columns::for_display(&T, &Display::Minimum);
+        for limit in [
+            Limit {
                 offset: 0,
                 count: -1,
-            }),
-            vec![],
-        );
-        assert!(chunk_sql(
-            &tables(),
-            &CUSTOMER_THREADS,
-            &cols,
-            &neg,
-            &Cursor::start(),
-            500
-        )
-        .is_none());
-        let zero = list(
+            },
+            Limit {
+                offset: -1,
+                count: 5,
+            },
+            Limit {
+                offset: 0,
+                count: 0,
+            },
+        ] {
+            let q = list(Display::Minimum, vec![], Some(limit), vec![]);
+            assert!(
+                chunk_sql(&tables(), &T, &cols, &q, &Cursor::start(), 500).is_none(),
+                "{limit:?}"
+            );
+        }
+        let q = list(
+            Display::Minimum,
             vec![],
             Some(Limit {
                 offset: 0,
-                count: 0,
+                count: 50,
             }),
             vec![],
         );
-        assert!(chunk_sql(
-            &tables(),
-            &CUSTOMER_THREADS,
-            &cols,
-            &zero,
-            &Cursor::start(),
-            500
-        )
-        .is_none());
+        let done = Cursor {
+            returned: 50,
+            last_id: Some(50),
+            done: false,
+        };
+        assert!(chunk_sql(&tables(), &T, &cols, &q, &done, 500).is_none());
     }
 }

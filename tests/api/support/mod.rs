@@ -183,6 +183,7 @@ impl TestApp {
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let server = actix_web::HttpServer::new(move || startup::app(s.clone()))
+                    .on_connect(startup::no_delay)
                     .workers(1)
                     .disable_signals()
                     .listen(listener)
