@@ -3,9 +3,11 @@
 //! `reads::single_sql` statement, a cached prepared statement, one `COM_STMT_EXECUTE` per call),
 //! with one connection per thread and no HTTP in between.
 //!
-//!   pointselect --url URL --concurrency C --duration S --max-id N [--shape full|row]
-//!               [--prefix ps_] [--warmup S]
+//!   pointselect --url URL --concurrency C --duration S (--max-id N | --ranges A-B,C-D,...)
+//!               [--shape full|row] [--prefix ps_] [--warmup S]
 //!
+//! Ids are drawn uniformly from 1..=N, or from the existing ids given as ranges (InnoDB leaves
+//! auto-increment gaps between the bulk seed's INSERT ... SELECT batches, so 1..=MAX has holes).
 //! `--shape full` is threadgate's statement for `display=full` (the row plus the message ids
 //! through a correlated GROUP_CONCAT subquery); `--shape row` selects the row alone.
 //! Prints one line: `pointselect shape=.. c=.. requests=.. seconds=.. rps=.. p50_ms=..
@@ -31,7 +33,8 @@ struct Args {
     concurrency: usize,
     duration: f64,
     warmup: f64,
-    max_id: i64,
+    /// Inclusive id ranges to draw from.
+    ranges: Vec<(i64, i64)>,
     full: bool,
     prefix: String,
 }
@@ -42,7 +45,7 @@ fn parse_args() -> Result<Args, String> {
         concurrency: 1,
         duration: 10.0,
         warmup: 1.0,
-        max_id: 0,
+        ranges: Vec::new(),
         full: true,
         prefix: "ps_".into(),
     };
@@ -62,7 +65,11 @@ fn parse_args() -> Result<Args, String> {
                 a.duration = value()?.parse().map_err(|e| format!("{flag}: {e}"))?
             }
             "--warmup" => a.warmup = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
-            "--max-id" => a.max_id = value()?.parse().map_err(|e| format!("{flag}: {e}"))?,
+            "--max-id" => {
+                let max: i64 = value()?.parse().map_err(|e| format!("{flag}: {e}"))?;
+                a.ranges = vec![(1, max)];
+            }
+            "--ranges" => a.ranges = parse_ranges(&value()?)?,
             "--prefix" => a.prefix = value()?,
             "--shape" => {
                 a.full = match value()?.as_str() {
@@ -77,15 +84,40 @@ fn parse_args() -> Result<Args, String> {
     if a.url.is_empty() {
         return Err("--url (or DATABASE_URL) is required".into());
     }
-    if a.max_id < 1
-        || a.concurrency < 1
-        || a.duration.is_nan()
-        || a.duration <= 0.0
-        || a.warmup < 0.0
-    {
-        return Err("--max-id, --concurrency and --duration must be positive".into());
+    if a.ranges.is_empty() || a.ranges.iter().any(|&(lo, hi)| lo < 1 || hi < lo) {
+        return Err("--max-id or --ranges: positive ids, each range low-high".into());
+    }
+    if a.concurrency < 1 || a.duration.is_nan() || a.duration <= 0.0 || a.warmup < 0.0 {
+        return Err("--concurrency and --duration must be positive".into());
     }
     Ok(a)
+}
+
+fn parse_ranges(s: &str) -> Result<Vec<(i64, i64)>, String> {
+    s.split(',')
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let (lo, hi) = r
+                .split_once('-')
+                .ok_or(format!("--ranges: {r:?} is not A-B"))?;
+            let lo = lo.parse().map_err(|e| format!("--ranges: {r:?}: {e}"))?;
+            let hi = hi.parse().map_err(|e| format!("--ranges: {r:?}: {e}"))?;
+            Ok((lo, hi))
+        })
+        .collect()
+}
+
+/// A uniformly random id from the ranges.
+fn pick(ranges: &[(i64, i64)], total: i64, rng: &mut impl Rng) -> i64 {
+    let mut k = rng.gen_range(0..total);
+    for &(lo, hi) in ranges {
+        let n = hi - lo + 1;
+        if k < n {
+            return lo + k;
+        }
+        k -= n;
+    }
+    ranges[ranges.len() - 1].1
 }
 
 /// What one connection did during the measured window.
@@ -114,12 +146,13 @@ fn worker(
     conn.batch_execute("SET SESSION group_concat_max_len = 4294967295")
         .map_err(|e| format!("session setup: {e}"))?;
     let mut rng = rand::thread_rng();
+    let total: i64 = args.ranges.iter().map(|&(lo, hi)| hi - lo + 1).sum();
     let mut tally = Tally {
         latencies_ns: Vec::with_capacity(1 << 18),
         ..Tally::default()
     };
     while !stop.load(Ordering::Relaxed) {
-        let id = rng.gen_range(1..=args.max_id);
+        let id = pick(&args.ranges, total, &mut rng);
         let start = Instant::now();
         // Built per call, as threadgate builds it per request; diesel finds the prepared
         // statement in the connection's cache by its text.

@@ -1,8 +1,9 @@
 -- wrk script for scripts/bench.
 --
---   TG_BENCH_AUTH=<base64 of "KEY:"> wrk ... -s threadgate.lua URL -- MODE MAX
+--   TG_BENCH_AUTH=<base64 of "KEY:"> wrk ... -s threadgate.lua URL -- MODE MAX|RANGES
 --
--- MODE get:  GET /api/customer_threads/{random id in 1..MAX}  (XML, full display)
+-- MODE get:  GET /api/customer_threads/{random id}  (XML, full display); ids drawn uniformly from
+--            1..MAX or from RANGES "A-B,C-D,..." (the existing ids: the bulk seed leaves gaps)
 -- MODE list: GET /api/customer_threads?filter[id_customer]=[x]&sort=[date_upd_DESC]&limit=50
 --            &display=full, x random in 1..MAX (brackets percent-encoded)
 -- done() prints one machine-readable line: exact request count, duration, p50/p99 and errors.
@@ -16,13 +17,23 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local mode, max
+local mode
+local ranges = {}
+local total = 0
 
 function init(args)
   mode = args[1]
-  max = tonumber(args[2])
-  if (mode ~= "get" and mode ~= "list") or not max or max < 1 then
-    error("usage: -- get|list MAX")
+  local spec = args[2] or ""
+  if tonumber(spec) then
+    spec = "1-" .. spec
+  end
+  for lo, hi in string.gmatch(spec, "(%d+)-(%d+)") do
+    lo, hi = tonumber(lo), tonumber(hi)
+    table.insert(ranges, { lo, hi })
+    total = total + (hi - lo + 1)
+  end
+  if (mode ~= "get" and mode ~= "list") or total < 1 then
+    error("usage: -- get|list MAX|A-B,C-D,...")
   end
   local auth = os.getenv("TG_BENCH_AUTH")
   if not auth or auth == "" then
@@ -33,12 +44,24 @@ function init(args)
   wrk.headers["Authorization"] = "Basic " .. auth
 end
 
+local function pick()
+  local k = math.random(0, total - 1)
+  for _, r in ipairs(ranges) do
+    local n = r[2] - r[1] + 1
+    if k < n then
+      return r[1] + k
+    end
+    k = k - n
+  end
+  return ranges[#ranges][2]
+end
+
 function request()
   local path
   if mode == "get" then
-    path = "/api/customer_threads/" .. math.random(1, max)
+    path = "/api/customer_threads/" .. pick()
   else
-    path = "/api/customer_threads?filter%5Bid_customer%5D=%5B" .. math.random(1, max)
+    path = "/api/customer_threads?filter%5Bid_customer%5D=%5B" .. pick()
       .. "%5D&sort=%5Bdate_upd_DESC%5D&limit=50&display=full"
   end
   return wrk.format("GET", path)
