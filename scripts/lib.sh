@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Shared helpers for scripts/test and scripts/serve. Source it; it runs nothing by itself.
+# Shared helpers for scripts/test, scripts/serve and scripts/bench. Source it; it runs nothing by itself.
 #
-#   ensure_deps                          install the system packages we need, only if missing
+#   ensure_deps [CMD:PACKAGE ...]        install the system packages we need, only if missing
+#                                        (plus, for the caller, PACKAGE when CMD is missing)
 #   start_mariadb DATADIR SOCKET [PORT]  a private mariadbd (never the system service)
 #   stop_mariadb                         clean shutdown of the server start_mariadb started
 #   mariadb_sql SQL                      run SQL as root on that server
@@ -48,10 +49,18 @@ ensure_deps() {
   command -v cargo >/dev/null 2>&1 ||
     die "cargo not found: install Rust with rustup (https://rustup.rs); rust-toolchain.toml pins the version"
 
-  local missing=()
-  local cmd
+  local missing=() extra=()
+  local cmd spec
   for cmd in mariadbd mariadb-install-db mariadb mariadb-admin xmllint pkg-config; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+  done
+  # Extra commands a caller needs (scripts/bench: wrk, curl), as CMD:PACKAGE.
+  for spec in "$@"; do
+    [[ $spec == *:* ]] || die "ensure_deps: expected CMD:PACKAGE, got '$spec'"
+    if ! command -v "${spec%%:*}" >/dev/null 2>&1; then
+      missing+=("${spec%%:*}")
+      extra+=("${spec#*:}")
+    fi
   done
   # mysqlclient-sys finds the client library through pkg-config, else through mysql_config.
   if ! pkg-config --exists libmariadb 2>/dev/null && ! command -v mysql_config >/dev/null 2>&1; then
@@ -74,7 +83,8 @@ ensure_deps() {
   as_root apt-get update || rc=$?
   if [ "$rc" -eq 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat pkg-config libxml2-utils || rc=$?
+      mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat pkg-config libxml2-utils \
+      ${extra[@]+"${extra[@]}"} || rc=$?
   fi
   if [ "$policy_added" -eq 1 ]; then as_root rm -f "$policy"; fi
   [ "$rc" -eq 0 ] || die "apt-get failed (status $rc)"
