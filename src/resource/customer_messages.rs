@@ -1,25 +1,6 @@
 //! `customer_messages` (class `CustomerMessage`, table `customer_message`), spec §5.1.
 
-use super::{FieldDef, FieldType, ResourceDef};
-
-const fn field(
-    name: &'static str,
-    kind: FieldType,
-    validator: Option<&'static str>,
-    max_size: Option<u32>,
-    required: bool,
-    xlink: Option<&'static str>,
-) -> FieldDef {
-    FieldDef {
-        name,
-        column: name,
-        kind,
-        validator,
-        max_size,
-        required,
-        xlink,
-    }
-}
+use super::{field, FieldDef, FieldType, ResourceDef};
 
 pub static CUSTOMER_MESSAGES: ResourceDef = ResourceDef {
     name: "customer_messages",

@@ -1,25 +1,6 @@
 //! `customer_threads` (class `CustomerThread`, table `customer_thread`), spec §5.1.
 
-use super::{AssociationDef, FieldDef, FieldType, ResourceDef};
-
-const fn field(
-    name: &'static str,
-    kind: FieldType,
-    validator: Option<&'static str>,
-    max_size: Option<u32>,
-    required: bool,
-    xlink: Option<&'static str>,
-) -> FieldDef {
-    FieldDef {
-        name,
-        column: name,
-        kind,
-        validator,
-        max_size,
-        required,
-        xlink,
-    }
-}
+use super::{field, AssociationDef, FieldDef, FieldType, ResourceDef};
 
 const UID: Option<&str> = Some("isUnsignedId");
 

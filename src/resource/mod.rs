@@ -39,6 +39,26 @@ pub struct FieldDef {
     pub xlink: Option<&'static str>,
 }
 
+/// A field whose column has the field's name (every field but `id`).
+const fn field(
+    name: &'static str,
+    kind: FieldType,
+    validator: Option<&'static str>,
+    max_size: Option<u32>,
+    required: bool,
+    xlink: Option<&'static str>,
+) -> FieldDef {
+    FieldDef {
+        name,
+        column: name,
+        kind,
+        validator,
+        max_size,
+        required,
+        xlink,
+    }
+}
+
 /// An association rendered inside `<associations>` (only `customer_messages` on threads).
 #[derive(Debug)]
 pub struct AssociationDef {
