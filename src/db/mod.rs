@@ -50,12 +50,10 @@ struct SessionSetup;
 
 impl CustomizeConnection<MysqlConnection, diesel::r2d2::Error> for SessionSetup {
     fn on_acquire(&self, conn: &mut MysqlConnection) -> Result<(), diesel::r2d2::Error> {
-        // Association ids are aggregated with GROUP_CONCAT (one statement per request, whatever
-        // the message count); the default 1 MiB cap would cut a thread with ~100k messages.
         // PrestaShop's sessions run with an empty sql_mode (DbPDO, spec §5.3): the `''` status
         // it stores for an omitted status is refused in strict mode. threadgate validates,
         // casts and cuts values itself before writing, so nothing relies on silent coercion.
-        conn.batch_execute("SET SESSION group_concat_max_len = 4294967295, sql_mode = ''")
+        conn.batch_execute("SET SESSION sql_mode = ''")
             .map_err(diesel::r2d2::Error::QueryError)
     }
 }
