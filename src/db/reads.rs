@@ -10,7 +10,7 @@
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
 
-use super::sql::Sql;
+use super::sql::{Sql, TextRow};
 use super::Tables;
 use crate::query::{Condition, Direction, Display, Filter, ListQuery};
 use crate::resource::{Entity, FieldType, ResourceDef};
@@ -72,10 +72,61 @@ fn select(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
             ));
         }
     }
-    s.push_str(" FROM ");
+    // The generation column: NULL on entity rows, see `with_generation`.
+    s.push_str(", NULL FROM ");
     s.push_str(&tables.name(res.table));
     s.push_str(" main");
     s
+}
+
+/// Columns of `select`, the trailing generation column included.
+fn width(res: &ResourceDef, cols: &Columns) -> usize {
+    cols.fields.len()
+        + if cols.associations {
+            res.associations.len()
+        } else {
+            0
+        }
+        + 1
+}
+
+/// `(<read>) UNION ALL (SELECT NULL, ..., <key generation>)`: the read also returns the key
+/// store's generation, in one extra row whose last column is the only non-NULL one (entity
+/// rows have NULL there). Even an empty result reports it, so a request's first statement
+/// tells whether keys changed since its key was verified, at no extra round trip.
+pub fn with_generation(tables: &Tables, read: Sql, width: usize) -> Sql {
+    let mut text = String::with_capacity(read.text.len() + 128);
+    text.push('(');
+    text.push_str(&read.text);
+    text.push_str(") UNION ALL (SELECT ");
+    for _ in 1..width {
+        text.push_str("NULL, ");
+    }
+    text.push_str(&format!(
+        "CAST(key_generation AS CHAR) FROM {} WHERE id = 1)",
+        tables.name("threadgate_state")
+    ));
+    Sql {
+        text,
+        binds: read.binds,
+        cacheable: read.cacheable,
+    }
+}
+
+/// Splits the generation row of [`with_generation`] from the entity rows.
+pub fn split_generation(rows: Vec<TextRow>) -> (Vec<TextRow>, Option<u64>) {
+    let mut generation = None;
+    let rows = rows
+        .into_iter()
+        .filter(|r| match r.0.last() {
+            Some(Some(g)) => {
+                generation = g.parse().ok();
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    (rows, generation)
 }
 
 fn to_entity(res: &ResourceDef, cols: &Columns, row: Vec<Option<String>>) -> Entity {
@@ -101,27 +152,30 @@ fn to_entity(res: &ResourceDef, cols: &Columns, row: Vec<Option<String>>) -> Ent
     }
 }
 
-/// The statement for one entity by primary key.
+/// The statement for one entity by primary key, with the key store's generation.
 pub fn single_sql(tables: &Tables, res: &ResourceDef, cols: &Columns, id: i64) -> Sql {
     let mut q = Sql::new(select(tables, res, cols)).cached();
     q.push(&format!(" WHERE main.`{}` = ", res.id_column()))
         .bind_int(id);
-    q
+    with_generation(tables, q, width(res, cols))
 }
 
-/// Loads one entity, or `None` when the id does not exist.
+/// Loads one entity (`None` when the id does not exist) and the key store's generation.
 pub fn single(
     conn: &mut MysqlConnection,
     tables: &Tables,
     res: &ResourceDef,
     cols: &Columns,
     id: i64,
-) -> QueryResult<Option<Entity>> {
+) -> QueryResult<(Option<Entity>, Option<u64>)> {
     if id <= 0 {
-        return Ok(None);
+        return Ok((None, None));
     }
-    let rows = single_sql(tables, res, cols, id).load(conn)?;
-    Ok(rows.into_iter().next().map(|r| to_entity(res, cols, r.0)))
+    let (rows, generation) = split_generation(single_sql(tables, res, cols, id).load(conn)?);
+    Ok((
+        rows.into_iter().next().map(|r| to_entity(res, cols, r.0)),
+        generation,
+    ))
 }
 
 fn push_filter(q: &mut Sql, res: &ResourceDef, f: &Filter) {
@@ -255,10 +309,11 @@ pub fn chunk_sql(
                 .bind_int(want);
         }
     }
-    Some(sql)
+    Some(with_generation(tables, sql, width(res, cols)))
 }
 
-/// Reads the next chunk of a list and advances the cursor.
+/// Reads the next chunk of a list and advances the cursor; also returns the key store's
+/// generation (`None` when no statement was needed).
 pub fn next_chunk(
     conn: &mut MysqlConnection,
     tables: &Tables,
@@ -267,16 +322,16 @@ pub fn next_chunk(
     q: &ListQuery,
     cursor: &mut Cursor,
     chunk: u32,
-) -> QueryResult<Vec<Entity>> {
+) -> QueryResult<(Vec<Entity>, Option<u64>)> {
     let Some(sql) = chunk_sql(tables, res, cols, q, cursor, chunk) else {
         cursor.done = true;
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     };
     let want = sql.binds.last().map_or(0, |b| match b {
         super::sql::Bind::Int(n) => *n,
         super::sql::Bind::Text(_) => 0,
     });
-    let rows = sql.load(conn)?;
+    let (rows, generation) = split_generation(sql.load(conn)?);
     let n = rows.len() as i64;
     let entities: Vec<Entity> = rows
         .into_iter()
@@ -290,7 +345,7 @@ pub fn next_chunk(
     if n < want {
         cursor.done = true;
     }
-    Ok(entities)
+    Ok((entities, generation))
 }
 
 #[cfg(test)]
@@ -319,7 +374,7 @@ mod tests {
         assert!(q.cacheable);
         assert_eq!(
             q.text,
-            "SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), (SELECT CAST(GROUP_CONCAT(a.`id_customer_message` ORDER BY a.`id_customer_message`) AS CHAR) FROM `ps_customer_message` a WHERE a.`id_customer_thread` = main.`id_customer_thread`) FROM `ps_customer_thread` main WHERE main.`id_customer_thread` = ?"
+            "(SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), (SELECT CAST(GROUP_CONCAT(a.`id_customer_message` ORDER BY a.`id_customer_message`) AS CHAR) FROM `ps_customer_message` a WHERE a.`id_customer_thread` = main.`id_customer_thread`), NULL FROM `ps_customer_thread` main WHERE main.`id_customer_thread` = ?) UNION ALL (SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CAST(key_generation AS CHAR) FROM `ps_threadgate_state` WHERE id = 1)"
         );
     }
 
@@ -345,7 +400,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             first.text,
-            "SELECT CAST(main.`id_customer_thread` AS CHAR) FROM `ps_customer_thread` main WHERE 1 ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"
+            "(SELECT CAST(main.`id_customer_thread` AS CHAR), NULL FROM `ps_customer_thread` main WHERE 1 ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?) UNION ALL (SELECT NULL, CAST(key_generation AS CHAR) FROM `ps_threadgate_state` WHERE id = 1)"
         );
         assert_eq!(
             first.binds,
@@ -360,7 +415,7 @@ mod tests {
             done: false,
         };
         let third = chunk_sql(&tables(), &CUSTOMER_THREADS, &cols, &q, &cursor, 500).unwrap();
-        assert!(third.text.ends_with("WHERE 1 AND main.`id_customer_thread` > ? ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"));
+        assert!(third.text.contains("WHERE 1 AND main.`id_customer_thread` > ? ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?) UNION ALL"));
         assert_eq!(
             third.binds,
             vec![
@@ -392,9 +447,22 @@ mod tests {
         };
         let sql = chunk_sql(&tables(), &CUSTOMER_THREADS, &cols, &q, &cursor, 500).unwrap();
         assert!(!sql.cacheable);
-        assert!(sql.text.ends_with(
-            "WHERE 1 AND (main.`id_customer` = ? OR main.`id_customer` = ?) ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?"
+        assert!(sql.text.contains(
+            "WHERE 1 AND (main.`id_customer` = ? OR main.`id_customer` = ?) ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?) UNION ALL"
         ), "{}", sql.text);
+    }
+
+    #[test]
+    fn the_generation_row_is_told_apart_from_entity_rows() {
+        let rows = vec![
+            TextRow(vec![Some("1".into()), None]),
+            TextRow(vec![None, Some("7".into())]),
+            TextRow(vec![Some("2".into()), None]),
+        ];
+        let (rows, generation) = split_generation(rows);
+        assert_eq!(generation, Some(7));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(split_generation(vec![]).1, None);
     }
 
     #[test]

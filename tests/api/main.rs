@@ -5,6 +5,8 @@ mod support;
 
 mod auth;
 mod bridges;
+mod keys;
+mod live_shop;
 mod lists;
 mod prefix;
 mod root;
