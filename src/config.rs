@@ -63,7 +63,12 @@ pub struct ServeSettings {
 
     /// Where keys are checked: `own` (threadgate's argon2id store, the default) or `prestashop`
     /// (the shop's own `webservice_account` tables, read as PrestaShop does).
-    #[arg(long, env = "THREADGATE_AUTH_SOURCE", default_value = "own", value_enum)]
+    #[arg(
+        long,
+        env = "THREADGATE_AUTH_SOURCE",
+        default_value = "own",
+        value_enum
+    )]
     pub auth_source: KeySource,
 
     /// With `--auth-source prestashop`: seconds a key read from the shop's tables is trusted
@@ -73,7 +78,11 @@ pub struct ServeSettings {
 
     /// Failed authentications (codes 17, 18, 20, 21) allowed per client address and minute;
     /// more are answered 429 before any key look-up. 0 disables the limit.
-    #[arg(long, env = "THREADGATE_AUTH_FAILURES_PER_MINUTE", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "THREADGATE_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 20
+    )]
     pub auth_failures_per_minute: u32,
 
     /// Proxies whose `X-Forwarded-For` is believed (comma-separated IP addresses). Empty: the

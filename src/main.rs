@@ -289,16 +289,13 @@ fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Grant(a) | KeysCommand::Deny(a) => {
             let add = grant;
             let (mut conn, tables, now) = open(&a.db)?;
-            admin::change_grants(
-                &mut conn,
-                &tables,
-                a.id,
-                &a.resources,
-                &a.methods,
-                &a.shops,
+            let change = admin::GrantChange {
+                resources: a.resources.clone(),
+                methods: a.methods.clone(),
+                shops: a.shops.clone(),
                 add,
-                &now,
-            )?;
+            };
+            admin::change_grants(&mut conn, &tables, a.id, &change, &now)?;
             let key = admin::list(&mut conn, &tables)?
                 .into_iter()
                 .find(|k| k.id == a.id);

@@ -40,10 +40,7 @@ impl AppState {
         let pool = db::pool(&db_settings.database_url, db_settings.pool_size)?;
         let tables = Tables::new(&db_settings.table_prefix);
         let snapshot = shop::load(&mut *pool.get()?, &tables)?;
-        let keys = Arc::new(KeyCache::new(
-            settings.key_cache_ttl(),
-            KEY_CACHE_CAPACITY,
-        ));
+        let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
         keys.set_generation(snapshot.key_generation);
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
         Ok(AppState {

@@ -114,17 +114,31 @@ pub fn set_active(
     Ok(())
 }
 
+/// What `keys grant` / `keys deny` change.
+#[derive(Debug, Clone, Default)]
+pub struct GrantChange {
+    pub resources: Vec<String>,
+    pub methods: Vec<Method>,
+    pub shops: Vec<u32>,
+    /// `true`: grant; `false`: deny.
+    pub add: bool,
+}
+
 /// `keys grant` (`add`) and `keys deny`: resources × methods, and shops.
 pub fn change_grants(
     conn: &mut MysqlConnection,
     tables: &Tables,
     id: u32,
-    resources: &[String],
-    methods: &[Method],
-    shops: &[u32],
-    add: bool,
+    change: &GrantChange,
     now: &str,
 ) -> anyhow::Result<()> {
+    let GrantChange {
+        resources,
+        methods,
+        shops,
+        add,
+    } = change;
+    let add = *add;
     check_resources(resources)?;
     if resources.is_empty() != methods.is_empty() {
         bail!("give both --resource and --method (or neither, with --shop)");
@@ -162,8 +176,8 @@ pub fn import_prestashop(
     cost: &Argon2Settings,
     now: &str,
 ) -> anyhow::Result<ImportReport> {
-    let accounts =
-        store::prestashop_accounts(conn, tables).context("reading the shop's webservice_account")?;
+    let accounts = store::prestashop_accounts(conn, tables)
+        .context("reading the shop's webservice_account")?;
     conn.transaction::<_, anyhow::Error, _>(|conn| {
         let mut report = ImportReport::default();
         for a in &accounts {
@@ -178,16 +192,17 @@ pub fn import_prestashop(
                     let fresh = if keys::verify(&normalized, &hash) {
                         None
                     } else {
-                        Some((keys::lookup_bucket(&normalized), keys::hash(&normalized, cost)?))
+                        Some((
+                            keys::lookup_bucket(&normalized),
+                            keys::hash(&normalized, cost)?,
+                        ))
                     };
                     store::replace_imported(
                         conn,
                         tables,
                         id,
                         fresh.as_ref().map(|(l, h)| (l.as_str(), h.as_str())),
-                        &a.description,
-                        a.active,
-                        &a.grants,
+                        a,
                         now,
                     )?;
                     report.updated.push((a.id, id));

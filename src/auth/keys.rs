@@ -109,7 +109,14 @@ mod tests {
         let h = hash(&k, &cheap).unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{h}");
         assert!(verify(&k, &h));
-        assert!(hash(&k, &Argon2Settings { argon2_memory_kib: 1, ..cheap }).is_err());
+        assert!(hash(
+            &k,
+            &Argon2Settings {
+                argon2_memory_kib: 1,
+                ..cheap
+            }
+        )
+        .is_err());
     }
 
     #[test]

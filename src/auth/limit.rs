@@ -150,9 +150,17 @@ mod tests {
         assert_eq!(l.check(a, t0), Err(60));
         assert_eq!(l.check(a, t0 + Duration::from_millis(30_500)), Err(30));
         assert_eq!(l.check(a, t0 + WINDOW), Ok(()));
-        assert_eq!(l.check(ip("10.0.0.2"), t0), Ok(()), "other addresses are free");
+        assert_eq!(
+            l.check(ip("10.0.0.2"), t0),
+            Ok(()),
+            "other addresses are free"
+        );
         l.record_failure(a, t0 + WINDOW);
-        assert_eq!(l.check(a, t0 + WINDOW), Ok(()), "a new window starts at one");
+        assert_eq!(
+            l.check(a, t0 + WINDOW),
+            Ok(()),
+            "a new window starts at one"
+        );
     }
 
     #[test]
@@ -171,7 +179,10 @@ mod tests {
         let l = FailureLimiter::new(5, 3);
         let t0 = Instant::now();
         for i in 0..10u8 {
-            l.record_failure(IpAddr::from([10, 0, 0, i]), t0 + Duration::from_secs(i.into()));
+            l.record_failure(
+                IpAddr::from([10, 0, 0, i]),
+                t0 + Duration::from_secs(i.into()),
+            );
         }
         assert!(l.len() <= 3);
         assert_eq!(l.len(), 3);

@@ -238,8 +238,7 @@ pub fn list(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<Vec<KeyI
     ))
     .load(conn)?;
     for r in grants {
-        let Some(k) = parse_u32(&r.0[0]).and_then(|id| keys.iter_mut().find(|k| k.id == id))
-        else {
+        let Some(k) = parse_u32(&r.0[0]).and_then(|id| keys.iter_mut().find(|k| k.id == id)) else {
             continue;
         };
         let a = r.0[2].clone().unwrap_or_default();
@@ -327,7 +326,9 @@ pub fn change_grants(
             "UPDATE {} SET date_upd = ",
             tables.name("threadgate_key")
         ));
-        q.bind_text(now).push(" WHERE id_key = ").bind_int(id.into());
+        q.bind_text(now)
+            .push(" WHERE id_key = ")
+            .bind_int(id.into());
         q.execute(conn)?;
         bump_generation(conn, tables)?;
         Ok(true)
@@ -360,16 +361,15 @@ pub fn replace_imported(
     tables: &Tables,
     id: u32,
     new_hash: Option<(&str, &str)>,
-    description: &str,
-    active: bool,
-    grants: &Grants,
+    account: &PrestashopAccount,
     now: &str,
 ) -> QueryResult<()> {
+    let (description, active, grants) = (&account.description, account.active, &account.grants);
     let mut q = Sql::new(format!(
         "UPDATE {} SET description = ",
         tables.name("threadgate_key")
     ));
-    q.bind_text(description)
+    q.bind_text(description.as_str())
         .push(", active = ")
         .bind_int(i64::from(active))
         .push(", date_upd = ")
@@ -383,7 +383,10 @@ pub fn replace_imported(
     q.push(" WHERE id_key = ").bind_int(id.into());
     q.execute(conn)?;
     for table in ["threadgate_key_permission", "threadgate_key_shop"] {
-        let mut q = Sql::new(format!("DELETE FROM {} WHERE id_key = ", tables.name(table)));
+        let mut q = Sql::new(format!(
+            "DELETE FROM {} WHERE id_key = ",
+            tables.name(table)
+        ));
         q.bind_int(id.into());
         q.execute(conn)?;
     }
@@ -430,7 +433,8 @@ pub fn prestashop_account(
         tables.name("webservice_account")
     ))
     .cached();
-    q.bind_text(key).push(" ORDER BY id_webservice_account LIMIT 1");
+    q.bind_text(key)
+        .push(" ORDER BY id_webservice_account LIMIT 1");
     Ok(q.load(conn)?.into_iter().next().map(|r| {
         (
             parse_u32(&r.0[0]).unwrap_or(0),

@@ -79,7 +79,10 @@ pub fn access(
         return Err(ApiError::resource_not_allowed(resource));
     }
     if !account.allows(resource, method) {
-        return Err(ApiError::method_not_allowed_for_key(method.as_str(), resource));
+        return Err(ApiError::method_not_allowed_for_key(
+            method.as_str(),
+            resource,
+        ));
     }
     Ok(())
 }

@@ -9,9 +9,9 @@ use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
+use super::keys::{self, Guard};
 use super::request::{parse_api_path, ws_url, ApiPath};
 use super::response::{self, request_format, Ctx};
-use super::keys::{self, Guard};
 use super::write;
 use crate::auth::{credential, Account};
 use crate::db::reads::{self, Columns, Cursor};

@@ -34,7 +34,11 @@ const WEBSERVICE_TABLES: [&str; 3] = [
 ];
 
 fn key_id(db: &TestDb) -> u32 {
-    admin::list(&mut db.conn(), &db.tables).unwrap().last().unwrap().id
+    admin::list(&mut db.conn(), &db.tables)
+        .unwrap()
+        .last()
+        .unwrap()
+        .id
 }
 
 fn codes(r: &Response) -> Vec<String> {
@@ -66,8 +70,14 @@ fn a_revoked_key_is_refused_on_the_very_next_request_without_a_refresh() {
     assert_eq!(app.get(&key, "/api/customer_threads/1").status, 200);
     assert_eq!(app.state.keys.len(), 1, "the verification is cached");
 
-    admin::set_active(&mut app.db.conn(), &app.db.tables, id, false, "2024-01-01 00:00:00")
-        .unwrap();
+    admin::set_active(
+        &mut app.db.conn(),
+        &app.db.tables,
+        id,
+        false,
+        "2024-01-01 00:00:00",
+    )
+    .unwrap();
     // No refresh: the request's own statement sees the new generation.
     let r = app.get(&key, "/api/customer_threads");
     assert_eq!(r.status, 401, "{}", r.text());
@@ -75,8 +85,14 @@ fn a_revoked_key_is_refused_on_the_very_next_request_without_a_refresh() {
     assert_eq!(app.get(&key, "/api/customer_threads/1").status, 401);
     assert_eq!(app.get(&key, "/api/customer_threads/999").status, 401);
 
-    admin::set_active(&mut app.db.conn(), &app.db.tables, id, true, "2024-01-01 00:00:00")
-        .unwrap();
+    admin::set_active(
+        &mut app.db.conn(),
+        &app.db.tables,
+        id,
+        true,
+        "2024-01-01 00:00:00",
+    )
+    .unwrap();
     assert_eq!(app.get(&key, "/api/customer_threads").status, 200);
 }
 
@@ -86,8 +102,14 @@ fn a_revoked_key_writes_nothing() {
     let key = app.db.full_key();
     let id = key_id(&app.db);
     assert_eq!(app.get(&key, "/api/customer_threads/2").status, 200);
-    admin::set_active(&mut app.db.conn(), &app.db.tables, id, false, "2024-01-01 00:00:00")
-        .unwrap();
+    admin::set_active(
+        &mut app.db.conn(),
+        &app.db.tables,
+        id,
+        false,
+        "2024-01-01 00:00:00",
+    )
+    .unwrap();
     let r = put(
         &app,
         &key,
@@ -112,10 +134,12 @@ fn a_denied_permission_applies_on_the_next_request() {
         &mut app.db.conn(),
         &app.db.tables,
         id,
-        &["customer_threads".into()],
-        &[Method::Get],
-        &[],
-        false,
+        &admin::GrantChange {
+            resources: vec!["customer_threads".into()],
+            methods: vec![Method::Get],
+            shops: vec![],
+            add: false,
+        },
         "2024-01-01 00:00:00",
     )
     .unwrap();
@@ -236,7 +260,9 @@ fn a_near_miss_and_a_random_wrong_key_cost_the_same_no_argon2() {
 #[test]
 fn keys_list_shows_grants_and_times_and_never_the_key() {
     let app = TestApp::spawn();
-    let key = app.db.key(&["customer_threads"], &[Method::Get, Method::Head], &[1]);
+    let key = app
+        .db
+        .key(&["customer_threads"], &[Method::Get, Method::Head], &[1]);
     let keys = admin::list(&mut app.db.conn(), &app.db.tables).unwrap();
     let k = &keys[0];
     assert!(k.active);
@@ -253,8 +279,13 @@ fn keys_list_shows_grants_and_times_and_never_the_key() {
     assert_eq!(k.last_used, None);
     assert_eq!(app.get(&key, "/api/customer_threads").status, 200);
     app.refresh();
-    let k = admin::list(&mut app.db.conn(), &app.db.tables).unwrap().remove(0);
-    let used = k.last_used.clone().expect("last use recorded by the refresh");
+    let k = admin::list(&mut app.db.conn(), &app.db.tables)
+        .unwrap()
+        .remove(0);
+    let used = k
+        .last_used
+        .clone()
+        .expect("last use recorded by the refresh");
     let paris = chrono::Utc::now()
         .with_timezone(&chrono_tz::Europe::Paris)
         .format("%Y-%m-%d %H")
@@ -299,18 +330,39 @@ fn the_keys_commands_work_end_to_end() {
     let key = created["key"].as_str().unwrap().to_owned();
     assert_eq!(key.len(), 32);
     let id = created["id"].as_u64().unwrap().to_string();
-    run(&["keys", "grant", &id, "--resource", "customer_messages", "--method", "GET"]);
+    run(&[
+        "keys",
+        "grant",
+        &id,
+        "--resource",
+        "customer_messages",
+        "--method",
+        "GET",
+    ]);
     run(&["keys", "revoke", &id]);
-    let listed: serde_json::Value = serde_json::from_str(&run(&["keys", "list", "--json"])).unwrap();
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["keys", "list", "--json"])).unwrap();
     assert_eq!(listed[0]["active"], false);
     assert_eq!(listed[0]["description"], "helpdesk");
     assert_eq!(listed[0]["permissions"].as_array().unwrap().len(), 3);
     let text = run(&["keys", "list"]);
-    assert!(text.contains("REVOKED") && text.contains("helpdesk"), "{text}");
+    assert!(
+        text.contains("REVOKED") && text.contains("helpdesk"),
+        "{text}"
+    );
     assert!(!text.contains(&key) && !listed.to_string().contains(&key));
     run(&["keys", "enable", &id]);
-    run(&["keys", "deny", &id, "--resource", "customer_threads", "--method", "HEAD"]);
-    let listed: serde_json::Value = serde_json::from_str(&run(&["keys", "list", "--json"])).unwrap();
+    run(&[
+        "keys",
+        "deny",
+        &id,
+        "--resource",
+        "customer_threads",
+        "--method",
+        "HEAD",
+    ]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&run(&["keys", "list", "--json"])).unwrap();
     assert_eq!(listed[0]["active"], true);
     assert_eq!(listed[0]["permissions"].as_array().unwrap().len(), 2);
 }
@@ -339,7 +391,8 @@ fn the_prestashop_source_reads_the_shops_tables_as_prestashop_does() {
     let app = TestApp::with(db, settings);
     assert_eq!(app.get(PS_KEY, "/api/customer_threads").status, 200);
     assert_eq!(
-        app.get(&PS_KEY.to_lowercase(), "/api/customer_threads").status,
+        app.get(&PS_KEY.to_lowercase(), "/api/customer_threads")
+            .status,
         200,
         "the _ci collation matches any case"
     );
@@ -381,8 +434,13 @@ fn import_prestashop_keeps_clients_keys_and_is_idempotent() {
     // Deactivated in the Back Office, then imported again: the copy follows.
     app.db
         .exec("UPDATE `ps_webservice_account` SET `active` = 0 WHERE `id_webservice_account` = 3");
-    admin::import_prestashop(&mut app.db.conn(), &app.db.tables, &cost, "2024-01-01 00:00:00")
-        .unwrap();
+    admin::import_prestashop(
+        &mut app.db.conn(),
+        &app.db.tables,
+        &cost,
+        "2024-01-01 00:00:00",
+    )
+    .unwrap();
     assert_eq!(app.get(PS_KEY, "/api/customer_threads").status, 401);
 }
 
@@ -416,7 +474,11 @@ fn no_key_in_plain_text_in_the_database_the_logs_or_error_bodies() {
     let logs = crate::support::capture_logs();
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let near = format!("{}{}", &key[..31], if key.ends_with('A') { 'B' } else { 'A' });
+    let near = format!(
+        "{}{}",
+        &key[..31],
+        if key.ends_with('A') { 'B' } else { 'A' }
+    );
     assert_eq!(app.get(&key, "/api/customer_threads").status, 200);
     let wrong = app.get(&near, "/api/customer_threads");
     assert_eq!(wrong.status, 401);

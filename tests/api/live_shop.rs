@@ -42,9 +42,7 @@ INSERT INTO `ps_webservice_account_shop` VALUES (1, 1);
 /// `SHOW CREATE TABLE` of every table of the database.
 fn schema(db: &TestDb) -> BTreeMap<String, String> {
     let mut conn = db.conn();
-    let mut q = Sql::new(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = ",
-    );
+    let mut q = Sql::new("SELECT table_name FROM information_schema.tables WHERE table_schema = ");
     q.bind_text(db.name.as_str());
     let mut out = BTreeMap::new();
     for t in q.load(&mut conn).unwrap() {
@@ -100,7 +98,11 @@ fn migrate_on_a_prestashop_8_database_changes_no_shop_table_and_the_api_works() 
     // Shop configuration: PS_SHOP_NAME, PS_SSL_ENABLED.
     let root = app.get(KEY, "/api/");
     assert_eq!(root.status, 200);
-    assert!(root.text().contains("shopName=\"Maison Test\""), "{}", root.text());
+    assert!(
+        root.text().contains("shopName=\"Maison Test\""),
+        "{}",
+        root.text()
+    );
     let thread = app.get(KEY, "/api/customer_threads/1");
     assert_eq!(thread.status, 200, "{}", thread.text());
     assert!(thread
@@ -129,13 +131,15 @@ fn migrate_on_a_prestashop_8_database_changes_no_shop_table_and_the_api_works() 
         .with_timezone(&chrono_tz::America::New_York)
         .format("%Y-%m-%d %H")
         .to_string();
-    assert!(row[4].as_deref().unwrap().starts_with(&ny), "{row:?} in shop time");
+    assert!(
+        row[4].as_deref().unwrap().starts_with(&ny),
+        "{row:?} in shop time"
+    );
     assert_eq!(row[4], row[5]);
 
     // PS_WEBSERVICE switched off in the Back Office.
-    app.db.exec(
-        "UPDATE `ps_configuration` SET `value` = '0' WHERE `name` = 'PS_WEBSERVICE'",
-    );
+    app.db
+        .exec("UPDATE `ps_configuration` SET `value` = '0' WHERE `name` = 'PS_WEBSERVICE'");
     app.refresh();
     let r = app.get(KEY, "/api/customer_threads");
     assert_eq!(r.status, 503);

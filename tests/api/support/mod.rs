@@ -126,8 +126,8 @@ impl TestDb {
             &Argon2Settings::default(),
             "2024-01-01 00:00:00",
         )
-            .expect("create key")
-            .1
+        .expect("create key")
+        .1
     }
 
     /// A key with every method on both resources.
@@ -293,7 +293,9 @@ pub fn capture_logs() -> Logs {
         let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let writer = LogWriter(buf.clone());
         let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("threadgate=trace,actix_web=debug"))
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "threadgate=trace,actix_web=debug",
+            ))
             .with_writer(move || writer.clone())
             .with_ansi(false)
             .try_init();
