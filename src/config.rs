@@ -61,6 +61,35 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_KEY_CACHE_TTL", default_value_t = 60)]
     pub key_cache_ttl: u64,
 
+    /// Where keys are checked: `own` (threadgate's argon2id store, the default) or `prestashop`
+    /// (the shop's own `webservice_account` tables, read as PrestaShop does).
+    #[arg(
+        long,
+        env = "THREADGATE_AUTH_SOURCE",
+        default_value = "own",
+        value_enum
+    )]
+    pub auth_source: KeySource,
+
+    /// With `--auth-source prestashop`: seconds a key read from the shop's tables is trusted
+    /// before it is read again (Back Office changes show up within this time).
+    #[arg(long, env = "THREADGATE_PRESTASHOP_KEY_TTL", default_value_t = 5)]
+    pub prestashop_key_ttl: u64,
+
+    /// Failed authentications (codes 17, 18, 20, 21) allowed per client address and minute;
+    /// more are answered 429 before any key look-up. 0 disables the limit.
+    #[arg(
+        long,
+        env = "THREADGATE_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 20
+    )]
+    pub auth_failures_per_minute: u32,
+
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated IP addresses). Empty: the
+    /// client address is always the TCP peer.
+    #[arg(long, env = "THREADGATE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Seconds between reloads of the shop's configuration (shops, languages, PS_* values).
     #[arg(long, env = "THREADGATE_CONFIG_REFRESH", default_value_t = 10)]
     pub config_refresh: u64,
@@ -90,9 +119,49 @@ pub struct ServeSettings {
     pub upload_dir: Option<std::path::PathBuf>,
 }
 
+/// Where keys are checked (decisions, Keys and permissions).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeySource {
+    /// threadgate's own store: argon2id hashes, managed with `threadgate keys`.
+    #[default]
+    Own,
+    /// The shop's `webservice_account`, `webservice_permission`, `webservice_account_shop`.
+    Prestashop,
+}
+
+/// argon2id cost of newly hashed keys. A stored hash carries its own parameters, so changing
+/// these never invalidates existing keys. Defaults: OWASP's m=19 MiB, t=2, p=1.
+#[derive(Args, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Settings {
+    /// Memory per hash, KiB.
+    #[arg(long, env = "THREADGATE_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+    /// Iterations.
+    #[arg(long, env = "THREADGATE_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+    /// Lanes.
+    #[arg(long, env = "THREADGATE_ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+}
+
+impl Default for Argon2Settings {
+    fn default() -> Argon2Settings {
+        Argon2Settings {
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
 impl ServeSettings {
+    /// How long a verified key is trusted: the key-cache TTL for the own store, the short
+    /// PrestaShop TTL when keys are read from the shop's tables.
     pub fn key_cache_ttl(&self) -> Duration {
-        Duration::from_secs(self.key_cache_ttl)
+        match self.auth_source {
+            KeySource::Own => Duration::from_secs(self.key_cache_ttl),
+            KeySource::Prestashop => Duration::from_secs(self.prestashop_key_ttl),
+        }
     }
 
     /// The `PSWS-Version` value to send, if any.

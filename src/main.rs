@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use diesel::Connection;
 
 use threadgate::auth::admin::{self, CreateKey};
-use threadgate::config::{DbSettings, ServeSettings};
+use threadgate::config::{Argon2Settings, DbSettings, ServeSettings};
 use threadgate::db::{migrations, Tables};
 use threadgate::resource::Method;
 use threadgate::{seed, startup, telemetry};
@@ -51,9 +51,30 @@ enum Command {
     },
     /// Manage API keys.
     Keys {
+        /// Print JSON instead of text meant for people.
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: KeysCommand,
     },
+}
+
+/// Resources × methods and shops, for `grant` and `deny`.
+#[derive(clap::Args)]
+struct GrantArgs {
+    #[command(flatten)]
+    db: DbSettings,
+    /// The key's id (`keys list`).
+    id: u32,
+    /// A resource (repeatable), e.g. customer_threads.
+    #[arg(long = "resource")]
+    resources: Vec<String>,
+    /// A method on every listed resource (repeatable or comma-separated).
+    #[arg(long = "method", value_delimiter = ',', value_parser = parse_method)]
+    methods: Vec<Method>,
+    /// A shop (repeatable).
+    #[arg(long = "shop")]
+    shops: Vec<u32>,
 }
 
 #[derive(Subcommand)]
@@ -80,6 +101,38 @@ enum KeysCommand {
         /// Create the key disabled.
         #[arg(long)]
         inactive: bool,
+        #[command(flatten)]
+        argon2: Argon2Settings,
+    },
+    /// List keys: id, description, active, permissions, shops, created and last-used times
+    /// (never the key).
+    List {
+        #[command(flatten)]
+        db: DbSettings,
+    },
+    /// Disable a key; every running server refuses it from its next request.
+    Revoke {
+        #[command(flatten)]
+        db: DbSettings,
+        id: u32,
+    },
+    /// Enable a key again.
+    Enable {
+        #[command(flatten)]
+        db: DbSettings,
+        id: u32,
+    },
+    /// Add permissions (resources × methods) and shops to a key.
+    Grant(GrantArgs),
+    /// Remove permissions (resources × methods) and shops from a key.
+    Deny(GrantArgs),
+    /// Copy the shop's webservice keys (webservice_account, _permission, _account_shop) into
+    /// the hashed store, with the same permissions, shops and active flag; re-running updates.
+    ImportPrestashop {
+        #[command(flatten)]
+        db: DbSettings,
+        #[command(flatten)]
+        argon2: Argon2Settings,
     },
 }
 
@@ -91,8 +144,56 @@ fn connect(db: &DbSettings) -> anyhow::Result<diesel::MysqlConnection> {
     diesel::MysqlConnection::establish(&db.database_url).context("connecting to the database")
 }
 
-fn now_utc() -> String {
-    chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn print_keys(keys: &[threadgate::db::keys::KeyInfo]) {
+    if keys.is_empty() {
+        println!("no keys");
+    }
+    for k in keys {
+        println!(
+            "#{id}  {state}  {desc}",
+            id = k.id,
+            state = if k.active { "active" } else { "REVOKED" },
+            desc = if k.description.is_empty() {
+                "(no description)"
+            } else {
+                &k.description
+            }
+        );
+        let mut by_resource: Vec<(String, Vec<String>)> = Vec::new();
+        for (r, m) in &k.permissions {
+            match by_resource.iter_mut().find(|(x, _)| x == r) {
+                Some((_, ms)) => ms.push(m.clone()),
+                None => by_resource.push((r.clone(), vec![m.clone()])),
+            }
+        }
+        let perms: Vec<String> = by_resource
+            .iter()
+            .map(|(r, ms)| format!("{r} {}", ms.join(",")))
+            .collect();
+        println!(
+            "    permissions: {}",
+            if perms.is_empty() {
+                "none".into()
+            } else {
+                perms.join("; ")
+            }
+        );
+        let shops: Vec<String> = k.shops.iter().map(u32::to_string).collect();
+        println!("    shops: {}", shops.join(", "));
+        println!(
+            "    created {}, last used {}{}",
+            k.created,
+            k.last_used.as_deref().unwrap_or("never"),
+            k.imported_from
+                .map(|a| format!(", imported from PrestaShop account #{a}"))
+                .unwrap_or_default()
+        );
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -124,32 +225,108 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Keys { command } => match command {
-            KeysCommand::Create {
-                db,
+        Command::Keys { json, command } => keys(json, command),
+    }
+}
+
+fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {
+    let open = |db: &DbSettings| -> anyhow::Result<(diesel::MysqlConnection, Tables, String)> {
+        let tables = Tables::new(&db.table_prefix);
+        let mut conn = connect(db)?;
+        let now = admin::shop_now(&mut conn, &tables);
+        Ok((conn, tables, now))
+    };
+    let enable = matches!(command, KeysCommand::Enable { .. });
+    let grant = matches!(command, KeysCommand::Grant(_));
+    match command {
+        KeysCommand::Create {
+            db,
+            resources,
+            methods,
+            shops,
+            description,
+            key,
+            inactive,
+            argon2,
+        } => {
+            let (mut conn, tables, now) = open(&db)?;
+            let req = CreateKey {
                 resources,
                 methods,
                 shops,
                 description,
                 key,
-                inactive,
-            } => {
-                let tables = Tables::new(&db.table_prefix);
-                let req = CreateKey {
-                    resources,
-                    methods,
-                    shops,
-                    description,
-                    key,
-                    active: !inactive,
-                };
-                let (id, key) = admin::create(&mut connect(&db)?, &tables, &req, &now_utc())?;
-                eprintln!(
-                    "key #{id} created; it is shown once and stored only as an argon2id hash"
-                );
-                println!("{key}");
-                Ok(())
+                active: !inactive,
+            };
+            let (id, key) = admin::create(&mut conn, &tables, &req, &argon2, &now)?;
+            if json {
+                return print_json(&serde_json::json!({ "id": id, "key": key }));
             }
-        },
+            eprintln!("key #{id} created; it is shown once and stored only as an argon2id hash");
+            println!("{key}");
+            Ok(())
+        }
+        KeysCommand::List { db } => {
+            let (mut conn, tables, _) = open(&db)?;
+            let keys = admin::list(&mut conn, &tables)?;
+            if json {
+                return print_json(&keys);
+            }
+            print_keys(&keys);
+            Ok(())
+        }
+        KeysCommand::Revoke { db, id } | KeysCommand::Enable { db, id } => {
+            let active = enable;
+            let (mut conn, tables, now) = open(&db)?;
+            admin::set_active(&mut conn, &tables, id, active, &now)?;
+            let state = if active { "enabled" } else { "revoked" };
+            if json {
+                return print_json(&serde_json::json!({ "id": id, "active": active }));
+            }
+            println!("key #{id} {state}; running servers apply it from their next request");
+            Ok(())
+        }
+        KeysCommand::Grant(a) | KeysCommand::Deny(a) => {
+            let add = grant;
+            let (mut conn, tables, now) = open(&a.db)?;
+            let change = admin::GrantChange {
+                resources: a.resources.clone(),
+                methods: a.methods.clone(),
+                shops: a.shops.clone(),
+                add,
+            };
+            admin::change_grants(&mut conn, &tables, a.id, &change, &now)?;
+            let key = admin::list(&mut conn, &tables)?
+                .into_iter()
+                .find(|k| k.id == a.id);
+            if json {
+                return print_json(&key);
+            }
+            print_keys(key.as_slice());
+            Ok(())
+        }
+        KeysCommand::ImportPrestashop { db, argon2 } => {
+            let (mut conn, tables, now) = open(&db)?;
+            let report = admin::import_prestashop(&mut conn, &tables, &argon2, &now)?;
+            if json {
+                return print_json(&report);
+            }
+            for (account, id) in &report.created {
+                println!("PrestaShop account #{account} imported as key #{id}");
+            }
+            for (account, id) in &report.updated {
+                println!("PrestaShop account #{account} already imported as key #{id}: updated");
+            }
+            for account in &report.skipped {
+                println!("PrestaShop account #{account} skipped: its key is not 32 characters");
+            }
+            println!(
+                "{} imported, {} updated, {} skipped; the keys stay valid for existing clients",
+                report.created.len(),
+                report.updated.len(),
+                report.skipped.len()
+            );
+            Ok(())
+        }
     }
 }

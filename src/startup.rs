@@ -9,7 +9,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{web, App, HttpServer};
 
-use crate::auth::KeyCache;
+use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
 use crate::config::{DbSettings, ServeSettings};
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
@@ -21,12 +21,18 @@ pub struct AppState {
     pub pool: Pool,
     pub tables: Tables,
     pub settings: ServeSettings,
-    pub keys: KeyCache,
+    pub keys: Arc<KeyCache>,
+    /// Failed authentications per client address.
+    pub limiter: FailureLimiter,
+    /// Keys used since the last refresh (written to `last_used` by the refresh).
+    pub usage: UsageLog,
     snapshot: RwLock<Arc<ShopSnapshot>>,
 }
 
 /// Verified keys held at most (each entry is a few hundred bytes).
 const KEY_CACHE_CAPACITY: usize = 10_000;
+/// Client addresses whose failures are counted at most (each entry is a few dozen bytes).
+const LIMITER_CAPACITY: usize = 100_000;
 
 impl AppState {
     /// Connects, reads the shop snapshot once, and is ready to serve.
@@ -34,13 +40,16 @@ impl AppState {
         let pool = db::pool(&db_settings.database_url, db_settings.pool_size)?;
         let tables = Tables::new(&db_settings.table_prefix);
         let snapshot = shop::load(&mut *pool.get()?, &tables)?;
-        let keys = KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY);
+        let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
         keys.set_generation(snapshot.key_generation);
+        let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
         Ok(AppState {
             pool,
             tables,
             settings,
             keys,
+            limiter,
+            usage: UsageLog::default(),
             snapshot: RwLock::new(Arc::new(snapshot)),
         })
     }
@@ -52,10 +61,33 @@ impl AppState {
             .clone()
     }
 
-    /// Re-reads the shop snapshot; a changed key generation empties the key cache at once.
+    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17): `PS_TIMEZONE` of the
+    /// default shop, else the setting.
+    pub fn shop_now(&self) -> String {
+        let snapshot = self.snapshot();
+        let tz = snapshot
+            .config("PS_TIMEZONE", snapshot.default_shop())
+            .and_then(|z| z.trim().parse::<chrono_tz::Tz>().ok())
+            .unwrap_or(self.settings.timezone);
+        chrono::Utc::now()
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
+    /// Re-reads the shop snapshot (a changed key generation empties the key cache at once)
+    /// and writes when keys were last used.
     pub async fn refresh(&self) -> Result<(), DbError> {
         let tables = self.tables.clone();
+        let used = match self.settings.auth_source {
+            KeySource::Own => self.usage.take(),
+            KeySource::Prestashop => Vec::new(),
+        };
+        let now = self.shop_now();
         let snapshot = db::run(&self.pool, move |conn| {
+            if let Err(e) = db::keys::touch_last_used(conn, &tables, &used, &now) {
+                tracing::warn!(error = %e, "could not record when keys were last used");
+            }
             shop::load(conn, &tables).map_err(DbError::from)
         })
         .await?;

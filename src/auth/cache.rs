@@ -25,7 +25,8 @@ struct Entry {
 pub struct KeyCache {
     secret: [u8; 32],
     inflight: Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>>>,
-    verifications: tokio::sync::Semaphore,
+    argon2_permits: tokio::sync::Semaphore,
+    verifications: AtomicU64,
     ttl: Duration,
     capacity: usize,
     generation: AtomicU64,
@@ -40,7 +41,8 @@ impl KeyCache {
         KeyCache {
             secret,
             inflight: Mutex::new(HashMap::new()),
-            verifications: tokio::sync::Semaphore::new(cores),
+            argon2_permits: tokio::sync::Semaphore::new(cores),
+            verifications: AtomicU64::new(0),
             ttl,
             capacity: capacity.max(1),
             generation: AtomicU64::new(0),
@@ -123,10 +125,20 @@ impl KeyCache {
 
     /// A permit to run argon2 (at most one run per core at a time).
     pub async fn verification_permit(&self) -> tokio::sync::SemaphorePermit<'_> {
-        self.verifications
+        self.argon2_permits
             .acquire()
             .await
             .expect("the verification semaphore is never closed")
+    }
+
+    /// Counts one argon2 verification (tests and timing checks read it).
+    pub fn count_verification(&self) {
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// argon2 verifications run so far by this cache's server.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     pub fn len(&self) -> usize {
@@ -166,6 +178,60 @@ impl Drop for Flight<'_> {
     }
 }
 
+/// When keys were last used, recorded in memory on each successful request and written by the
+/// background refresh (never a statement on the request path). A key is marked at most once a
+/// minute.
+pub struct UsageLog {
+    marks: Mutex<HashMap<u32, (Instant, bool)>>,
+}
+
+const USAGE_RESOLUTION: Duration = Duration::from_secs(60);
+const USAGE_CAPACITY: usize = 100_000;
+
+impl Default for UsageLog {
+    fn default() -> UsageLog {
+        UsageLog {
+            marks: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl UsageLog {
+    /// Notes a use of key `id`.
+    pub fn record(&self, id: u32, now: Instant) {
+        let mut map = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= USAGE_CAPACITY && !map.contains_key(&id) {
+            map.retain(|_, (_, dirty)| *dirty);
+        }
+        match map.get_mut(&id) {
+            Some((at, dirty)) => {
+                if *at + USAGE_RESOLUTION <= now {
+                    *at = now;
+                    *dirty = true;
+                }
+            }
+            None => {
+                map.insert(id, (now, true));
+            }
+        }
+    }
+
+    /// The keys used since the last call (each at most once a minute).
+    pub fn take(&self) -> Vec<u32> {
+        let mut map = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<u32> = map
+            .iter_mut()
+            .filter(|(_, (_, dirty))| *dirty)
+            .map(|(id, (_, dirty))| {
+                *dirty = false;
+                *id
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +239,7 @@ mod tests {
     fn account() -> Arc<Account> {
         Arc::new(Account {
             id: 1,
+            source: crate::config::KeySource::Own,
             permissions: vec![("customer_threads".into(), 1)],
             shops: vec![1],
         })
@@ -240,5 +307,19 @@ mod tests {
             c.insert(c.fingerprint(k), account(), c.generation());
         }
         assert!(c.len() <= 2);
+    }
+
+    #[test]
+    fn a_key_is_marked_used_at_most_once_a_minute() {
+        let log = UsageLog::default();
+        let t0 = Instant::now();
+        log.record(7, t0);
+        log.record(7, t0 + Duration::from_secs(1));
+        log.record(8, t0);
+        assert_eq!(log.take(), vec![7, 8]);
+        log.record(7, t0 + Duration::from_secs(30));
+        assert_eq!(log.take(), Vec::<u32>::new());
+        log.record(7, t0 + Duration::from_secs(61));
+        assert_eq!(log.take(), vec![7]);
     }
 }

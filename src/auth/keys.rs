@@ -6,9 +6,11 @@
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use argon2::{Algorithm, Argon2, Params, Version};
 use rand::Rng;
 use sha2::{Digest, Sha256};
+
+use crate::config::Argon2Settings;
 
 /// PrestaShop's generated keys: 32 characters, upper-case letters and digits.
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -33,16 +35,25 @@ pub fn lookup_bucket(normalized: &str) -> String {
     hex::encode(&digest[..2])
 }
 
-/// argon2id with the crate's defaults (OWASP's m=19 MiB, t=2, p=1).
-pub fn hash(normalized: &str) -> String {
+/// argon2id with the given cost (the settings; OWASP's m=19 MiB, t=2, p=1 by default).
+pub fn hash(normalized: &str, cost: &Argon2Settings) -> anyhow::Result<String> {
+    let params = Params::new(
+        cost.argon2_memory_kib,
+        cost.argon2_iterations,
+        cost.argon2_parallelism,
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("invalid argon2 parameters: {e}"))?;
     let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password(normalized.as_bytes(), &salt)
-        .expect("argon2 hashing with default parameters cannot fail")
-        .to_string()
+        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))?
+        .to_string())
 }
 
-/// Whether `normalized` matches the stored PHC string (constant-time inside argon2).
+/// Whether `normalized` matches the stored PHC string. The parameters come from the PHC
+/// string itself, so keys hashed under older settings keep working; the final comparison is
+/// constant-time inside argon2.
 pub fn verify(normalized: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|h| {
@@ -77,7 +88,7 @@ mod tests {
     #[test]
     fn a_hash_verifies_its_key_only() {
         let k = normalize(&generate());
-        let h = hash(&k);
+        let h = hash(&k, &Argon2Settings::default()).unwrap();
         assert!(h.starts_with("$argon2id$"), "{h}");
         assert!(!h.contains(&k));
         assert!(verify(&k, &h));
@@ -85,6 +96,27 @@ mod tests {
         other.replace_range(31..32, if k.ends_with('A') { "B" } else { "A" });
         assert!(!verify(&other, &h));
         assert!(!verify(&k, "not a phc string"));
+    }
+
+    #[test]
+    fn hashes_made_under_other_settings_still_verify() {
+        let k = normalize(&generate());
+        let cheap = Argon2Settings {
+            argon2_memory_kib: 1024,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+        };
+        let h = hash(&k, &cheap).unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{h}");
+        assert!(verify(&k, &h));
+        assert!(hash(
+            &k,
+            &Argon2Settings {
+                argon2_memory_kib: 1,
+                ..cheap
+            }
+        )
+        .is_err());
     }
 
     #[test]

@@ -27,6 +27,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/2026-11-21-000002_threadgate_keys/up.sql"),
         include_str!("../../migrations/2026-11-21-000002_threadgate_keys/down.sql"),
     ),
+    (
+        "2026-11-21-000003_threadgate_key_usage",
+        include_str!("../../migrations/2026-11-21-000003_threadgate_key_usage/up.sql"),
+        include_str!("../../migrations/2026-11-21-000003_threadgate_key_usage/down.sql"),
+    ),
 ];
 
 /// Replaces the `ps_` prefix of every backticked table name.
@@ -162,6 +167,25 @@ mod tests {
                         !word.starts_with("ps_"),
                         "unquoted table name {word:?} would escape the prefix rewrite"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_threadgate_tables_are_ever_altered_or_dropped() {
+        for (_, up, down) in FILES {
+            for sql in [up, down] {
+                let upper = sql.to_ascii_uppercase();
+                for verb in ["ALTER TABLE ", "DROP TABLE ", "RENAME TABLE ", "TRUNCATE "] {
+                    for part in upper.split(verb).skip(1) {
+                        let name = part.trim_start_matches("IF EXISTS ").trim_start();
+                        assert!(
+                            name.starts_with("`PS_THREADGATE_"),
+                            "{verb}{} touches a PrestaShop table",
+                            &name[..name.len().min(40)]
+                        );
+                    }
                 }
             }
         }

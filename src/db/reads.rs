@@ -11,6 +11,11 @@
 //! W11, or `sort=[id_ASC|DESC]`) pages by keyset; any other sort by offset with the id as a
 //! tie-breaker, so pages never overlap. Each chunk asks for one row more than it needs, so the
 //! end of a list is known without another statement.
+//!
+//! A request's first statement also returns the key store's generation (an uncorrelated scalar
+//! subquery, computed once, as the last column of every row), so a key revoked a moment ago is
+//! noticed on that same round trip (`http::keys::Guard`). Only an empty result needs a second,
+//! tiny statement to read it.
 
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
@@ -52,8 +57,9 @@ impl Columns {
     }
 }
 
-/// `SELECT <columns>` of the row aliased `main`, plus the association item id (`a`).
-fn select_columns(res: &ResourceDef, cols: &Columns) -> String {
+/// `SELECT <columns>` of the row aliased `main`, plus the association item id (`a`), plus the
+/// key store's generation when `generation` is set.
+fn select_columns(tables: &Tables, res: &ResourceDef, cols: &Columns, generation: bool) -> String {
     let mut s = String::from("SELECT ");
     for (n, &i) in cols.fields.iter().enumerate() {
         if n > 0 {
@@ -68,6 +74,12 @@ fn select_columns(res: &ResourceDef, cols: &Columns) -> String {
     }
     if let Some(a) = association(res, cols) {
         s.push_str(&format!(", CAST(a.`{}` AS CHAR)", a.id_column));
+    }
+    if generation {
+        s.push_str(&format!(
+            ", (SELECT CAST(key_generation AS CHAR) FROM {} WHERE id = 1)",
+            tables.name("threadgate_state")
+        ));
     }
     s
 }
@@ -99,11 +111,24 @@ fn join(tables: &Tables, res: &ResourceDef, cols: &Columns) -> String {
 }
 
 /// Folds rows into entities: with an association, consecutive rows of one entity each carry
-/// one item id (NULL when it has none).
-fn to_entities(res: &ResourceDef, cols: &Columns, rows: Vec<super::sql::TextRow>) -> Vec<Entity> {
+/// one item id (NULL when it has none). With `generation`, the last column of the first row
+/// is the key store's generation.
+fn to_entities(
+    res: &ResourceDef,
+    cols: &Columns,
+    rows: Vec<super::sql::TextRow>,
+    generation: bool,
+) -> (Vec<Entity>, Option<u64>) {
     let assoc = association(res, cols).is_some();
+    let mut seen = None;
     let mut out: Vec<Entity> = Vec::with_capacity(rows.len());
-    for row in rows {
+    for mut row in rows {
+        if generation {
+            let g = row.0.pop().flatten();
+            if seen.is_none() {
+                seen = g.and_then(|g| g.parse().ok());
+            }
+        }
         let mut it = row.0.into_iter();
         let mut values = vec![None; res.fields.len()];
         for &i in &cols.fields {
@@ -125,7 +150,15 @@ fn to_entities(res: &ResourceDef, cols: &Columns, rows: Vec<super::sql::TextRow>
             associations,
         });
     }
-    out
+    (out, seen)
+}
+
+/// The generation a first statement returned, or, when it returned no row, a separate read.
+fn observed(conn: &mut MysqlConnection, tables: &Tables, from_rows: Option<u64>) -> QueryResult<Option<u64>> {
+    match from_rows {
+        Some(g) => Ok(Some(g)),
+        None => super::shop::key_generation(conn, tables).map(Some),
+    }
 }
 
 /// The statement for one entity by primary key. The entity is a constant table for MariaDB,
@@ -134,7 +167,7 @@ fn to_entities(res: &ResourceDef, cols: &Columns, rows: Vec<super::sql::TextRow>
 pub fn single_sql(tables: &Tables, res: &ResourceDef, cols: &Columns, id: i64) -> Sql {
     let mut q = Sql::new(format!(
         "{} FROM {} main{} WHERE main.`{}` = ",
-        select_columns(res, cols),
+        select_columns(tables, res, cols, true),
         tables.name(res.table),
         join(tables, res, cols),
         res.id_column()
@@ -144,19 +177,20 @@ pub fn single_sql(tables: &Tables, res: &ResourceDef, cols: &Columns, id: i64) -
     q
 }
 
-/// Loads one entity, or `None` when the id does not exist.
+/// Loads one entity (`None` when the id does not exist) and the key store's generation.
 pub fn single(
     conn: &mut MysqlConnection,
     tables: &Tables,
     res: &ResourceDef,
     cols: &Columns,
     id: i64,
-) -> QueryResult<Option<Entity>> {
-    if id <= 0 {
-        return Ok(None);
-    }
-    let rows = single_sql(tables, res, cols, id).load(conn)?;
-    Ok(to_entities(res, cols, rows).into_iter().next())
+) -> QueryResult<(Option<Entity>, Option<u64>)> {
+    let (entities, generation) = if id > 0 {
+        to_entities(res, cols, single_sql(tables, res, cols, id).load(conn)?, true)
+    } else {
+        (Vec::new(), None)
+    };
+    Ok((entities.into_iter().next(), observed(conn, tables, generation)?))
 }
 
 fn push_filter(q: &mut Sql, res: &ResourceDef, f: &Filter) {
@@ -214,6 +248,11 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// Nothing read yet: the next statement is the request's first.
+    pub fn is_first(&self) -> bool {
+        self.returned == 0 && self.last_id.is_none() && !self.done
+    }
+
     pub fn start() -> Cursor {
         Cursor {
             returned: 0,
@@ -284,6 +323,7 @@ pub fn chunk_sql(
     };
     // Ids alone are picked straight from the table; whole rows only for the page's ids.
     let paged = cols.fields.len() > 1 || cols.associations;
+    let generation = cursor.is_first();
     let mut sql = if paged {
         Sql::new(format!(
             "SELECT {pk} AS `page_id` FROM {} main WHERE 1",
@@ -292,7 +332,7 @@ pub fn chunk_sql(
     } else {
         Sql::new(format!(
             "{} FROM {} main WHERE 1",
-            select_columns(res, cols),
+            select_columns(tables, res, cols, generation),
             tables.name(res.table)
         ))
     };
@@ -316,7 +356,7 @@ pub fn chunk_sql(
         let inner = std::mem::take(&mut sql.text);
         sql.text = format!(
             "{} FROM ({inner}) page JOIN {} main ON {pk} = page.`page_id`{}{order}{}",
-            select_columns(res, cols),
+            select_columns(tables, res, cols, generation),
             tables.name(res.table),
             join(tables, res, cols),
             association(res, cols).map_or_else(String::new, |a| format!(", a.`{}`", a.id_column)),
@@ -325,7 +365,8 @@ pub fn chunk_sql(
     Some(sql)
 }
 
-/// Reads the next chunk of a list and advances the cursor.
+/// Reads the next chunk of a list and advances the cursor; the first chunk also returns the key
+/// store's generation (read separately only when the list is empty).
 pub fn next_chunk(
     conn: &mut MysqlConnection,
     tables: &Tables,
@@ -334,13 +375,16 @@ pub fn next_chunk(
     q: &ListQuery,
     cursor: &mut Cursor,
     chunk: u32,
-) -> QueryResult<Vec<Entity>> {
+) -> QueryResult<(Vec<Entity>, Option<u64>)> {
+    let first = cursor.is_first();
     let want = chunk_size(q, cursor, chunk);
     let Some(sql) = chunk_sql(tables, res, cols, q, cursor, chunk) else {
         cursor.done = true;
-        return Ok(Vec::new());
+        let generation = if first { observed(conn, tables, None)? } else { None };
+        return Ok((Vec::new(), generation));
     };
-    let mut entities = to_entities(res, cols, sql.load(conn)?);
+    let (mut entities, generation) = to_entities(res, cols, sql.load(conn)?, first);
+    let generation = if first { observed(conn, tables, generation)? } else { None };
     let more = entities.len() as i64 > want;
     entities.truncate(want as usize);
     cursor.returned += entities.len() as i64;
@@ -349,7 +393,7 @@ pub fn next_chunk(
     }
     let limit_reached = q.limit.is_some_and(|l| cursor.returned >= l.count);
     cursor.done = !more || limit_reached;
-    Ok(entities)
+    Ok((entities, generation))
 }
 
 #[cfg(test)]
@@ -384,7 +428,7 @@ mod tests {
         assert!(q.cacheable);
         assert_eq!(
             q.text,
-            "SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), CAST(a.`id_customer_message` AS CHAR) FROM `ps_customer_thread` main LEFT JOIN `ps_customer_message` a ON a.`id_customer_thread` = main.`id_customer_thread` WHERE main.`id_customer_thread` = ?"
+            "SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), CAST(a.`id_customer_message` AS CHAR), (SELECT CAST(key_generation AS CHAR) FROM `ps_threadgate_state` WHERE id = 1) FROM `ps_customer_thread` main LEFT JOIN `ps_customer_message` a ON a.`id_customer_thread` = main.`id_customer_thread` WHERE main.`id_customer_thread` = ?"
         );
         assert_eq!(q.binds, vec![Bind::Int(7)]);
     }
@@ -395,15 +439,17 @@ mod tests {
             fields: vec![0],
             associations: true,
         };
-        let row =
-            |id: &str, item: Option<&str>| TextRow(vec![Some(id.into()), item.map(Into::into)]);
+        let row = |id: &str, item: Option<&str>| {
+            TextRow(vec![Some(id.into()), item.map(Into::into), Some("41".into())])
+        };
         let rows = vec![
             row("1", Some("1")),
             row("1", Some("3")),
             row("2", None),
             row("3", Some("2")),
         ];
-        let e = to_entities(&T, &cols, rows);
+        let (e, generation) = to_entities(&T, &cols, rows, true);
+        assert_eq!(generation, Some(41), "the generation column is read and dropped");
         let items: Vec<(&str, &[String])> = e
             .iter()
             .map(|e| (e.id(), e.associations[0].as_slice()))
@@ -434,7 +480,7 @@ mod tests {
         assert!(first.cacheable);
         assert_eq!(
             first.text,
-            "SELECT CAST(main.`id_customer_thread` AS CHAR) FROM `ps_customer_thread` main WHERE 1 ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"
+            "SELECT CAST(main.`id_customer_thread` AS CHAR), (SELECT CAST(key_generation AS CHAR) FROM `ps_threadgate_state` WHERE id = 1) FROM `ps_customer_thread` main WHERE 1 ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"
         );
         assert_eq!(first.binds, vec![Bind::Int(10), Bind::Int(501)]);
         let cursor = Cursor {
@@ -443,6 +489,7 @@ mod tests {
             done: false,
         };
         let third = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
+        assert!(!third.text.contains("key_generation"), "only the first statement carries it");
         assert!(third.text.ends_with(
             "WHERE 1 AND main.`id_customer_thread` > ? ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"
         ));
@@ -473,7 +520,9 @@ mod tests {
         let sql = chunk_sql(&tables(), &T, &cols, &q, &Cursor::start(), 500).unwrap();
         assert!(!sql.cacheable);
         let from = sql.text.find(" FROM (SELECT").expect("a derived table");
-        assert!(sql.text[..from].ends_with("CAST(a.`id_customer_message` AS CHAR)"));
+        assert!(sql.text[..from].ends_with(
+            "CAST(a.`id_customer_message` AS CHAR), (SELECT CAST(key_generation AS CHAR) FROM `ps_threadgate_state` WHERE id = 1)"
+        ));
         assert_eq!(
             &sql.text[from..],
             " FROM (SELECT main.`id_customer_thread` AS `page_id` FROM `ps_customer_thread` main WHERE 1 AND main.`id_customer` = ? ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?) page JOIN `ps_customer_thread` main ON main.`id_customer_thread` = page.`page_id` LEFT JOIN `ps_customer_message` a ON a.`id_customer_thread` = main.`id_customer_thread` ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC, a.`id_customer_message`"

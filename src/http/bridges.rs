@@ -2,7 +2,8 @@
 //! `GET /api/inbox/threads/{thread_id}` and the myKaarma thread list
 //! `POST /communications/departments/{departmentUUID}/customers/{customerUUID}/threads`.
 //!
-//! Each handler authenticates with the webservice's keys (`auth::authenticate`, the same cache),
+//! Each handler authenticates with the webservice's keys (`http::keys::authenticate`: the same
+//! cache and the same failed-authentication limit),
 //! reads through `db::bridge` in one `db::run`, and hands the rows to the pure `bridge` module.
 //! Responses are plain JSON in the foreign API's shape, without the webservice's PrestaShop
 //! headers; they carry the [`Rendered`] marker so the error middleware leaves them alone.
@@ -18,7 +19,7 @@ use futures_util::StreamExt;
 use uuid::Uuid;
 
 use super::response::Rendered;
-use crate::auth::{self, credential, Account};
+use crate::auth::{credential, Account};
 use crate::bridge::mirakl_m10::{self, View};
 use crate::bridge::thread_list::{self, Envelope, Failure};
 use crate::bridge::{self, attachment_size, parse_ref, uuid_of, Entity, IdRef};
@@ -98,10 +99,15 @@ fn key_failure(e: &ApiError) -> KeyFailure {
     }
 }
 
-async fn account(state: &AppState, key: &str) -> Result<Arc<Account>, KeyFailure> {
-    let account = auth::authenticate(&state.pool, &state.tables, &state.keys, key)
+async fn account(
+    req: &HttpRequest,
+    state: &AppState,
+    key: &str,
+) -> Result<Arc<Account>, KeyFailure> {
+    let account = super::keys::authenticate(req, state, key)
         .await
-        .map_err(|e| key_failure(&e))?;
+        .map_err(|e| key_failure(&e))?
+        .account;
     if account.allows("customer_threads", Method::Get) {
         Ok(account)
     } else {
@@ -188,7 +194,7 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Vec<u8>, M10Error> {
     if webservice_disabled(&snapshot) {
         return Err(m10_err(503, "The webservice is disabled"));
     }
-    let account = account(state, &key).await.map_err(|f| match f {
+    let account = account(req, state, &key).await.map_err(|f| match f {
         KeyFailure::Wrong => m10_err(401, "Invalid API key"),
         KeyFailure::NoPermission => m10_err(403, "This API key may not read customer threads"),
         KeyFailure::TooMany(retry_after) => M10Error {
@@ -340,7 +346,7 @@ async fn list(
     if webservice_disabled(&snapshot) {
         return Err(fail(Failure::ServiceUnavailable));
     }
-    let account = account(state, &key).await.map_err(|f| match f {
+    let account = account(req, state, &key).await.map_err(|f| match f {
         KeyFailure::Wrong => fail(Failure::WrongCredential),
         KeyFailure::NoPermission => fail(Failure::NotAuthorized),
         KeyFailure::TooMany(s) => (Failure::TooManyRequests, Vec::new(), s),

@@ -9,10 +9,11 @@ use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
+use super::keys::{self, Guard};
 use super::request::{parse_api_path, ws_url, ApiPath};
 use super::response::{self, request_format, Ctx};
 use super::write;
-use crate::auth::{self, credential, Account};
+use crate::auth::{credential, Account};
 use crate::db::reads::{self, Columns, Cursor};
 use crate::db::shop::ShopSnapshot;
 use crate::db::{self, Pool, Tables};
@@ -74,7 +75,8 @@ async fn handle(
     if snapshot.config("PS_WEBSERVICE", default_shop) == Some("0") {
         return Err(ApiError::webservice_disabled());
     }
-    let account = auth::authenticate(&state.pool, &state.tables, &state.keys, &key).await?;
+    let verified = keys::authenticate(req, state, &key).await?;
+    let account = verified.account.clone();
     ctx.psws = state.settings.psws_version().map(str::to_owned);
 
     let shops = context_shops(&snapshot, parse_shop_selector(params)?, default_shop)?;
@@ -131,12 +133,13 @@ async fn handle(
     if !account.allows(res.name, method) {
         return Err(ApiError::method_not_allowed_for_key(method_name, res.name));
     }
+    let guard = Guard::new(state, &key, &verified, &shops, res.name, method);
     match method {
         Method::Get | Method::Head => {
             ctx.head = method == Method::Head;
-            read(state, res, path, params, ctx, base).await
+            read(state, res, path, params, ctx, base, guard).await
         }
-        Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx).await,
+        Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx, guard).await,
         Method::Post | Method::Put | Method::Patch => {
             // PrestaShop reads a body only when the real method carries one (spec §1).
             let body = match req.method().as_str() {
@@ -145,7 +148,7 @@ async fn handle(
                 }
                 _ => Bytes::new(),
             };
-            write::save(state, res, method, &body, ctx, &base).await
+            write::save(state, res, method, &body, ctx, &base, guard).await
         }
     }
 }
@@ -227,6 +230,7 @@ async fn read(
     params: &Params,
     ctx: &Ctx,
     base: String,
+    guard: Guard,
 ) -> Result<HttpResponse, ApiError> {
     let tables = state.tables.clone();
     if let Some(id) = &path.id {
@@ -234,7 +238,10 @@ async fn read(
         let id = php::int_cast(id);
         let cols = Columns::for_display(res, &display);
         let entity = db::run(&state.pool, move |conn| {
-            reads::single(conn, &tables, res, &cols, id).map_err(DbError::from)
+            let (entity, generation) =
+                reads::single(conn, &tables, res, &cols, id).map_err(DbError::from)?;
+            guard.confirm(conn, generation)?;
+            Ok::<_, ApiError>(entity)
         })
         .await?
         .ok_or_else(ApiError::not_found_empty)?;
@@ -256,7 +263,7 @@ async fn read(
             render::schema(&mut body, ctx.format, res, kind);
             Ok(response::ok(ctx, 200, body))
         }
-        CollectionRequest::List(q) => list(state, res, q, ctx, base).await,
+        CollectionRequest::List(q) => list(state, res, q, ctx, base, guard).await,
     }
 }
 
@@ -268,8 +275,10 @@ async fn list(
     q: ListQuery,
     ctx: &Ctx,
     base: String,
+    guard: Guard,
 ) -> Result<HttpResponse, ApiError> {
     let mut stream = ListStream {
+        guard: Some(guard),
         pool: state.pool.clone(),
         tables: state.tables.clone(),
         res,
@@ -317,6 +326,8 @@ async fn list(
 }
 
 struct ListStream {
+    /// Checked against the first chunk's generation, then dropped.
+    guard: Option<Guard>,
     pool: Pool,
     tables: Tables,
     res: &'static ResourceDef,
@@ -348,9 +359,14 @@ impl ListStream {
             self.cursor.clone(),
             self.chunk,
         );
+        let guard = self.guard.take();
         let (entities, cursor) = db::run(&self.pool, move |conn| {
-            let rows = reads::next_chunk(conn, &tables, res, &cols, &q, &mut cursor, chunk)
-                .map_err(DbError::from)?;
+            let (rows, generation) =
+                reads::next_chunk(conn, &tables, res, &cols, &q, &mut cursor, chunk)
+                    .map_err(DbError::from)?;
+            if let Some(guard) = guard {
+                guard.confirm(conn, generation)?;
+            }
             Ok::<_, ApiError>((rows, cursor))
         })
         .await?;

@@ -4,6 +4,7 @@
 
 use diesel::Connection;
 
+use super::keys::Guard;
 use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
 use crate::db::{self, writes, Tables};
@@ -53,15 +54,7 @@ impl From<TxError> for ApiError {
 
 /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
 fn shop_now(state: &AppState) -> String {
-    let snapshot = state.snapshot();
-    let tz = snapshot
-        .config("PS_TIMEZONE", snapshot.default_shop())
-        .and_then(|z| z.parse::<chrono_tz::Tz>().ok())
-        .unwrap_or(state.settings.timezone);
-    chrono::Utc::now()
-        .with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
+    state.shop_now()
 }
 
 /// POST, PUT and PATCH.
@@ -72,6 +65,7 @@ pub async fn save(
     body: &[u8],
     ctx: &Ctx,
     base: &str,
+    guard: Guard,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let entities = ingest::parse(body)?;
     check_ids(&entities, method)?;
@@ -79,6 +73,7 @@ pub async fn save(
     let tables = state.tables.clone();
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
+            confirm_key(conn, &tables, &guard)?;
             let ids: Vec<i64> = entities
                 .iter()
                 .map(|e| php::int_cast(e.id().unwrap_or("")))
@@ -114,6 +109,7 @@ pub async fn save(
             for id in written {
                 rows.push(
                     reads::single(conn, &tables, res, &cols, id)?
+                        .0
                         .ok_or(diesel::result::Error::NotFound)?,
                 );
             }
@@ -129,6 +125,17 @@ pub async fn save(
         if method == Method::Post { 201 } else { 200 },
         body,
     ))
+}
+
+/// The write transaction's first statement reads the key store's generation, so a key revoked
+/// after it was verified writes nothing (see `keys::Guard`).
+fn confirm_key(
+    conn: &mut diesel::MysqlConnection,
+    tables: &Tables,
+    guard: &Guard,
+) -> Result<(), TxError> {
+    let generation = crate::db::shop::key_generation(conn, tables)?;
+    guard.confirm(conn, Some(generation)).map_err(TxError::Api)
 }
 
 /// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.
@@ -190,11 +197,13 @@ pub async fn delete(
     path_id: Option<&str>,
     params: &Params,
     ctx: &Ctx,
+    guard: Guard,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let sent = delete_ids(params, path_id);
     let tables = state.tables.clone();
     db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
+            confirm_key(conn, &tables, &guard)?;
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
             let found = writes::existing(conn, &tables, res, &ids)?;
             let missing: Vec<String> = sent

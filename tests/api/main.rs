@@ -5,7 +5,9 @@ mod support;
 
 mod auth;
 mod bridges;
+mod keys;
 mod lists;
+mod live_shop;
 mod prefix;
 mod root;
 mod single;

@@ -37,6 +37,25 @@ pub fn basic(key: &str) -> String {
 }
 
 pub fn send(port: u16, head: &str, body: &[u8]) -> Response {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    send_on(stream, head, body)
+}
+
+/// Like [`send`], from a chosen local address (Linux routes all of 127/8 to the loopback
+/// interface, so `127.0.0.2` is "another client").
+pub fn send_from(local: std::net::IpAddr, port: u16, head: &str, body: &[u8]) -> Response {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket
+        .bind(&std::net::SocketAddr::new(local, 0).into())
+        .expect("bind the local address");
+    socket
+        .connect(&std::net::SocketAddr::from(([127, 0, 0, 1], port)).into())
+        .expect("connect");
+    send_on(socket.into(), head, body)
+}
+
+fn send_on(mut stream: TcpStream, head: &str, body: &[u8]) -> Response {
     let mut req = head.to_owned();
     let lower = head.to_ascii_lowercase();
     if !lower.contains("\r\nhost:") {
@@ -49,7 +68,6 @@ pub fn send(port: u16, head: &str, body: &[u8]) -> Response {
         req.push_str(&format!("\r\nContent-Length: {}", body.len()));
     }
     req.push_str("\r\n\r\n");
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     stream.write_all(req.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut raw = Vec::new();

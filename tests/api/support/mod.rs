@@ -17,7 +17,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection};
 
 use threadgate::auth::admin::{self, CreateKey};
-use threadgate::config::{DbSettings, ServeSettings};
+use threadgate::config::{Argon2Settings, DbSettings, ServeSettings};
 use threadgate::db::{migrations, Tables};
 use threadgate::resource::Method;
 use threadgate::seed;
@@ -119,9 +119,15 @@ impl TestDb {
     }
 
     pub fn key_with(&self, req: CreateKey) -> String {
-        admin::create(&mut self.conn(), &self.tables, &req, "2024-01-01 00:00:00")
-            .expect("create key")
-            .1
+        admin::create(
+            &mut self.conn(),
+            &self.tables,
+            &req,
+            &Argon2Settings::default(),
+            "2024-01-01 00:00:00",
+        )
+        .expect("create key")
+        .1
     }
 
     /// A key with every method on both resources.
@@ -217,6 +223,11 @@ impl TestApp {
         http::send(self.port, head, body)
     }
 
+    /// [`TestApp::raw`] from another local address (e.g. `127.0.0.2`).
+    pub fn raw_from(&self, local: &str, head: &str, body: &[u8]) -> Response {
+        http::send_from(local.parse().expect("an IP address"), self.port, head, body)
+    }
+
     /// GET with Basic auth `key:`.
     pub fn get(&self, key: &str, path: &str) -> Response {
         self.raw(
@@ -249,4 +260,47 @@ impl Drop for TestApp {
             let _ = t.join();
         }
     }
+}
+
+/// Everything threadgate logs (at debug level and above) from here on, by every test of this
+/// binary: tests look for their own random keys in it.
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[derive(Clone)]
+struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+/// Installs (once) a subscriber that keeps threadgate's logs in memory.
+pub fn capture_logs() -> Logs {
+    let buf = LOGS.get_or_init(|| {
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = LogWriter(buf.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "threadgate=trace,actix_web=debug",
+            ))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .try_init();
+        buf
+    });
+    Logs(buf.clone())
 }
