@@ -154,7 +154,11 @@ fn to_entities(
 }
 
 /// The generation a first statement returned, or, when it returned no row, a separate read.
-fn observed(conn: &mut MysqlConnection, tables: &Tables, from_rows: Option<u64>) -> QueryResult<Option<u64>> {
+fn observed(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    from_rows: Option<u64>,
+) -> QueryResult<Option<u64>> {
     match from_rows {
         Some(g) => Ok(Some(g)),
         None => super::shop::key_generation(conn, tables).map(Some),
@@ -186,11 +190,19 @@ pub fn single(
     id: i64,
 ) -> QueryResult<(Option<Entity>, Option<u64>)> {
     let (entities, generation) = if id > 0 {
-        to_entities(res, cols, single_sql(tables, res, cols, id).load(conn)?, true)
+        to_entities(
+            res,
+            cols,
+            single_sql(tables, res, cols, id).load(conn)?,
+            true,
+        )
     } else {
         (Vec::new(), None)
     };
-    Ok((entities.into_iter().next(), observed(conn, tables, generation)?))
+    Ok((
+        entities.into_iter().next(),
+        observed(conn, tables, generation)?,
+    ))
 }
 
 fn push_filter(q: &mut Sql, res: &ResourceDef, f: &Filter) {
@@ -380,11 +392,19 @@ pub fn next_chunk(
     let want = chunk_size(q, cursor, chunk);
     let Some(sql) = chunk_sql(tables, res, cols, q, cursor, chunk) else {
         cursor.done = true;
-        let generation = if first { observed(conn, tables, None)? } else { None };
+        let generation = if first {
+            observed(conn, tables, None)?
+        } else {
+            None
+        };
         return Ok((Vec::new(), generation));
     };
     let (mut entities, generation) = to_entities(res, cols, sql.load(conn)?, first);
-    let generation = if first { observed(conn, tables, generation)? } else { None };
+    let generation = if first {
+        observed(conn, tables, generation)?
+    } else {
+        None
+    };
     let more = entities.len() as i64 > want;
     entities.truncate(want as usize);
     cursor.returned += entities.len() as i64;
@@ -440,7 +460,11 @@ mod tests {
             associations: true,
         };
         let row = |id: &str, item: Option<&str>| {
-            TextRow(vec![Some(id.into()), item.map(Into::into), Some("41".into())])
+            TextRow(vec![
+                Some(id.into()),
+                item.map(Into::into),
+                Some("41".into()),
+            ])
         };
         let rows = vec![
             row("1", Some("1")),
@@ -449,7 +473,11 @@ mod tests {
             row("3", Some("2")),
         ];
         let (e, generation) = to_entities(&T, &cols, rows, true);
-        assert_eq!(generation, Some(41), "the generation column is read and dropped");
+        assert_eq!(
+            generation,
+            Some(41),
+            "the generation column is read and dropped"
+        );
         let items: Vec<(&str, &[String])> = e
             .iter()
             .map(|e| (e.id(), e.associations[0].as_slice()))
@@ -489,7 +517,10 @@ mod tests {
             done: false,
         };
         let third = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
-        assert!(!third.text.contains("key_generation"), "only the first statement carries it");
+        assert!(
+            !third.text.contains("key_generation"),
+            "only the first statement carries it"
+        );
         assert!(third.text.ends_with(
             "WHERE 1 AND main.`id_customer_thread` > ? ORDER BY main.`id_customer_thread` ASC LIMIT ?, ?"
         ));
