@@ -1,18 +1,27 @@
-//! The ceiling for `GET /api/customer_threads/{id}`: raw primary-key point selects on
-//! `ps_customer_thread` through diesel, exactly as threadgate issues them (the same
-//! `reads::single_sql` statement, a cached prepared statement, one `COM_STMT_EXECUTE` per call),
-//! with one connection per thread and no HTTP in between.
+//! The MariaDB ceilings for scripts/bench: raw single statements through diesel, one connection
+//! per thread, no HTTP in between, each a cached prepared statement (one `COM_STMT_EXECUTE` per
+//! call) in autocommit mode.
 //!
 //!   pointselect --url URL --concurrency C --duration S (--max-id N | --ranges A-B,C-D,...)
+//!               [--mode select|insert-thread|update-thread|insert-message]
 //!               [--shape full|row] [--prefix ps_] [--warmup S]
+//!
+//! `--mode select` (the default) is the ceiling for `GET /api/customer_threads/{id}`: primary-key
+//! point selects exactly as threadgate issues them (the same `reads::single_sql` statement).
+//! `--shape full` is threadgate's statement for `display=full` (the row plus the message ids);
+//! `--shape row` selects the row alone.
+//! The write modes are the ceilings for the write routes, one single-row statement per call with
+//! the columns threadgate writes (every field of the resource but the id, in its order):
+//!   insert-thread   INSERT INTO ps_customer_thread (POST /api/customer_threads)
+//!   update-thread   UPDATE ps_customer_thread ... WHERE id_customer_thread = random id (PUT)
+//!   insert-message  INSERT INTO ps_customer_message on a random thread (POST /api/customer_messages)
 //!
 //! Ids are drawn uniformly from 1..=N, or from the existing ids given as ranges (InnoDB leaves
 //! auto-increment gaps between the bulk seed's INSERT ... SELECT batches, so 1..=MAX has holes).
-//! `--shape full` is threadgate's statement for `display=full` (the row plus the message ids
-//! through a correlated GROUP_CONCAT subquery); `--shape row` selects the row alone.
-//! Prints one line: `pointselect shape=.. c=.. requests=.. seconds=.. rps=.. p50_ms=..
-//! p99_ms=.. errors=.. empty=.. calls=..` (scripts/bench parses it; `calls` counts every
-//! statement run, warm-up included, to divide the server's statement counters by).
+//! Prints one line: `pointselect mode=.. shape=.. c=.. requests=.. seconds=.. rps=.. p50_ms=..
+//! p99_ms=.. errors=.. empty=.. calls=..` (scripts/bench parses it; `empty` counts selects that
+//! found no row and updates that changed none; `calls` counts every statement run, warm-up
+//! included, to divide the server's statement counters by).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,9 +33,34 @@ use diesel::{Connection, MysqlConnection};
 use rand::Rng;
 
 use threadgate::db::reads::{single_sql, Columns};
+use threadgate::db::sql::Sql;
 use threadgate::db::Tables;
 use threadgate::query::Display;
+use threadgate::resource::customer_messages::CUSTOMER_MESSAGES;
 use threadgate::resource::customer_threads::CUSTOMER_THREADS;
+use threadgate::resource::ResourceDef;
+
+/// What each call runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Select,
+    InsertThread,
+    UpdateThread,
+    InsertMessage,
+}
+
+const MODES: &str = "select, insert-thread, update-thread or insert-message";
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Select => "select",
+            Mode::InsertThread => "insert-thread",
+            Mode::UpdateThread => "update-thread",
+            Mode::InsertMessage => "insert-message",
+        }
+    }
+}
 
 struct Args {
     url: String,
@@ -36,6 +70,7 @@ struct Args {
     /// Inclusive id ranges to draw from.
     ranges: Vec<(i64, i64)>,
     full: bool,
+    mode: Mode,
     prefix: String,
 }
 
@@ -47,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
         warmup: 1.0,
         ranges: Vec::new(),
         full: true,
+        mode: Mode::Select,
         prefix: "ps_".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -76,6 +112,16 @@ fn parse_args() -> Result<Args, String> {
                     "full" => true,
                     "row" => false,
                     other => return Err(format!("--shape: full or row, not {other:?}")),
+                }
+            }
+            "--mode" => {
+                let v = value()?;
+                a.mode = match v.as_str() {
+                    "select" => Mode::Select,
+                    "insert-thread" => Mode::InsertThread,
+                    "update-thread" => Mode::UpdateThread,
+                    "insert-message" => Mode::InsertMessage,
+                    _ => return Err(format!("--mode: {MODES}, not {v:?}")),
                 }
             }
             other => return Err(format!("unknown argument {other:?}")),
@@ -120,6 +166,63 @@ fn pick(ranges: &[(i64, i64)], total: i64, rng: &mut impl Rng) -> i64 {
     ranges[ranges.len() - 1].1
 }
 
+/// The value the write routes of scripts/bench send (or threadgate stores when omitted) for a
+/// column; `id` is the random thread of an update or a message, `customer` a random customer.
+fn write_value(q: &mut Sql, column: &str, id: i64, customer: i64, now: &str, put: bool) {
+    match column {
+        "id_lang" | "id_shop" | "id_contact" => q.bind_int(1),
+        "id_customer" => q.bind_int(customer),
+        "id_customer_thread" => q.bind_int(id),
+        "id_order" | "id_product" | "id_employee" | "private" | "read" => q.bind_int(0),
+        "email" => q.bind_text(format!("customer{customer}@example.com")),
+        "token" => q.bind_text(format!("bench{:07}", customer % 10_000_000)),
+        "status" => q.bind_text("open"),
+        "message" => q.bind_text(format!(
+            "Bench message to thread {id}: is my order on its way?"
+        )),
+        // A PUT sends the thread's date_add back (scripts/bench sends a fixed one).
+        "date_add" if put => q.bind_text("2024-01-01 00:00:00"),
+        "date_add" | "date_upd" => q.bind_text(now),
+        // ip_address, file_name, user_agent: omitted, stored as ''.
+        _ => q.bind_text(""),
+    };
+}
+
+/// The single-row write of a write mode: every field of the resource but the id, as threadgate
+/// writes them (`db::writes::insert` / `update`), but a cached prepared statement.
+fn write_sql(tables: &Tables, mode: Mode, id: i64, customer: i64, now: &str) -> Sql {
+    let res: &ResourceDef = match mode {
+        Mode::InsertMessage => &CUSTOMER_MESSAGES,
+        _ => &CUSTOMER_THREADS,
+    };
+    let fields = &res.fields[1..];
+    let mut q;
+    if mode == Mode::UpdateThread {
+        q = Sql::new(format!("UPDATE {} SET ", tables.name(res.table)));
+        for (n, f) in fields.iter().enumerate() {
+            if n > 0 {
+                q.push(", ");
+            }
+            q.push(&format!("`{}` = ", f.column));
+            write_value(&mut q, f.column, id, customer, now, true);
+        }
+        q.push(&format!(" WHERE `{}` = ", res.id_column()))
+            .bind_int(id);
+    } else {
+        q = Sql::new(format!("INSERT INTO {} (", tables.name(res.table)));
+        let names: Vec<String> = fields.iter().map(|f| format!("`{}`", f.column)).collect();
+        q.push(&names.join(", ")).push(") VALUES (");
+        for (n, f) in fields.iter().enumerate() {
+            if n > 0 {
+                q.push(", ");
+            }
+            write_value(&mut q, f.column, id, customer, now, false);
+        }
+        q.push(")");
+    }
+    q.cached()
+}
+
 /// What one connection did during the measured window.
 #[derive(Default)]
 struct Tally {
@@ -156,7 +259,16 @@ fn worker(
         let start = Instant::now();
         // Built per call, as threadgate builds it per request; diesel finds the prepared
         // statement in the connection's cache by its text.
-        let result = single_sql(&tables, &CUSTOMER_THREADS, cols, id).load(&mut conn);
+        let result = match args.mode {
+            Mode::Select => single_sql(&tables, &CUSTOMER_THREADS, cols, id)
+                .load(&mut conn)
+                .map(|rows| rows.len()),
+            mode => {
+                let now = chrono::Local::now().format("%Y-%m-%d %H:%M:%S").to_string();
+                let customer = rng.gen_range(1..=1000);
+                write_sql(&tables, mode, id, customer, &now).execute(&mut conn)
+            }
+        };
         let elapsed = start.elapsed();
         tally.calls += 1;
         if !measuring.load(Ordering::Relaxed) {
@@ -164,12 +276,17 @@ fn worker(
         }
         match result {
             Ok(rows) => {
-                if rows.is_empty() {
+                if rows == 0 {
                     tally.empty += 1;
                 }
                 tally.latencies_ns.push(elapsed.as_nanos() as u64);
             }
-            Err(_) => tally.errors += 1,
+            Err(e) => {
+                if tally.errors == 0 {
+                    eprintln!("pointselect: {e}");
+                }
+                tally.errors += 1;
+            }
         }
     }
     Ok(tally)
@@ -242,8 +359,13 @@ fn main() -> ExitCode {
     all.sort_unstable();
     let n = all.len() as u64;
     println!(
-        "pointselect shape={} c={} requests={} seconds={:.3} rps={:.1} p50_ms={:.3} p99_ms={:.3} errors={} empty={} calls={}",
-        if args.full { "full" } else { "row" },
+        "pointselect mode={} shape={} c={} requests={} seconds={:.3} rps={:.1} p50_ms={:.3} p99_ms={:.3} errors={} empty={} calls={}",
+        args.mode.name(),
+        match (args.mode, args.full) {
+            (Mode::Select, true) => "full",
+            (Mode::Select, false) => "row",
+            _ => "-",
+        },
         args.concurrency,
         n,
         seconds,
