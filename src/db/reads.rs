@@ -181,6 +181,26 @@ pub fn single_sql(tables: &Tables, res: &ResourceDef, cols: &Columns, id: i64) -
     q
 }
 
+/// The row a write just inserted (`LAST_INSERT_ID()` on this connection), with the key store's
+/// generation: one statement for the new id and the stored row.
+pub fn last_inserted(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    res: &ResourceDef,
+    cols: &Columns,
+) -> QueryResult<(Option<Entity>, Option<u64>)> {
+    let q = Sql::new(format!(
+        "{} FROM {} main{} WHERE main.`{}` = LAST_INSERT_ID()",
+        select_columns(tables, res, cols, true),
+        tables.name(res.table),
+        join(tables, res, cols),
+        res.id_column()
+    ))
+    .cached();
+    let (entities, generation) = to_entities(res, cols, q.load(conn)?, true);
+    Ok((entities.into_iter().next(), generation))
+}
+
 /// Loads one entity (`None` when the id does not exist) and the key store's generation.
 pub fn single(
     conn: &mut MysqlConnection,

@@ -17,14 +17,19 @@ fn bind(q: &mut Sql, v: &StoredValue) {
     };
 }
 
-/// `INSERT` of one row; `columns` are (field index, value). Returns the new id.
+/// `INSERT` of one row; `columns` are (field index, value). The new id is read back with
+/// `LAST_INSERT_ID()` by the statement that reads the stored row ([`super::reads::last_inserted`]).
+/// `cacheable`: the column list has a fixed shape (POST writes every field), so the prepared
+/// statement is kept.
 pub fn insert(
     conn: &mut MysqlConnection,
     tables: &Tables,
     res: &ResourceDef,
     columns: &[(usize, StoredValue)],
-) -> QueryResult<i64> {
+    cacheable: bool,
+) -> QueryResult<()> {
     let mut q = Sql::new(format!("INSERT INTO {} (", tables.name(res.table)));
+    q.cacheable = cacheable;
     for (n, (i, _)) in columns.iter().enumerate() {
         if n > 0 {
             q.push(", ");
@@ -40,26 +45,24 @@ pub fn insert(
     }
     q.push(")");
     q.execute(conn)?;
-    Sql::new("SELECT CAST(LAST_INSERT_ID() AS CHAR)")
-        .cached()
-        .load(conn)?
-        .first()
-        .and_then(|r| r.0[0].as_deref().and_then(|s| s.parse().ok()))
-        .ok_or(diesel::result::Error::NotFound)
+    Ok(())
 }
 
-/// `UPDATE` of one row by id.
+/// `UPDATE` of one row by id. `cacheable` as for [`insert`] (PUT's column lists have two
+/// shapes, with and without `date_add`; PATCH's depend on the body and are not kept).
 pub fn update(
     conn: &mut MysqlConnection,
     tables: &Tables,
     res: &ResourceDef,
     id: i64,
     columns: &[(usize, StoredValue)],
+    cacheable: bool,
 ) -> QueryResult<()> {
     if columns.is_empty() {
         return Ok(());
     }
     let mut q = Sql::new(format!("UPDATE {} SET ", tables.name(res.table)));
+    q.cacheable = cacheable;
     for (n, (i, v)) in columns.iter().enumerate() {
         if n > 0 {
             q.push(", ");
@@ -85,46 +88,38 @@ fn in_list(q: &mut Sql, ids: &[i64]) {
 }
 
 /// Which of `ids` exist, locking them until the transaction ends (`FOR UPDATE`), so a
-/// concurrent writer waits instead of interleaving.
+/// concurrent writer waits instead of interleaving; and the key store's generation (a scalar
+/// subquery on each row, read separately when no id exists), as this is a write's first
+/// statement (`http::keys::Guard`).
 pub fn existing(
     conn: &mut MysqlConnection,
     tables: &Tables,
     res: &ResourceDef,
     ids: &[i64],
-) -> QueryResult<Vec<i64>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
+) -> QueryResult<(Vec<i64>, u64)> {
+    let mut found = Vec::with_capacity(ids.len());
+    let mut generation = None;
+    if !ids.is_empty() {
+        let mut q = Sql::new(format!(
+            "SELECT CAST(`{pk}` AS CHAR), (SELECT CAST(key_generation AS CHAR) FROM {state} WHERE id = 1) FROM {t} WHERE `{pk}` IN ",
+            pk = res.id_column(),
+            t = tables.name(res.table),
+            state = tables.name("threadgate_state"),
+        ));
+        // One id (nearly every PUT) is a fixed shape.
+        q.cacheable = ids.len() == 1;
+        in_list(&mut q, ids);
+        q.push(" FOR UPDATE");
+        for r in q.load(conn)? {
+            found.extend(r.0[0].as_deref().and_then(|s| s.parse::<i64>().ok()));
+            generation = generation.or_else(|| r.0[1].as_deref().and_then(|s| s.parse().ok()));
+        }
     }
-    let mut q = Sql::new(format!(
-        "SELECT CAST(`{pk}` AS CHAR) FROM {t} WHERE `{pk}` IN ",
-        pk = res.id_column(),
-        t = tables.name(res.table)
-    ));
-    in_list(&mut q, ids);
-    q.push(" FOR UPDATE");
-    Ok(q.load(conn)?
-        .into_iter()
-        .filter_map(|r| r.0[0].as_deref().and_then(|s| s.parse().ok()))
-        .collect())
-}
-
-/// The stored `date_add` of a row (PUT without `date_add` keeps it, decisions W23).
-pub fn date_add(
-    conn: &mut MysqlConnection,
-    tables: &Tables,
-    res: &ResourceDef,
-    id: i64,
-) -> QueryResult<String> {
-    let mut q = Sql::new(format!(
-        "SELECT CAST(`date_add` AS CHAR) FROM {} WHERE `{}` = ",
-        tables.name(res.table),
-        res.id_column()
-    ));
-    q.bind_int(id);
-    Ok(q.load(conn)?
-        .first()
-        .and_then(|r| r.0[0].clone())
-        .unwrap_or_default())
+    let generation = match generation {
+        Some(g) => g,
+        None => super::shop::key_generation(conn, tables)?,
+    };
+    Ok((found, generation))
 }
 
 /// Deletes rows by id; a resource's associated rows go first (a thread's messages, as

@@ -7,7 +7,7 @@ use diesel::Connection;
 use super::keys::Guard;
 use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
-use crate::db::{self, writes, Tables};
+use crate::db::{self, writes};
 use crate::error::{ApiError, DbError};
 use crate::ingest::{self, EntityInput};
 use crate::php;
@@ -73,18 +73,26 @@ pub async fn save(
     let tables = state.tables.clone();
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
-            confirm_key(conn, &tables, &guard)?;
             let ids: Vec<i64> = entities
                 .iter()
                 .map(|e| php::int_cast(e.id().unwrap_or("")))
                 .collect();
+            // The key is confirmed against the generation the first statement returns: the
+            // existence check of a PUT/PATCH, the read-back of a POST's first row. A key
+            // revoked meanwhile gets its 401 and the transaction rolls back: nothing written.
+            let mut unconfirmed = true;
             if method != Method::Post {
-                let found = writes::existing(conn, &tables, res, &ids)?;
+                let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
+                guard
+                    .confirm(conn, Some(generation))
+                    .map_err(TxError::Api)?;
+                unconfirmed = false;
                 if ids.iter().any(|id| !found.contains(id)) {
                     return Err(TxError::Api(ApiError::invalid_id()));
                 }
             }
-            let mut written = Vec::with_capacity(entities.len());
+            let cols = Columns::for_display(res, &Display::Full);
+            let mut rows = Vec::with_capacity(entities.len());
             for (entity, id) in entities.iter().zip(&ids) {
                 let values = entity.values_for(res);
                 validate::entity::check(res, &values, method == Method::Patch)
@@ -94,24 +102,20 @@ pub async fn save(
                         return Err(TxError::Api(ApiError::unknown_association(a)));
                     }
                 }
-                let columns = columns(conn, &tables, res, method, *id, &values, &now)?;
-                let id = match method {
-                    Method::Post => writes::insert(conn, &tables, res, &columns)?,
-                    _ => {
-                        writes::update(conn, &tables, res, *id, &columns)?;
-                        *id
-                    }
+                let columns = columns(res, method, &values, &now);
+                let cacheable = method != Method::Patch;
+                let (row, generation) = if method == Method::Post {
+                    writes::insert(conn, &tables, res, &columns, cacheable)?;
+                    reads::last_inserted(conn, &tables, res, &cols)?
+                } else {
+                    writes::update(conn, &tables, res, *id, &columns, cacheable)?;
+                    reads::single(conn, &tables, res, &cols, *id)?
                 };
-                written.push(id);
-            }
-            let cols = Columns::for_display(res, &Display::Full);
-            let mut rows = Vec::with_capacity(written.len());
-            for id in written {
-                rows.push(
-                    reads::single(conn, &tables, res, &cols, id)?
-                        .0
-                        .ok_or(diesel::result::Error::NotFound)?,
-                );
+                if unconfirmed {
+                    guard.confirm(conn, generation).map_err(TxError::Api)?;
+                    unconfirmed = false;
+                }
+                rows.push(row.ok_or(diesel::result::Error::NotFound)?);
             }
             Ok(rows)
         })
@@ -125,17 +129,6 @@ pub async fn save(
         if method == Method::Post { 201 } else { 200 },
         body,
     ))
-}
-
-/// The write transaction's first statement reads the key store's generation, so a key revoked
-/// after it was verified writes nothing (see `keys::Guard`).
-fn confirm_key(
-    conn: &mut diesel::MysqlConnection,
-    tables: &Tables,
-    guard: &Guard,
-) -> Result<(), TxError> {
-    let generation = crate::db::shop::key_generation(conn, tables)?;
-    guard.confirm(conn, Some(generation)).map_err(TxError::Api)
 }
 
 /// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.
@@ -159,17 +152,14 @@ fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
 
 /// The columns to write, with PrestaShop's values (§5.3, §11.2 step 3): POST and PUT write
 /// every field (an omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the
-/// dates are the shop's now, except a sent `date_add` on PUT/PATCH, and an omitted one on PUT
-/// keeps its stored value (W23).
+/// dates are the shop's now, except a sent `date_add` on PUT/PATCH, and an omitted one on
+/// PUT/PATCH is not written, so it keeps its stored value (W23).
 fn columns(
-    conn: &mut diesel::MysqlConnection,
-    tables: &Tables,
     res: &ResourceDef,
     method: Method,
-    id: i64,
     values: &[Option<String>],
     now: &str,
-) -> Result<Vec<(usize, StoredValue)>, TxError> {
+) -> Vec<(usize, StoredValue)> {
     let mut out = Vec::with_capacity(res.fields.len());
     for (i, f) in res.fields.iter().enumerate().skip(1) {
         let sent = values[i].as_deref();
@@ -178,7 +168,6 @@ fn columns(
             (FieldType::Date, _) => match (method, sent) {
                 (Method::Post, _) | (_, Some("")) => StoredValue::Text(now.to_owned()),
                 (_, Some(v)) => StoredValue::Text(v.to_owned()),
-                (Method::Put, None) => StoredValue::Text(writes::date_add(conn, tables, res, id)?),
                 (_, None) => continue,
             },
             _ if method == Method::Patch && sent.is_none() => continue,
@@ -186,7 +175,7 @@ fn columns(
         };
         out.push((i, value));
     }
-    Ok(out)
+    out
 }
 
 /// DELETE (§11.5, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`, else the path's; all
@@ -203,9 +192,11 @@ pub async fn delete(
     let tables = state.tables.clone();
     db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
-            confirm_key(conn, &tables, &guard)?;
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
-            let found = writes::existing(conn, &tables, res, &ids)?;
+            let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
+            guard
+                .confirm(conn, Some(generation))
+                .map_err(TxError::Api)?;
             let missing: Vec<String> = sent
                 .iter()
                 .zip(&ids)
