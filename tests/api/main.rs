@@ -7,6 +7,7 @@ mod auth;
 mod bridges;
 mod lists;
 mod prefix;
+mod replay;
 mod root;
 mod single;
 mod writes;
