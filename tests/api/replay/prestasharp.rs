@@ -122,7 +122,7 @@ fn prestasharp_adds_and_updates_several_entities_per_request_and_deletes() {
         ["sharp-two-renamed@example.com"]
     );
     assert_eq!(values(&doc, &format!("{T}/status")), ["pending1"]);
-    assert_eq!(values(&doc, &format!("{T}/date_add")), [db.clone()]);
+    assert_eq!(values(&doc, &format!("{T}/date_add")), [db]);
 
     // Update: one entity, PUT to the collection URL (the id UrlSegment is dropped)
     let r = replay(&app, &key, "prestasharp/update", &[("a", &a)]);
