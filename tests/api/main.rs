@@ -9,6 +9,7 @@ mod keys;
 mod lists;
 mod live_shop;
 mod prefix;
+mod replay;
 mod root;
 mod single;
 mod writes;
