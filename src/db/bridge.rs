@@ -127,6 +127,13 @@ pub fn thread_with_messages(
     Ok(Some((to_thread(row), messages)))
 }
 
+/// ` AND t.id_contact + 0 = `: a shop has a handful of contacts, so the `id_contact` index
+/// matches a large share of all threads, yet MariaDB intersects it with the `id_customer`
+/// index (`index_merge`) and reads every one of its entries: ~50 000 for a page of 1 000 threads
+/// at 100 000 threads (measured with EXPLAIN). The expression keeps `id_contact` out of index
+/// selection without naming an index a live shop might lack.
+const CONTACT_FILTER: &str = " AND t.id_contact + 0 = ";
+
 /// The statement for a customer's threads in one department (contact), by id.
 pub fn customer_threads_sql(tables: &Tables, customer: u32, contact: u32) -> Sql {
     let mut q = Sql::new(format!(
@@ -136,7 +143,7 @@ pub fn customer_threads_sql(tables: &Tables, customer: u32, contact: u32) -> Sql
     ))
     .cached();
     q.bind_int(customer.into())
-        .push(" AND t.id_contact = ")
+        .push(CONTACT_FILTER)
         .bind_int(contact.into())
         .push(" ORDER BY t.id_customer_thread");
     q
@@ -156,7 +163,7 @@ pub fn customer_thread_messages_sql(tables: &Tables, customer: u32, contact: u32
     ))
     .cached();
     q.bind_int(customer.into())
-        .push(" AND t.id_contact = ")
+        .push(CONTACT_FILTER)
         .bind_int(contact.into())
         .push(" ORDER BY m.id_customer_thread, m.date_add, m.id_customer_message");
     q

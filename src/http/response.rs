@@ -39,6 +39,9 @@ pub struct Ctx {
     pub head: bool,
     /// The request's `Local-Content-Sha1`.
     pub local_sha1: Option<String>,
+    /// The query string has a `display` parameter: JSON single entities, schemas and write
+    /// answers then take the plural list shape (`WebserviceOutputJSON::renderNodeFooter`, §9).
+    pub plural_json: bool,
 }
 
 impl Ctx {
@@ -52,6 +55,7 @@ impl Ctx {
             psws: None,
             head: false,
             local_sha1,
+            plural_json: false,
         }
     }
 }

@@ -42,6 +42,7 @@ pub async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut ctx = Ctx::new(request_format(&req, &params), local_sha1);
+    ctx.plural_json = params.contains("display");
     let result = match &path {
         Some(path) => handle(&req, payload, &state, path, &params, &mut ctx).await,
         None => Err(ApiError::route_not_found()),
@@ -253,14 +254,14 @@ async fn read(
             &display,
             &entity,
             &base,
-            params.contains("display"),
+            ctx.plural_json,
         );
         return Ok(response::ok(ctx, 200, body));
     }
     match parse_collection(res, params)? {
         CollectionRequest::Schema(kind) => {
             let mut body = Vec::with_capacity(1024);
-            render::schema(&mut body, ctx.format, res, kind);
+            render::schema(&mut body, ctx.format, res, kind, ctx.plural_json);
             Ok(response::ok(ctx, 200, body))
         }
         CollectionRequest::List(q) => list(state, res, q, ctx, base, guard).await,

@@ -123,7 +123,7 @@ pub async fn save(
     })
     .await?;
     let mut body = Vec::with_capacity(1024);
-    render::written(&mut body, ctx.format, res, &stored, base);
+    render::written(&mut body, ctx.format, res, &stored, base, ctx.plural_json);
     Ok(response::ok(
         ctx,
         if method == Method::Post { 201 } else { 200 },

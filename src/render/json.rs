@@ -4,7 +4,7 @@
 
 use super::{association_ids, value, xml::push_uint, RootEntry, Selection};
 use crate::error::ApiError;
-use crate::query::Display;
+use crate::query::{Display, SchemaKind};
 use crate::resource::{Entity, FieldType, ResourceDef};
 
 /// A single entity. Without a `display` parameter: `{"customer_thread":{...}}` minus its falsy
@@ -130,7 +130,10 @@ pub(super) fn object(
 
 /// Schemas (spec §10.4): every field is empty, so PrestaShop 8's filter leaves only the
 /// associations (one item with a null id), or an empty PHP array, `[]`, when there are none.
-pub(super) fn schema(out: &mut Vec<u8>, res: &ResourceDef) {
+pub(super) fn schema(out: &mut Vec<u8>, res: &ResourceDef, kind: SchemaKind, plural: bool) {
+    if plural {
+        return plural_schema(out, res, kind);
+    }
     out.extend_from_slice(b"{\"");
     out.extend_from_slice(res.singular.as_bytes());
     out.extend_from_slice(b"\":");
@@ -138,17 +141,54 @@ pub(super) fn schema(out: &mut Vec<u8>, res: &ResourceDef) {
         out.extend_from_slice(b"[]");
     } else {
         out.extend_from_slice(b"{\"associations\":{");
-        for (j, a) in res.associations.iter().enumerate() {
-            if j > 0 {
-                out.push(b',');
-            }
-            out.push(b'"');
-            out.extend_from_slice(a.name.as_bytes());
-            out.extend_from_slice(b"\":[{\"id\":null}]");
-        }
+        schema_associations(out, res);
         out.extend_from_slice(b"}}");
     }
     out.push(b'}');
+}
+
+/// `"customer_messages":[{"id":null}]` for each association.
+fn schema_associations(out: &mut Vec<u8>, res: &ResourceDef) {
+    for (j, a) in res.associations.iter().enumerate() {
+        if j > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(a.name.as_bytes());
+        out.extend_from_slice(b"\":[{\"id\":null}]");
+    }
+}
+
+/// A schema asked for with a `display` parameter: `renderNodeFooter` then appends the entity
+/// to the plural list (`array_key_exists('display', $_GET)`), where 8.x's falsy filter keeps
+/// its members: every field `""` (`id` only in the blank schema), association items
+/// `{"id":null}`. The ws-client's `getBlank()` reads exactly this (`customer_threads[0]`).
+fn plural_schema(out: &mut Vec<u8>, res: &ResourceDef, kind: SchemaKind) {
+    out.extend_from_slice(b"{\"");
+    out.extend_from_slice(res.name.as_bytes());
+    out.extend_from_slice(b"\":[{");
+    let mut first = true;
+    for f in res.fields {
+        if f.name == "id" && kind == SchemaKind::Synopsis {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        out.extend_from_slice(f.name.as_bytes());
+        out.extend_from_slice(b"\":\"\"");
+    }
+    if !res.associations.is_empty() {
+        if !first {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"associations\":{");
+        schema_associations(out, res);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"}]}");
 }
 
 /// `{"errors":[{"code":32,"message":"..."}]}`, `code` a number (spec §13.1).

@@ -74,13 +74,16 @@ pub fn single(
 }
 
 /// The entities a POST, PUT or PATCH wrote, as stored (decisions W12): in XML every entity as
-/// a sibling under `<prestashop>`, in JSON the last one only (spec §11.2 step 7).
+/// a sibling under `<prestashop>`; in JSON the last one only (spec §11.2 step 7), unless the
+/// request had a `display` parameter: then `renderNodeFooter` appends every entity to the
+/// plural list, members kept (spec §9).
 pub fn written(
     out: &mut Vec<u8>,
     format: Format,
     res: &ResourceDef,
     entities: &[Entity],
     ws_url: &str,
+    plural_json: bool,
 ) {
     match format {
         Format::Xml => {
@@ -90,6 +93,14 @@ pub fn written(
             }
             out.extend_from_slice(xml::EPILOG);
         }
+        Format::Json if plural_json => {
+            let mut w = ListWriter::new(format, res, &Display::Full, ws_url);
+            w.begin(out);
+            for e in entities {
+                w.entity(out, e);
+            }
+            w.finish(out);
+        }
         Format::Json => {
             if let Some(last) = entities.last() {
                 json::single(out, res, &Display::Full, last, false);
@@ -98,12 +109,19 @@ pub fn written(
     }
 }
 
-/// `schema=blank|synopsis` (spec §10).
-pub fn schema(out: &mut Vec<u8>, format: Format, res: &ResourceDef, kind: SchemaKind) {
+/// `schema=blank|synopsis` (spec §10). `plural_json`: the request had a `display` parameter,
+/// which switches the JSON to the plural list shape, as for single entities (spec §9).
+pub fn schema(
+    out: &mut Vec<u8>,
+    format: Format,
+    res: &ResourceDef,
+    kind: SchemaKind,
+    plural_json: bool,
+) {
     match format {
         Format::Xml => xml::schema(out, res, kind),
-        // Both kinds collapse to the same JSON (spec §10.4).
-        Format::Json => json::schema(out, res),
+        // Without `display` both kinds collapse to the same JSON (spec §10.4).
+        Format::Json => json::schema(out, res, kind, plural_json),
     }
 }
 

@@ -546,7 +546,7 @@ fn a_non_numeric_id_is_written_as_a_json_string() {
 
 fn render_schema(format: Format, res: &ResourceDef, kind: SchemaKind) -> String {
     let mut out = Vec::new();
-    schema(&mut out, format, res, kind);
+    schema(&mut out, format, res, kind, false);
     text(out)
 }
 

@@ -150,6 +150,31 @@ fn post_in_json_answers_the_stored_row_in_json() {
 }
 
 #[test]
+fn a_display_parameter_answers_writes_in_the_plural_json_shape_with_every_entity() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let body = NEW_THREAD.replace(
+        "</prestashop>",
+        "<customer_thread><id_lang>1</id_lang><id_contact>1</id_contact><token>t2</token></customer_thread></prestashop>",
+    );
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_threads?output_format=JSON&display=full",
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 201);
+    let t = r.text();
+    assert!(t.starts_with(r#"{"customer_threads":[{"id":4,"#), "{t}");
+    assert!(
+        t.contains(r#"},{"id":5,"#),
+        "both entities, members kept: {t}"
+    );
+    assert!(t.contains(r#""id_order":"0""#));
+}
+
+#[test]
 fn a_round_trip_as_real_clients_do_it() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
