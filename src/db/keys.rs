@@ -89,15 +89,31 @@ pub fn candidates(
 
 /// Permissions and shops of a key, in one statement.
 pub fn grants(conn: &mut MysqlConnection, tables: &Tables, id: u32) -> QueryResult<Grants> {
+    load_grants(
+        conn,
+        &tables.name("threadgate_key_permission"),
+        &tables.name("threadgate_key_shop"),
+        "id_key",
+        id,
+    )
+}
+
+/// `(resource, method)` rows of `permissions` and `id_shop` rows of `shops` for one key, as one
+/// `UNION ALL` statement: threadgate's own tables and PrestaShop's have the same shape.
+fn load_grants(
+    conn: &mut MysqlConnection,
+    permissions: &str,
+    shops: &str,
+    key_column: &str,
+    id: u32,
+) -> QueryResult<Grants> {
     let mut q = Sql::new(format!(
-        "SELECT 'p', resource, CAST(method AS CHAR) FROM {} WHERE id_key = ",
-        tables.name("threadgate_key_permission")
+        "SELECT 'p', resource, CAST(method AS CHAR) FROM {permissions} WHERE {key_column} = "
     ))
     .cached();
     q.bind_int(id.into());
     q.push(&format!(
-        " UNION ALL SELECT 's', CAST(id_shop AS CHAR), '' FROM {} WHERE id_key = ",
-        tables.name("threadgate_key_shop")
+        " UNION ALL SELECT 's', CAST(id_shop AS CHAR), '' FROM {shops} WHERE {key_column} = "
     ))
     .bind_int(id.into());
     let mut g = Grants::default();
@@ -449,34 +465,13 @@ pub fn prestashop_grants(
     tables: &Tables,
     account: u32,
 ) -> QueryResult<Grants> {
-    let mut q = Sql::new(format!(
-        "SELECT 'p', resource, CAST(method AS CHAR) FROM {} WHERE id_webservice_account = ",
-        tables.name("webservice_permission")
-    ))
-    .cached();
-    q.bind_int(account.into());
-    q.push(&format!(
-        " UNION ALL SELECT 's', CAST(id_shop AS CHAR), '' FROM {} WHERE id_webservice_account = ",
-        tables.name("webservice_account_shop")
-    ))
-    .bind_int(account.into());
-    let mut g = Grants::default();
-    for r in q.load(conn)? {
-        let a = r.0[1].clone().unwrap_or_default();
-        match r.0[0].as_deref() {
-            Some("p") => {
-                if let Some(m) = r.0[2].as_deref().and_then(Method::parse) {
-                    g.permissions.push((a, m));
-                }
-            }
-            _ => {
-                if let Ok(s) = a.parse() {
-                    g.shops.push(s);
-                }
-            }
-        }
-    }
-    Ok(g)
+    load_grants(
+        conn,
+        &tables.name("webservice_permission"),
+        &tables.name("webservice_account_shop"),
+        "id_webservice_account",
+        account,
+    )
 }
 
 /// Every account of the shop's `webservice_account`, with its grants.
