@@ -61,18 +61,9 @@ impl AppState {
             .clone()
     }
 
-    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17): `PS_TIMEZONE` of the
-    /// default shop, else the setting.
+    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
     pub fn shop_now(&self) -> String {
-        let snapshot = self.snapshot();
-        let tz = snapshot
-            .config("PS_TIMEZONE", snapshot.default_shop())
-            .and_then(|z| z.trim().parse::<chrono_tz::Tz>().ok())
-            .unwrap_or(self.settings.timezone);
-        chrono::Utc::now()
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
+        self.snapshot().now(self.settings.timezone)
     }
 
     /// Re-reads the shop snapshot (a changed key generation empties the key cache at once)

@@ -233,19 +233,9 @@ pub fn import_prestashop(
 /// The shop's "now" for the rows `keys ...` writes: `PS_TIMEZONE` of the shop's configuration,
 /// else `THREADGATE_TIMEZONE`, else UTC (decisions W17).
 pub fn shop_now(conn: &mut MysqlConnection, tables: &Tables) -> String {
-    let from_shop = shop::load(conn, tables).ok().and_then(|s| {
-        s.config("PS_TIMEZONE", s.default_shop())
-            .and_then(|z| z.trim().parse::<chrono_tz::Tz>().ok())
-    });
-    let tz = from_shop
-        .or_else(|| {
-            std::env::var("THREADGATE_TIMEZONE")
-                .ok()
-                .and_then(|z| z.parse().ok())
-        })
+    let fallback = std::env::var("THREADGATE_TIMEZONE")
+        .ok()
+        .and_then(|z| z.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    chrono::Utc::now()
-        .with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
+    shop::load(conn, tables).unwrap_or_default().now(fallback)
 }

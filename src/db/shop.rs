@@ -64,6 +64,27 @@ impl ShopSnapshot {
             .and_then(|r| r.value.as_deref())
     }
 
+    /// `PS_WEBSERVICE` is not `0` (a fresh database without the row serves).
+    pub fn webservice_enabled(&self) -> bool {
+        self.config("PS_WEBSERVICE", self.default_shop()) != Some("0")
+    }
+
+    /// The shop's time zone (decisions W17): its `PS_TIMEZONE` (shop, group, global), else
+    /// `fallback` (the service setting).
+    pub fn timezone(&self, shop: u32, fallback: chrono_tz::Tz) -> chrono_tz::Tz {
+        self.config("PS_TIMEZONE", shop)
+            .and_then(|z| z.trim().parse().ok())
+            .unwrap_or(fallback)
+    }
+
+    /// "Now" in the default shop's time zone, as PrestaShop writes dates (`Y-m-d H:i:s`).
+    pub fn now(&self, fallback: chrono_tz::Tz) -> String {
+        chrono::Utc::now()
+            .with_timezone(&self.timezone(self.default_shop(), fallback))
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    }
+
     /// The shop a request without `id_shop` runs in: `PS_SHOP_DEFAULT`, else the first active
     /// shop, else 1.
     pub fn default_shop(&self) -> u32 {
@@ -202,6 +223,28 @@ mod tests {
         assert_eq!(s.config("PS_SHOP_NAME", 2), Some("group 2"));
         assert_eq!(s.config("PS_SHOP_NAME", 3), Some("shop 3"));
         assert_eq!(s.config("PS_TIMEZONE", 3), None);
+    }
+
+    #[test]
+    fn time_zone_and_webservice_flag_come_from_the_configuration_with_fallbacks() {
+        let s = snapshot(vec![
+            row("PS_TIMEZONE", Some(2), None, " America/New_York "),
+            row("PS_WEBSERVICE", None, None, "0"),
+        ]);
+        assert_eq!(s.timezone(3, chrono_tz::UTC), chrono_tz::America::New_York);
+        assert_eq!(
+            s.timezone(1, chrono_tz::Europe::Paris),
+            chrono_tz::Europe::Paris
+        );
+        assert!(!s.webservice_enabled());
+        assert!(snapshot(vec![]).webservice_enabled(), "no row: enabled");
+        let bad = snapshot(vec![row("PS_TIMEZONE", None, None, "Mars/Olympus")]);
+        assert_eq!(
+            bad.timezone(1, chrono_tz::UTC),
+            chrono_tz::UTC,
+            "an unknown zone falls back"
+        );
+        assert_eq!(bad.now(chrono_tz::UTC).len(), "2024-01-01 00:00:00".len());
     }
 
     #[test]

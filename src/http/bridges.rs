@@ -25,7 +25,6 @@ use crate::bridge::thread_list::{self, Envelope, Failure};
 use crate::bridge::{self, attachment_size, parse_ref, uuid_of, Entity, IdRef};
 use crate::db;
 use crate::db::bridge::{self as reads, IdIndex};
-use crate::db::shop::ShopSnapshot;
 use crate::error::{ApiError, DbError};
 use crate::resource::Method;
 use crate::startup::AppState;
@@ -115,18 +114,6 @@ async fn account(
     }
 }
 
-fn webservice_disabled(snapshot: &ShopSnapshot) -> bool {
-    snapshot.config("PS_WEBSERVICE", snapshot.default_shop()) == Some("0")
-}
-
-/// `PS_TIMEZONE` of the shop (shop, group, global), else the service setting (decisions W17).
-fn shop_tz(state: &AppState, snapshot: &ShopSnapshot, shop: u32) -> Tz {
-    snapshot
-        .config("PS_TIMEZONE", shop)
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(state.settings.timezone)
-}
-
 // --- Mirakl M10 ---
 
 struct M10Error {
@@ -191,7 +178,7 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Vec<u8>, M10Error> {
         .map(m10_key)
         .ok_or_else(|| m10_err(401, "Authentication required"))?;
     let snapshot = state.snapshot();
-    if webservice_disabled(&snapshot) {
+    if !snapshot.webservice_enabled() {
         return Err(m10_err(503, "The webservice is disabled"));
     }
     let account = account(req, state, &key).await.map_err(|f| match f {
@@ -254,7 +241,7 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Vec<u8>, M10Error> {
         .map(|s| s.name.as_str())
         .or_else(|| snapshot.config("PS_SHOP_NAME", thread.id_shop))
         .unwrap_or(&state.settings.shop_name);
-    let tz = shop_tz(state, &snapshot, thread.id_shop);
+    let tz = snapshot.timezone(thread.id_shop, state.settings.timezone);
     let doc = mirakl_m10::build(&thread, &messages, shop_name, tz, view);
     serde_json::to_vec(&doc).map_err(|_| m10_err(500, "Internal error"))
 }
@@ -343,7 +330,7 @@ async fn list(
     let key =
         credential::basic_user(value.as_bytes()).ok_or_else(|| fail(Failure::WrongCredential))?;
     let snapshot = state.snapshot();
-    if webservice_disabled(&snapshot) {
+    if !snapshot.webservice_enabled() {
         return Err(fail(Failure::ServiceUnavailable));
     }
     let account = account(req, state, &key).await.map_err(|f| match f {
@@ -443,7 +430,7 @@ async fn list(
         .map(|(t, messages)| {
             let tz = *zones
                 .entry(t.id_shop)
-                .or_insert_with(|| shop_tz(state, &snapshot, t.id_shop));
+                .or_insert_with(|| snapshot.timezone(t.id_shop, state.settings.timezone));
             thread_list::summarize(t, messages, tz)
         })
         .collect();

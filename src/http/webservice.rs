@@ -73,7 +73,7 @@ async fn handle(
 
     let snapshot = state.snapshot();
     let default_shop = snapshot.default_shop();
-    if snapshot.config("PS_WEBSERVICE", default_shop) == Some("0") {
+    if !snapshot.webservice_enabled() {
         return Err(ApiError::webservice_disabled());
     }
     let verified = keys::authenticate(req, state, &key).await?;

@@ -53,10 +53,6 @@ impl From<TxError> for ApiError {
 }
 
 /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
-fn shop_now(state: &AppState) -> String {
-    state.shop_now()
-}
-
 /// POST, PUT and PATCH.
 pub async fn save(
     state: &AppState,
@@ -69,7 +65,7 @@ pub async fn save(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let entities = ingest::parse(body)?;
     check_ids(&entities, method)?;
-    let now = shop_now(state);
+    let now = state.shop_now();
     let tables = state.tables.clone();
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
