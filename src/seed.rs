@@ -69,6 +69,15 @@ pub fn bulk(
     let mut done = 0;
     while done < threads {
         let n = BATCH.min(threads - done);
+        // The batch's threads are those above the maximum id before it (auto-increment may
+        // leave gaps between and inside batches, so "the last n ids" would not be exact).
+        let before: i64 = crate::db::sql::Sql::new(format!(
+            "SELECT CAST(COALESCE(MAX(id_customer_thread), 0) AS CHAR) FROM {t}"
+        ))
+        .load(conn)?
+        .first()
+        .and_then(|r| r.0[0].as_deref().and_then(|v| v.parse().ok()))
+        .unwrap_or(0);
         conn.batch_execute(&format!(
             "INSERT INTO {t} (id_shop, id_lang, id_contact, id_customer, id_order, id_product, status, email, token, date_add, date_upd)
              SELECT 1, 1, 1 + seq % 2, 1 + seq % 1000, IF(seq % 3 = 0, seq % 5000, 0), IF(seq % 7 = 0, 1, 0),
@@ -86,7 +95,7 @@ pub fn bulk(
                  SELECT t.id_customer_thread, IF(s.seq % 2 = 0, 1, 0), CONCAT('Message ', s.seq, ' of thread ', t.id_customer_thread, ': is my order on its way?'),
                         NULL, '2130706433', 'bench', t.date_add + INTERVAL s.seq MINUTE, t.date_add + INTERVAL s.seq MINUTE, 0, 0
                  FROM {t} t JOIN seq_1_to_{messages} s
-                 WHERE t.id_customer_thread > (SELECT COALESCE(MAX(id_customer_thread), 0) FROM {t}) - {n};"
+                 WHERE t.id_customer_thread > {before};"
             ))?;
         }
         done += n;

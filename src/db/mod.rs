@@ -18,12 +18,11 @@ use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool as R2d2Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool as R2d2Pool};
 
 use crate::error::DbError;
 
 pub type Pool = R2d2Pool<ConnectionManager<MysqlConnection>>;
-pub type Conn = PooledConnection<ConnectionManager<MysqlConnection>>;
 
 /// Table names with the configured prefix.
 #[derive(Debug, Clone)]

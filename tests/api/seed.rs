@@ -1,0 +1,50 @@
+//! The benchmark seeder adds exactly what it is asked for, above the existing rows.
+
+use threadgate::db::sql::Sql;
+use threadgate::seed;
+
+use crate::support::TestDb;
+
+fn count(db: &TestDb, sql: &str) -> i64 {
+    Sql::new(threadgate::db::migrations::apply_prefix(
+        sql,
+        &db.tables.prefix,
+    ))
+    .load(&mut db.conn())
+    .unwrap()[0]
+        .0[0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn bulk_seeding_adds_n_threads_with_m_messages_each_after_the_demo_rows() {
+    let db = TestDb::seeded("ps_");
+    // New ids start far above the demo rows (a gap before the batch).
+    db.exec("ALTER TABLE `ps_customer_thread` AUTO_INCREMENT = 1000");
+    seed::bulk(&mut db.conn(), &db.tables, 250, 2).unwrap();
+    assert_eq!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS CHAR) FROM `ps_customer_thread`"
+        ),
+        253
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS CHAR) FROM `ps_customer_message`"
+        ),
+        3 + 500
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT CAST(COUNT(*) AS CHAR) FROM `ps_customer_thread` t WHERE t.`id_customer_thread` > 3 AND (SELECT COUNT(*) FROM `ps_customer_message` m WHERE m.`id_customer_thread` = t.`id_customer_thread`) = 2"
+        ),
+        250,
+        "every new thread has exactly its two messages"
+    );
+}
