@@ -179,12 +179,27 @@ fn parse_mysql_datetime(s: &str) -> Option<NaiveDateTime> {
 
 /// Mirakl's form: `2024-01-15T09:00:00Z` (milliseconds left out, they are always .000).
 pub fn mirakl_date(d: DateTime<Utc>) -> String {
-    d.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    iso_utc(d, "Z")
 }
 
 /// myKaarma's `lastMessageOn` form: `2024-01-15T09:00:00.000Z`.
 pub fn mykaarma_date(d: DateTime<Utc>) -> String {
-    d.format("%Y-%m-%dT%H:%M:%S.000Z").to_string()
+    iso_utc(d, ".000Z")
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` + `suffix`, what `%Y-%m-%dT%H:%M:%S` gives for the years a MySQL
+/// DATETIME holds, without parsing a format string for every date of a response.
+fn iso_utc(d: DateTime<Utc>, suffix: &str) -> String {
+    use chrono::{Datelike, Timelike};
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{suffix}",
+        d.year(),
+        d.month(),
+        d.day(),
+        d.hour(),
+        d.minute(),
+        d.second()
+    )
 }
 
 // --- ids (bridges.md §7) ---
@@ -256,6 +271,28 @@ pub fn attachment_size(upload_dir: Option<&Path>, file_name: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn dates_are_formatted_as_chrono_formats_them_across_the_datetime_range() {
+        for (y, mo, d, h, mi, se) in [
+            (1000, 1, 1, 0, 0, 0),
+            (1970, 1, 1, 0, 0, 0),
+            (2024, 2, 29, 23, 59, 59),
+            (2024, 10, 27, 1, 5, 9),
+            (9999, 12, 31, 23, 59, 59),
+        ] {
+            let t = Utc.with_ymd_and_hms(y, mo, d, h, mi, se).unwrap();
+            assert_eq!(mirakl_date(t), t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            assert_eq!(
+                mykaarma_date(t),
+                t.format("%Y-%m-%dT%H:%M:%S.000Z").to_string()
+            );
+        }
+        let t = Utc.with_ymd_and_hms(2024, 3, 5, 7, 8, 9).unwrap();
+        assert_eq!(mirakl_date(t), "2024-03-05T07:08:09Z");
+        assert_eq!(mykaarma_date(t), "2024-03-05T07:08:09.000Z");
+    }
+
     use super::*;
 
     fn ns() -> Uuid {
