@@ -117,6 +117,16 @@ pub struct ServeSettings {
     /// M10 reports their sizes from it (0 when unset or unreadable).
     #[arg(long, env = "THREADGATE_UPLOAD_DIR")]
     pub upload_dir: Option<std::path::PathBuf>,
+
+    /// Milliseconds a bridge read (an M10 thread, a customer's thread list) may be served from
+    /// memory. threadgate's own writes are seen at once whatever this is; writes made by
+    /// PrestaShop or another process are seen within it. 0 reads the database on every request.
+    #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MS", default_value_t = 1000)]
+    pub bridge_cache_ms: u64,
+
+    /// MiB of memory the bridges' read cache may hold (split between M10 and the thread list).
+    #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MIB", default_value_t = 64)]
+    pub bridge_cache_mib: usize,
 }
 
 /// Where keys are checked (decisions, Keys and permissions).

@@ -11,10 +11,12 @@ use actix_web::{web, App, HttpServer};
 
 use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
 use crate::config::{DbSettings, ServeSettings};
+use crate::db::cache::DataGeneration;
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
 use crate::http;
+use crate::http::bridges::BridgeState;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -26,6 +28,10 @@ pub struct AppState {
     pub limiter: FailureLimiter,
     /// Keys used since the last refresh (written to `last_used` by the refresh).
     pub usage: UsageLog,
+    /// Bumped by every committed write to the thread tables (the bridges' caches watch it).
+    pub data_generation: Arc<DataGeneration>,
+    /// The bridges' UUID index and read caches.
+    pub bridges: BridgeState,
     snapshot: RwLock<Arc<ShopSnapshot>>,
 }
 
@@ -43,6 +49,8 @@ impl AppState {
         let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
         keys.set_generation(snapshot.key_generation);
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
+        let data_generation = Arc::new(DataGeneration::default());
+        let bridges = BridgeState::new(&settings, data_generation.clone());
         Ok(AppState {
             pool,
             tables,
@@ -50,6 +58,8 @@ impl AppState {
             keys,
             limiter,
             usage: UsageLog::default(),
+            data_generation,
+            bridges,
             snapshot: RwLock::new(Arc::new(snapshot)),
         })
     }

@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::ThreadRow;
 use super::{assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, Entity, MessageRow};
-use super::{IdRef, ThreadRow};
 
 /// `maxResults` when absent, null or out of range below (the sibling endpoint's default).
 pub const DEFAULT_MAX_RESULTS: i64 = 20;
@@ -251,14 +251,6 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
     })
 }
 
-/// Resolves a reference against known ids; `index` maps UUIDs to ids (see `uuid_of`).
-pub fn resolve(r: IdRef, index: impl FnOnce(&Uuid) -> Option<u32>) -> Option<u32> {
-    match r {
-        IdRef::Decimal(n) => Some(n),
-        IdRef::Uuid(u) => index(&u),
-    }
-}
-
 /// One thread with what sorting and filtering need; ids and dates are turned into UUIDs and
 /// strings only for the threads returned ([`render`]), since a customer may have thousands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,54 +294,149 @@ pub fn summarize(thread: &ThreadRow, messages: &[MessageRow], tz: Tz) -> Summary
     }
 }
 
-/// The response entry of a summary.
-pub fn render(s: &Summary, namespace: &Uuid) -> CustomerThread {
-    let id = |e, n| uuid_of(namespace, e, n).to_string();
+/// The response entry of a summary. `ids` remembers the UUIDs already computed: a page
+/// repeats the same shop, department, customer and a few employees.
+fn render(s: &Summary, ids: &mut Uuids<'_>) -> CustomerThread {
     CustomerThread {
         id: s.id,
         archived: false,
         closed: s.closed,
-        dealer_uuid: id(Entity::Shop, s.shop),
-        department_uuid: id(Entity::Contact, s.contact),
-        user_uuid: s.owner.map(|e| id(Entity::Employee, e)),
-        customer_uuid: id(Entity::Customer, s.customer),
+        dealer_uuid: ids.get(Entity::Shop, s.shop),
+        department_uuid: ids.get(Entity::Contact, s.contact),
+        user_uuid: s.owner.map(|e| ids.get(Entity::Employee, e)),
+        customer_uuid: ids.get(Entity::Customer, s.customer),
         last_message_on: mykaarma_date(s.last_message),
         last_delegation_on: s.last_delegation_ms,
         is_waiting_for_response: s.waiting,
     }
 }
 
+/// UUIDv5 strings of one response, each hashed once.
+struct Uuids<'a> {
+    namespace: &'a Uuid,
+    known: Vec<(Entity, u32, String)>,
+}
+
+impl Uuids<'_> {
+    fn get(&mut self, entity: Entity, id: u32) -> String {
+        if let Some((_, _, u)) = self.known.iter().find(|(e, n, _)| *e == entity && *n == id) {
+            return u.clone();
+        }
+        let u = uuid_of(self.namespace, entity, id).to_string();
+        self.known.push((entity, id, u.clone()));
+        u
+    }
+}
+
 /// Filters (§5.4 step 4), sorts by the key then the id in the same direction (a null
-/// `lastDelegationOn` is the smallest value, MySQL's convention), then truncates.
-pub fn select(
-    mut all: Vec<Summary>,
+/// `lastDelegationOn` is the smallest value, MySQL's convention), then truncates. Only the
+/// page is sorted: the rest is partitioned away first.
+pub fn select<'a>(
+    all: impl IntoIterator<Item = &'a Summary>,
     req: &Request,
     assignee: Option<u32>,
     namespace: &Uuid,
 ) -> Vec<CustomerThread> {
-    if req.is_archived == Some(true) {
+    if req.is_archived == Some(true) || req.max_results == 0 {
         return Vec::new();
     }
-    all.retain(|s| {
-        req.is_closed.is_none_or(|c| s.closed == c) && assignee.is_none_or(|a| s.owner == Some(a))
-    });
-    let key = |s: &Summary| -> (Option<i64>, u32) {
+    let sort_key = |s: &Summary| -> (Option<i64>, u32) {
         let k = match req.sort_key {
             SortKey::LastMessageOn => Some(s.last_message.timestamp_millis()),
             SortKey::LastDelegationOn => s.last_delegation_ms,
         };
         (k, s.id)
     };
-    all.sort_unstable_by(|a, b| match req.sort_order {
-        SortOrder::Asc => key(a).cmp(&key(b)),
-        SortOrder::Desc => key(b).cmp(&key(a)),
-    });
-    all.truncate(req.max_results);
-    all.iter().map(|s| render(s, namespace)).collect()
+    let mut keyed: Vec<((Option<i64>, u32), &Summary)> = all
+        .into_iter()
+        .filter(|s| {
+            req.is_closed.is_none_or(|c| s.closed == c)
+                && assignee.is_none_or(|a| s.owner == Some(a))
+        })
+        .map(|s| (sort_key(s), s))
+        .collect();
+    let order = |a: &((Option<i64>, u32), &Summary), b: &((Option<i64>, u32), &Summary)| match req
+        .sort_order
+    {
+        SortOrder::Asc => a.0.cmp(&b.0),
+        SortOrder::Desc => b.0.cmp(&a.0),
+    };
+    if keyed.len() > req.max_results {
+        keyed.select_nth_unstable_by(req.max_results - 1, order);
+        keyed.truncate(req.max_results);
+    }
+    // Keys are unique (the id is part of them), so an unstable sort is deterministic.
+    keyed.sort_unstable_by(order);
+    let mut ids = Uuids {
+        namespace,
+        known: Vec::new(),
+    };
+    keyed.iter().map(|(_, s)| render(s, &mut ids)).collect()
 }
 
 #[cfg(test)]
 mod tests {
+
+    fn summaries(n: u32) -> Vec<Summary> {
+        // Many equal dates and delegations, some null: ties must fall back to the id.
+        (1..=n)
+            .map(|id| Summary {
+                id: id * 7 % 1009,
+                closed: id % 3 == 0,
+                shop: 1,
+                contact: 2,
+                customer: 3,
+                owner: (id % 4 != 0).then_some(id % 5),
+                last_message: DateTime::<Utc>::UNIX_EPOCH
+                    + chrono::Duration::minutes(i64::from(id % 17)),
+                last_delegation_ms: (id % 4 != 0).then_some(i64::from(id % 11) * 1000),
+                waiting: id % 2 == 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_page_is_what_sorting_everything_and_truncating_gives() {
+        let ns = Uuid::parse_str(crate::bridge::DEFAULT_NAMESPACE).unwrap();
+        let all = summaries(1000);
+        for key in [SortKey::LastMessageOn, SortKey::LastDelegationOn] {
+            for order in [SortOrder::Asc, SortOrder::Desc] {
+                for max in [1, 20, 100] {
+                    for closed in [None, Some(true)] {
+                        let req = Request {
+                            assignee: None,
+                            is_archived: None,
+                            is_closed: closed,
+                            max_results: max,
+                            sort_key: key,
+                            sort_order: order,
+                            warnings: Vec::new(),
+                        };
+                        // The reference: a full stable sort of every matching summary.
+                        let mut expected: Vec<&Summary> = all
+                            .iter()
+                            .filter(|s| closed.is_none_or(|c| s.closed == c))
+                            .collect();
+                        let k = |s: &&Summary| match key {
+                            SortKey::LastMessageOn => {
+                                (Some(s.last_message.timestamp_millis()), s.id)
+                            }
+                            SortKey::LastDelegationOn => (s.last_delegation_ms, s.id),
+                        };
+                        expected.sort_by_key(k);
+                        if order == SortOrder::Desc {
+                            expected.reverse();
+                        }
+                        let ids: Vec<u32> =
+                            select(&all, &req, None, &ns).iter().map(|t| t.id).collect();
+                        let want: Vec<u32> = expected.iter().take(max).map(|s| s.id).collect();
+                        assert_eq!(ids, want, "{key:?} {order:?} {max} {closed:?}");
+                    }
+                }
+            }
+        }
+    }
+
     use super::*;
 
     fn body(s: &str) -> Result<Request, Failure> {

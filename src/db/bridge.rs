@@ -282,7 +282,8 @@ struct Known {
 }
 
 impl IdIndex {
-    fn get(&self, entity: Entity, uuid: &Uuid) -> Option<u32> {
+    /// The id whose uuid5 is `uuid`, among the rows already learnt (no statement).
+    pub fn lookup(&self, entity: Entity, uuid: &Uuid) -> Option<u32> {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         known.get(&entity)?.by_uuid.get(uuid).copied()
     }
@@ -311,12 +312,12 @@ impl IdIndex {
         entity: Entity,
         uuid: &Uuid,
     ) -> QueryResult<Option<u32>> {
-        if let Some(id) = self.get(entity, uuid) {
+        if let Some(id) = self.lookup(entity, uuid) {
             return Ok(Some(id));
         }
         let ids = ids_after(conn, tables, entity, self.highest(entity))?;
         self.learn(namespace, entity, &ids);
-        Ok(self.get(entity, uuid))
+        Ok(self.lookup(entity, uuid))
     }
 }
 

@@ -3,8 +3,10 @@
 //! `POST /communications/departments/{departmentUUID}/customers/{customerUUID}/threads`.
 //!
 //! Each handler authenticates with the webservice's keys (`http::keys::authenticate`: the same
-//! cache and the same failed-authentication limit),
-//! reads through `db::bridge` in one `db::run`, and hands the rows to the pure `bridge` module.
+//! cache and the same failed-authentication limit), reads through `db::bridge` behind a
+//! [`ReadCache`] (threadgate's own writes are seen at once, other writers within
+//! `THREADGATE_BRIDGE_CACHE_MS`; authorisation and the customer's view are decided per request,
+//! never cached), and hands the rows to the pure `bridge` module.
 //! Responses are plain JSON in the foreign API's shape, without the webservice's PrestaShop
 //! headers; they carry the [`Rendered`] marker so the error middleware leaves them alone.
 
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use actix_web::http::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use actix_web::http::{Method as HttpMethod, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
 use chrono_tz::Tz;
 use futures_util::StreamExt;
 use uuid::Uuid;
@@ -21,10 +24,12 @@ use uuid::Uuid;
 use super::response::Rendered;
 use crate::auth::{credential, Account};
 use crate::bridge::mirakl_m10::{self, View};
-use crate::bridge::thread_list::{self, Envelope, Failure};
-use crate::bridge::{self, attachment_size, parse_ref, uuid_of, Entity, IdRef};
+use crate::bridge::thread_list::{self, Envelope, Failure, Summary};
+use crate::bridge::{attachment_size, parse_ref, uuid_of, Entity, IdRef, MessageRow, ThreadRow};
+use crate::config::ServeSettings;
 use crate::db;
 use crate::db::bridge::{self as reads, IdIndex};
+use crate::db::cache::{DataGeneration, ReadCache, Weigh};
 use crate::error::{ApiError, DbError};
 use crate::resource::Method;
 use crate::startup::AppState;
@@ -35,12 +40,30 @@ pub const THREAD_LIST_PATH: &str =
 
 /// Registers both routes (before the webservice's default service).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    let index = web::Data::new(IdIndex::default());
-    cfg.service(web::resource(M10_PATH).to(mirakl_m10)).service(
-        web::resource(THREAD_LIST_PATH)
-            .app_data(index)
-            .to(thread_list),
-    );
+    cfg.service(web::resource(M10_PATH).to(mirakl_m10))
+        .service(web::resource(THREAD_LIST_PATH).to(thread_list));
+}
+
+/// What the bridges keep between requests, shared by every worker: the UUID index of the
+/// thread list and the read caches of both routes (`db::cache`: threadgate's writes are seen
+/// at once, other writers within `THREADGATE_BRIDGE_CACHE_MS`).
+#[derive(Debug)]
+pub struct BridgeState {
+    ids: Arc<IdIndex>,
+    m10: ReadCache<u32, M10Read>,
+    lists: ReadCache<ListKey, ListRead>,
+}
+
+impl BridgeState {
+    pub fn new(settings: &ServeSettings, generation: Arc<DataGeneration>) -> BridgeState {
+        let ttl = std::time::Duration::from_millis(settings.bridge_cache_ms);
+        let half = settings.bridge_cache_mib.saturating_mul(1 << 20) / 2;
+        BridgeState {
+            ids: Arc::new(IdIndex::default()),
+            m10: ReadCache::new(ttl, half, generation.clone()),
+            lists: ReadCache::new(ttl, half, generation),
+        }
+    }
 }
 
 /// The realm of the bridges' 401 answers (both accept Basic with the key as user name).
@@ -58,7 +81,7 @@ fn json(status: u16) -> actix_web::HttpResponseBuilder {
     b
 }
 
-fn finish(mut b: actix_web::HttpResponseBuilder, body: Vec<u8>, head: bool) -> HttpResponse {
+fn finish(mut b: actix_web::HttpResponseBuilder, body: Bytes, head: bool) -> HttpResponse {
     let mut res = if head { b.finish() } else { b.body(body) };
     res.extensions_mut().insert(Rendered);
     res
@@ -139,7 +162,8 @@ async fn mirakl_m10(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
                 status: e.status,
                 message: e.message,
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into();
             let mut b = json(e.status);
             match e.status {
                 401 => {
@@ -170,7 +194,7 @@ fn m10_key(value: &str) -> String {
     }
 }
 
-async fn m10(req: &HttpRequest, state: &AppState) -> Result<Vec<u8>, M10Error> {
+async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
     if req.method() != HttpMethod::GET && req.method() != HttpMethod::HEAD {
         return Err(m10_err(405, "Method not allowed"));
     }
@@ -209,6 +233,63 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Vec<u8>, M10Error> {
         .filter(|&n| n > 0)
         .ok_or_else(not_found)?;
 
+    let read = state
+        .bridges
+        .m10
+        .get_or_load(id, || read_m10(state, id))
+        .await
+        .map_err(|()| m10_err(500, "Internal error"))?;
+    let found = read.0.as_ref().ok_or_else(not_found)?;
+    // A thread of a shop the key is not associated with does not exist for this key.
+    if !account.shops.contains(&found.thread.id_shop) {
+        return Err(not_found());
+    }
+    match customer_id.as_deref() {
+        None => Ok(found.shop_view.clone()),
+        Some(c) if !mirakl_m10::owned_by(&found.thread, c) => Err(not_found()),
+        Some(c) => found
+            .render(View::Customer(c))
+            .map_err(|_| m10_err(500, "Internal error")),
+    }
+}
+
+/// What M10 keeps of a thread id: nothing when the thread does not exist, else its rows, the
+/// shop's name and time zone as they were read, and the shop's view already rendered (the
+/// answer without `customer_id`, the same bytes for every key that may see the thread).
+#[derive(Debug)]
+pub struct M10Read(Option<M10Thread>);
+
+#[derive(Debug)]
+struct M10Thread {
+    thread: ThreadRow,
+    messages: Vec<MessageRow>,
+    shop_name: String,
+    tz: Tz,
+    shop_view: Bytes,
+}
+
+impl M10Thread {
+    fn render(&self, view: View<'_>) -> serde_json::Result<Bytes> {
+        let doc = mirakl_m10::build(&self.thread, &self.messages, &self.shop_name, self.tz, view);
+        serde_json::to_vec(&doc).map(Bytes::from)
+    }
+}
+
+impl Weigh for M10Read {
+    fn weight(&self) -> usize {
+        self.0.as_ref().map_or(0, |t| {
+            let rows: usize = t
+                .messages
+                .iter()
+                .map(|m| std::mem::size_of::<MessageRow>() + m.message.len() + m.date_add.len())
+                .sum();
+            t.shop_view.len() + rows + std::mem::size_of::<M10Thread>()
+        })
+    }
+}
+
+/// Reads a thread and its messages (two statements, `db::bridge`), with the attachments' sizes.
+async fn read_m10(state: &AppState, id: u32) -> Result<M10Read, ()> {
     let tables = state.tables.clone();
     let upload_dir = state.settings.upload_dir.clone();
     let found = db::run(&state.pool, move |conn| {
@@ -223,27 +304,31 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Vec<u8>, M10Error> {
         }))
     })
     .await
-    .map_err(|_| m10_err(500, "Internal error"))?;
-    let (thread, messages) = found.ok_or_else(not_found)?;
-    // A thread of a shop the key is not associated with does not exist for this key.
-    if !account.shops.contains(&thread.id_shop) {
-        return Err(not_found());
-    }
-    let view = match customer_id.as_deref() {
-        Some(c) if !mirakl_m10::owned_by(&thread, c) => return Err(not_found()),
-        Some(c) => View::Customer(c),
-        None => View::All,
+    .map_err(|e| tracing::error!(error = %e, "M10 read failed"))?;
+    let Some((thread, messages)) = found else {
+        return Ok(M10Read(None));
     };
+    let snapshot = state.snapshot();
     let shop_name = snapshot
         .shops
         .iter()
         .find(|s| s.id == thread.id_shop)
         .map(|s| s.name.as_str())
         .or_else(|| snapshot.config("PS_SHOP_NAME", thread.id_shop))
-        .unwrap_or(&state.settings.shop_name);
+        .unwrap_or(&state.settings.shop_name)
+        .to_owned();
     let tz = snapshot.timezone(thread.id_shop, state.settings.timezone);
-    let doc = mirakl_m10::build(&thread, &messages, shop_name, tz, view);
-    serde_json::to_vec(&doc).map_err(|_| m10_err(500, "Internal error"))
+    let mut t = M10Thread {
+        thread,
+        messages,
+        shop_name,
+        tz,
+        shop_view: Bytes::new(),
+    };
+    t.shop_view = t
+        .render(View::All)
+        .map_err(|e| tracing::error!(error = %e, "M10 rendering failed"))?;
+    Ok(M10Read(Some(t)))
 }
 
 // --- myKaarma thread list ---
@@ -252,24 +337,22 @@ async fn thread_list(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-    index: web::Data<IdIndex>,
 ) -> HttpResponse {
     let request_uuid = Uuid::new_v4().to_string();
-    let (status, envelope, retry_after) =
-        match list(&req, payload, &state, index.into_inner(), &request_uuid).await {
-            Ok(e) => (200, e, None),
-            Err((failure, warnings, retry_after)) => (
-                failure.status(),
-                Envelope {
-                    customer_threads: Vec::new(),
-                    request_uuid: request_uuid.clone(),
-                    errors: vec![failure.entry(&request_uuid)],
-                    warnings,
-                },
-                retry_after,
-            ),
-        };
-    let body = serde_json::to_vec(&envelope).unwrap_or_default();
+    let (status, envelope, retry_after) = match list(&req, payload, &state, &request_uuid).await {
+        Ok(e) => (200, e, None),
+        Err((failure, warnings, retry_after)) => (
+            failure.status(),
+            Envelope {
+                customer_threads: Vec::new(),
+                request_uuid: request_uuid.clone(),
+                errors: vec![failure.entry(&request_uuid)],
+                warnings,
+            },
+            retry_after,
+        ),
+    };
+    let body = serde_json::to_vec(&envelope).unwrap_or_default().into();
     let mut b = json(status);
     match status {
         401 => {
@@ -305,22 +388,130 @@ async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, Failure> {
     Ok(body)
 }
 
-/// What the database step found: the first failing check wins, in myKaarma's order
-/// (department → customer → body → assignee, bridges.md §5.4).
-enum Found {
-    /// The threads and the resolved assignee filter.
-    Threads(
-        Vec<(bridge::ThreadRow, Vec<bridge::MessageRow>)>,
-        Option<u32>,
-    ),
-    Fails(Failure),
+/// A thread list read: the department (contact), the customer and the assignee filter's
+/// employee, resolved to ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ListKey {
+    contact: u32,
+    customer: u32,
+    employee: Option<u32>,
+}
+
+/// What the thread list keeps of a [`ListKey`]: which of its rows exist and, when all do, the
+/// summary of every thread of the customer in the department (filters, sorting and the page
+/// are applied per request).
+#[derive(Debug)]
+pub struct ListRead {
+    contact_ok: bool,
+    customer_ok: bool,
+    employee_ok: bool,
+    threads: Vec<Summary>,
+}
+
+impl Weigh for ListRead {
+    fn weight(&self) -> usize {
+        std::mem::size_of::<ListRead>() + self.threads.len() * std::mem::size_of::<Summary>()
+    }
+}
+
+/// Existence of the three rows in one statement, then the threads and their messages in two
+/// (`db::bridge`), summarised in each thread's shop time zone.
+async fn read_list(state: &AppState, key: ListKey) -> Result<ListRead, ()> {
+    let tables = state.tables.clone();
+    let rows = db::run(&state.pool, move |conn| {
+        let contact = (key.contact > 0).then_some(key.contact);
+        let (customer_ok, contact_ok, employee_ok) =
+            reads::exist(conn, &tables, key.customer, contact, key.employee)?;
+        let threads = if customer_ok && contact_ok && employee_ok {
+            reads::customer_threads(conn, &tables, key.customer, key.contact)?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, DbError>((contact_ok, customer_ok, employee_ok, threads))
+    })
+    .await
+    .map_err(|e| tracing::error!(error = %e, "thread list read failed"))?;
+    let (contact_ok, customer_ok, employee_ok, threads) = rows;
+    let snapshot = state.snapshot();
+    let mut zones: HashMap<u32, Tz> = HashMap::new();
+    let threads = threads
+        .iter()
+        .map(|(t, messages)| {
+            let tz = *zones
+                .entry(t.id_shop)
+                .or_insert_with(|| snapshot.timezone(t.id_shop, state.settings.timezone));
+            thread_list::summarize(t, messages, tz)
+        })
+        .collect();
+    Ok(ListRead {
+        contact_ok,
+        customer_ok,
+        employee_ok,
+        threads,
+    })
+}
+
+/// A path or body reference resolved as far as memory allows.
+enum Lookup {
+    /// Nothing was sent.
+    Absent,
+    Id(u32),
+    /// A UUID the index does not know yet.
+    Unknown(Entity, Uuid),
+}
+
+impl Lookup {
+    fn id(&self) -> Option<u32> {
+        match self {
+            Lookup::Id(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+/// Decimals as sent, the synthetic department `contact:0`, then the index (bridges.md §7.3).
+fn lookup(ids: &IdIndex, ns: &Uuid, entity: Entity, r: Option<IdRef>) -> Lookup {
+    match r {
+        None => Lookup::Absent,
+        Some(IdRef::Decimal(n)) => Lookup::Id(n),
+        Some(IdRef::Uuid(u))
+            if entity == Entity::Contact && u == uuid_of(ns, Entity::Contact, 0) =>
+        {
+            Lookup::Id(0)
+        }
+        Some(IdRef::Uuid(u)) => ids
+            .lookup(entity, &u)
+            .map_or(Lookup::Unknown(entity, u), Lookup::Id),
+    }
+}
+
+/// Resolves the UUIDs memory did not know, learning the rows added since (one statement per
+/// entity). `None` both for a reference not sent and for one that names no row: the caller
+/// knows which references it sent.
+async fn learn(state: &AppState, refs: [Lookup; 3]) -> Result<[Option<u32>; 3], DbError> {
+    if !refs.iter().any(|r| matches!(r, Lookup::Unknown(..))) {
+        return Ok(refs.map(|r| r.id()));
+    }
+    let tables = state.tables.clone();
+    let ids = state.bridges.ids.clone();
+    let ns = state.settings.bridge_uuid_namespace;
+    db::run(&state.pool, move |conn| {
+        let mut out = [None; 3];
+        for (slot, r) in out.iter_mut().zip(refs) {
+            *slot = match r {
+                Lookup::Unknown(entity, u) => ids.resolve(conn, &tables, &ns, entity, &u)?,
+                r => r.id(),
+            };
+        }
+        Ok(out)
+    })
+    .await
 }
 
 async fn list(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-    index: Arc<IdIndex>,
     request_uuid: &str,
 ) -> Result<Envelope, ListFailure> {
     if req.method() != HttpMethod::POST {
@@ -340,101 +531,82 @@ async fn list(
         KeyFailure::Internal => fail(Failure::Internal),
     })?;
 
-    let department_raw = req
-        .match_info()
-        .get("departmentUUID")
-        .unwrap_or("")
-        .to_owned();
-    let customer_raw = req
-        .match_info()
-        .get("customerUUID")
-        .unwrap_or("")
-        .to_owned();
-    let department = parse_ref(&department_raw);
-    let customer = parse_ref(&customer_raw);
+    let department_raw = req.match_info().get("departmentUUID").unwrap_or("");
+    let customer_raw = req.match_info().get("customerUUID").unwrap_or("");
     let body = read_body(payload)
         .await
         .and_then(|b| thread_list::parse_body(&b));
-
-    let ns = state.settings.bridge_uuid_namespace;
-    let tables = state.tables.clone();
     let assignee_raw = body.as_ref().ok().and_then(|r| r.assignee.clone());
-    let body_ok = body.is_ok();
-    let found = db::run(&state.pool, move |conn| -> Result<Found, DbError> {
-        let resolve = |conn: &mut diesel::mysql::MysqlConnection,
-                       entity: Entity,
-                       r: Option<IdRef>|
-         -> Result<Option<u32>, DbError> {
-            match r {
-                None => Ok(None),
-                Some(IdRef::Decimal(n)) => Ok(Some(n)),
-                Some(IdRef::Uuid(u))
-                    if entity == Entity::Contact && u == uuid_of(&ns, Entity::Contact, 0) =>
-                {
-                    Ok(Some(0))
-                }
-                Some(IdRef::Uuid(u)) => Ok(index.resolve(conn, &tables, &ns, entity, &u)?),
-            }
-        };
-        let Some(contact) = resolve(conn, Entity::Contact, department)? else {
-            return Ok(Found::Fails(Failure::NotAuthorized));
-        };
-        let Some(id_customer) = resolve(conn, Entity::Customer, customer)?.filter(|&c| c > 0)
-        else {
-            return Ok(Found::Fails(Failure::InvalidCustomer(customer_raw)));
-        };
-        let employee = match assignee_raw.as_deref() {
-            None => None,
-            Some(a) => Some(resolve(conn, Entity::Employee, parse_ref(a))?.filter(|&e| e > 0)),
-        };
-        let (customer_ok, contact_ok, employee_ok) = reads::exist(
-            conn,
-            &tables,
-            id_customer,
-            (contact > 0).then_some(contact),
-            employee.flatten(),
-        )?;
-        if !contact_ok {
-            return Ok(Found::Fails(Failure::NotAuthorized));
-        }
-        if !customer_ok {
-            return Ok(Found::Fails(Failure::InvalidCustomer(customer_raw)));
-        }
-        if !body_ok {
-            return Ok(Found::Threads(Vec::new(), None));
-        }
-        if let Some(a) = assignee_raw {
-            if employee == Some(None) || !employee_ok {
-                return Ok(Found::Fails(Failure::InvalidUser(a)));
-            }
-        }
-        let threads = reads::customer_threads(conn, &tables, id_customer, contact)?;
-        Ok(Found::Threads(threads, employee.flatten()))
-    })
-    .await
-    .map_err(|_| fail(Failure::Internal))?;
-
-    let (threads, assignee) = match found {
-        Found::Fails(f) => {
-            let warnings = body.map(|b| b.warnings).unwrap_or_default();
-            return Err((f, warnings, None));
-        }
-        Found::Threads(t, a) => (t, a),
+    // The warnings of a parsed body go with any error found after it.
+    let failed = |f: Failure, body: &Result<thread_list::Request, Failure>| {
+        let warnings = body
+            .as_ref()
+            .map(|b| b.warnings.clone())
+            .unwrap_or_default();
+        (f, warnings, None)
     };
+
+    // myKaarma's order (bridges.md §5.4): department → customer → body → assignee.
+    let ns = state.settings.bridge_uuid_namespace;
+    let ids = &state.bridges.ids;
+    let refs = [
+        lookup(ids, &ns, Entity::Contact, parse_ref(department_raw)),
+        lookup(ids, &ns, Entity::Customer, parse_ref(customer_raw)),
+        match assignee_raw.as_deref() {
+            None => Lookup::Absent,
+            Some(a) => match lookup(ids, &ns, Entity::Employee, parse_ref(a)) {
+                // An assignee that is not a UUID or a decimal names nobody.
+                Lookup::Absent => Lookup::Id(0),
+                l => l,
+            },
+        },
+    ];
+    let [contact, customer, employee] = learn(state, refs)
+        .await
+        .map_err(|_| fail(Failure::Internal))?;
+    let Some(contact) = contact else {
+        return Err(failed(Failure::NotAuthorized, &body));
+    };
+    let Some(customer) = customer.filter(|&c| c > 0) else {
+        return Err(failed(
+            Failure::InvalidCustomer(customer_raw.to_owned()),
+            &body,
+        ));
+    };
+    // `None`: no filter; `Some(None)`: an assignee that names no employee.
+    let employee = assignee_raw.as_ref().map(|_| employee.filter(|&e| e > 0));
+    let key = ListKey {
+        contact,
+        customer,
+        employee: employee.flatten(),
+    };
+    let read = state
+        .bridges
+        .lists
+        .get_or_load(key, || read_list(state, key))
+        .await
+        .map_err(|()| fail(Failure::Internal))?;
+    if !read.contact_ok {
+        return Err(failed(Failure::NotAuthorized, &body));
+    }
+    if !read.customer_ok {
+        return Err(failed(
+            Failure::InvalidCustomer(customer_raw.to_owned()),
+            &body,
+        ));
+    }
     let req_body = body.map_err(fail)?;
-    let mut zones: HashMap<u32, Tz> = HashMap::new();
-    let summaries = threads
+    if let Some(a) = assignee_raw {
+        if employee == Some(None) || !read.employee_ok {
+            return Err((Failure::InvalidUser(a), req_body.warnings, None));
+        }
+    }
+    // Threads of shops the key is not associated with are not listed.
+    let visible = read
+        .threads
         .iter()
-        // Threads of shops the key is not associated with are not listed.
-        .filter(|(t, _)| account.shops.contains(&t.id_shop))
-        .map(|(t, messages)| {
-            let tz = *zones
-                .entry(t.id_shop)
-                .or_insert_with(|| snapshot.timezone(t.id_shop, state.settings.timezone));
-            thread_list::summarize(t, messages, tz)
-        })
-        .collect();
-    let customer_threads = thread_list::select(summaries, &req_body, assignee, &ns);
+        .filter(|s| account.shops.contains(&s.shop));
+    let customer_threads = thread_list::select(visible, &req_body, employee.flatten(), &ns);
     Ok(Envelope {
         customer_threads,
         request_uuid: request_uuid.to_owned(),

@@ -67,6 +67,9 @@ pub async fn save(
     check_ids(&entities, method)?;
     let now = state.shop_now();
     let tables = state.tables.clone();
+    // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
+    // still tells the bridges' caches.
+    let written = state.data_generation.clone();
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = entities
@@ -116,6 +119,7 @@ pub async fn save(
             Ok(rows)
         })
         .map_err(ApiError::from)
+        .inspect(|_| written.bump())
     })
     .await?;
     let mut body = Vec::with_capacity(1024);
@@ -186,6 +190,7 @@ pub async fn delete(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let sent = delete_ids(params, path_id);
     let tables = state.tables.clone();
+    let written = state.data_generation.clone();
     db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
@@ -212,6 +217,7 @@ pub async fn delete(
             Ok(())
         })
         .map_err(ApiError::from)
+        .inspect(|_| written.bump())
     })
     .await?;
     Ok(response::empty(ctx, 200))

@@ -1,0 +1,444 @@
+//! A read-through cache in front of the bridges' reads (docs/bridges.md, "Read cache").
+//!
+//! What it promises:
+//! - **threadgate's own writes are seen at once.** Every write the webservice commits to
+//!   `customer_thread` or `customer_message` bumps the shared [`DataGeneration`] before it
+//!   answers. An entry read under an older generation is never served, and a read that overlapped
+//!   a write is handed to the requests that were already waiting for it (they arrived before the
+//!   write was acknowledged) but never kept.
+//! - **Other writers are seen within the TTL.** Rows written by PrestaShop itself or by another
+//!   process carry no signal threadgate could observe without reading them, so an entry is served
+//!   for at most `ttl`, counted from the moment its read began. A TTL of zero turns the cache off:
+//!   every request reads.
+//! - **One read per key at a time.** Concurrent misses of a key share one read (single flight); a
+//!   request that arrives after a write starts a new read instead of joining an older one. Once
+//!   an entry is past half its TTL, the next request reads the key again while the others are
+//!   still served the entry, so a busy key is renewed before it expires and nobody queues.
+//! - **Bounded memory.** Entries weigh what they hold ([`Weigh`]); past the budget, expired
+//!   entries go first, then the oldest, down to three quarters of it.
+//!
+//! The values are whole, immutable reads (`Arc<V>`): a hit clones a pointer under a short lock.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+/// Counts the writes threadgate has committed to the thread tables.
+#[derive(Debug, Default)]
+pub struct DataGeneration(AtomicU64);
+
+impl DataGeneration {
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Called after a write commits and before it is answered.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Roughly how many bytes a cached value holds.
+pub trait Weigh {
+    fn weight(&self) -> usize;
+}
+
+/// Per-entry bookkeeping counted on top of the value's own weight.
+const ENTRY_OVERHEAD: usize = 128;
+
+struct Entry<V> {
+    value: Arc<V>,
+    read_at: Instant,
+    generation: u64,
+    weight: usize,
+    /// Insertion order: the oldest go first when the budget is exceeded.
+    seq: u64,
+}
+
+struct Loaded<V> {
+    value: Arc<V>,
+    read_at: Instant,
+    generation: u64,
+}
+
+/// One read in progress, shared by every request that misses the key meanwhile.
+struct Flight<V> {
+    generation: u64,
+    cell: OnceCell<Loaded<V>>,
+}
+
+struct Inner<K, V> {
+    entries: HashMap<K, Entry<V>>,
+    flights: HashMap<K, Arc<Flight<V>>>,
+    weight: usize,
+    next_seq: u64,
+}
+
+pub struct ReadCache<K, V> {
+    ttl: Duration,
+    budget: usize,
+    generation: Arc<DataGeneration>,
+    inner: Mutex<Inner<K, V>>,
+}
+
+impl<K, V> std::fmt::Debug for ReadCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadCache")
+            .field("ttl", &self.ttl)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
+    /// `ttl` zero: no caching. `budget`: bytes of values held at most.
+    pub fn new(ttl: Duration, budget: usize, generation: Arc<DataGeneration>) -> ReadCache<K, V> {
+        ReadCache {
+            ttl,
+            budget,
+            generation,
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                flights: HashMap::new(),
+                weight: 0,
+                next_seq: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner<K, V>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value of `key`: cached when fresh, else read by `load` (at most one `load` per key
+    /// and generation at a time). A failed load is not cached; each waiter then tries its own.
+    pub async fn get_or_load<E, F, Fut>(&self, key: K, load: F) -> Result<Arc<V>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        if self.ttl.is_zero() {
+            return load().await.map(Arc::new);
+        }
+        let generation = self.generation.current();
+        let flight = {
+            let mut inner = self.lock();
+            let reading = inner
+                .flights
+                .get(&key)
+                .is_some_and(|f| f.generation == generation);
+            if let Some(e) = inner.entries.get(&key) {
+                let age = e.read_at.elapsed();
+                // Past half its life, the first request reads the key again while the others
+                // are still served the entry: a hot key never makes a crowd wait for a read.
+                if e.generation == generation && age < self.ttl && (age < self.ttl / 2 || reading) {
+                    return Ok(e.value.clone());
+                }
+            }
+            match inner.flights.get(&key) {
+                Some(f) if f.generation == generation => f.clone(),
+                _ => {
+                    let f = Arc::new(Flight {
+                        generation,
+                        cell: OnceCell::new(),
+                    });
+                    inner.flights.insert(key.clone(), f.clone());
+                    f
+                }
+            }
+        };
+        let loaded = flight
+            .cell
+            .get_or_try_init(|| async {
+                // Taken before the read: a write committed after this point makes the result
+                // unkeepable, and the TTL runs from here.
+                let read_at = Instant::now();
+                let generation = self.generation.current();
+                let value = load().await?;
+                Ok(Loaded {
+                    value: Arc::new(value),
+                    read_at,
+                    generation,
+                })
+            })
+            .await?;
+        let value = loaded.value.clone();
+        self.settle(key, &flight, loaded);
+        Ok(value)
+    }
+
+    /// The first waiter to finish ends the flight and keeps the result if no write overlapped it.
+    fn settle(&self, key: K, flight: &Arc<Flight<V>>, loaded: &Loaded<V>) {
+        let mut inner = self.lock();
+        if !inner
+            .flights
+            .get(&key)
+            .is_some_and(|f| Arc::ptr_eq(f, flight))
+        {
+            return;
+        }
+        inner.flights.remove(&key);
+        if loaded.generation != self.generation.current() {
+            return;
+        }
+        let weight = loaded.value.weight() + ENTRY_OVERHEAD;
+        if weight > self.budget {
+            return;
+        }
+        let entry = Entry {
+            value: loaded.value.clone(),
+            read_at: loaded.read_at,
+            generation: loaded.generation,
+            weight,
+            seq: inner.next_seq,
+        };
+        inner.next_seq += 1;
+        if let Some(old) = inner.entries.insert(key, entry) {
+            inner.weight -= old.weight;
+        }
+        inner.weight += weight;
+        if inner.weight > self.budget {
+            self.shrink(&mut inner);
+        }
+    }
+
+    /// Drops expired and outdated entries, then the oldest, to three quarters of the budget;
+    /// forgets flights nobody waits for (their requests went away).
+    fn shrink(&self, inner: &mut Inner<K, V>) {
+        let generation = self.generation.current();
+        let ttl = self.ttl;
+        inner
+            .entries
+            .retain(|_, e| e.generation == generation && e.read_at.elapsed() < ttl);
+        inner.flights.retain(|_, f| Arc::strong_count(f) > 1);
+        let mut weight: usize = inner.entries.values().map(|e| e.weight).sum();
+        let target = self.budget / 4 * 3;
+        if weight > target {
+            let mut by_age: Vec<(u64, K)> = inner
+                .entries
+                .iter()
+                .map(|(k, e)| (e.seq, k.clone()))
+                .collect();
+            by_age.sort_unstable_by_key(|(seq, _)| *seq);
+            for (_, k) in by_age {
+                if weight <= target {
+                    break;
+                }
+                if let Some(e) = inner.entries.remove(&k) {
+                    weight -= e.weight;
+                }
+            }
+        }
+        inner.weight = weight;
+    }
+
+    /// Entries held (for tests and diagnostics).
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    struct Val(usize);
+
+    impl Weigh for Val {
+        fn weight(&self) -> usize {
+            self.0
+        }
+    }
+
+    fn cache(ttl: Duration, budget: usize) -> (ReadCache<u32, Val>, Arc<DataGeneration>) {
+        let g = Arc::new(DataGeneration::default());
+        (ReadCache::new(ttl, budget, g.clone()), g)
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    async fn get(c: &ReadCache<u32, Val>, key: u32, loads: &AtomicUsize, v: usize) -> usize {
+        c.get_or_load(key, || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, ()>(Val(v))
+        })
+        .await
+        .unwrap()
+        .0
+    }
+
+    #[tokio::test]
+    async fn a_fresh_entry_is_served_without_reading_again() {
+        let (c, _) = cache(HOUR, 1 << 20);
+        let loads = AtomicUsize::new(0);
+        assert_eq!(get(&c, 1, &loads, 10).await, 10);
+        assert_eq!(get(&c, 1, &loads, 11).await, 10);
+        assert_eq!(get(&c, 2, &loads, 20).await, 20);
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        assert_eq!(c.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_write_makes_every_entry_unservable() {
+        let (c, g) = cache(HOUR, 1 << 20);
+        let loads = AtomicUsize::new(0);
+        assert_eq!(get(&c, 1, &loads, 10).await, 10);
+        g.bump();
+        assert_eq!(get(&c, 1, &loads, 11).await, 11);
+        assert_eq!(get(&c, 1, &loads, 12).await, 11);
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_entry_older_than_the_ttl_is_read_again() {
+        let (c, _) = cache(Duration::from_millis(1), 1 << 20);
+        let loads = AtomicUsize::new(0);
+        assert_eq!(get(&c, 1, &loads, 10).await, 10);
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(get(&c, 1, &loads, 11).await, 11);
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn past_half_its_ttl_one_request_renews_an_entry_the_others_still_use() {
+        let (c, _) = cache(Duration::from_secs(2), 1 << 20);
+        let loads = AtomicUsize::new(0);
+        assert_eq!(get(&c, 1, &loads, 10).await, 10);
+        std::thread::sleep(Duration::from_millis(1100));
+        let gate = tokio::sync::Notify::new();
+        let renew = c.get_or_load(1, || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            gate.notified().await;
+            Ok::<_, ()>(Val(11))
+        });
+        let meanwhile = async {
+            tokio::task::yield_now().await;
+            // The renewal is under way: the entry is served, no second read starts.
+            let v = get(&c, 1, &loads, 12).await;
+            gate.notify_one();
+            v
+        };
+        let (renewed, served) = tokio::join!(renew, meanwhile);
+        assert_eq!((renewed.unwrap().0, served), (11, 10));
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        assert_eq!(get(&c, 1, &loads, 13).await, 11);
+    }
+
+    #[tokio::test]
+    async fn ttl_zero_reads_every_time_and_keeps_nothing() {
+        let (c, _) = cache(Duration::ZERO, 1 << 20);
+        let loads = AtomicUsize::new(0);
+        assert_eq!(get(&c, 1, &loads, 10).await, 10);
+        assert_eq!(get(&c, 1, &loads, 11).await, 11);
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        assert!(c.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_not_kept() {
+        let (c, _) = cache(HOUR, 1 << 20);
+        let r = c.get_or_load(1, || async { Err::<Val, _>("down") }).await;
+        assert_eq!(r.err(), Some("down"));
+        assert!(c.is_empty());
+        let loads = AtomicUsize::new(0);
+        assert_eq!(get(&c, 1, &loads, 10).await, 10);
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_read() {
+        let (c, _) = cache(HOUR, 1 << 20);
+        let loads = AtomicUsize::new(0);
+        let gate = tokio::sync::Notify::new();
+        let one = || async {
+            c.get_or_load(7, || async {
+                loads.fetch_add(1, Ordering::SeqCst);
+                gate.notified().await;
+                Ok::<_, ()>(Val(70))
+            })
+            .await
+            .unwrap()
+            .0
+        };
+        let open = async {
+            // Every waiter has joined the flight before the read finishes.
+            tokio::task::yield_now().await;
+            gate.notify_one();
+        };
+        let (a, b, c3, ()) = tokio::join!(one(), one(), one(), open);
+        assert_eq!((a, b, c3), (70, 70, 70));
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(c.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_read_overlapping_a_write_is_answered_but_not_kept() {
+        let (c, g) = cache(HOUR, 1 << 20);
+        let v = c
+            .get_or_load(1, || async {
+                g.bump();
+                Ok::<_, ()>(Val(10))
+            })
+            .await
+            .unwrap();
+        assert_eq!(v.0, 10);
+        assert!(c.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_request_after_a_write_does_not_join_an_older_read() {
+        let (c, g) = cache(HOUR, 1 << 20);
+        let loads = AtomicUsize::new(0);
+        let gate = tokio::sync::Notify::new();
+        let before = c.get_or_load(1, || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            gate.notified().await;
+            Ok::<_, ()>(Val(10))
+        });
+        let after = async {
+            tokio::task::yield_now().await;
+            g.bump();
+            let v = get(&c, 1, &loads, 11).await;
+            gate.notify_one();
+            v
+        };
+        let (b, a) = tokio::join!(before, after);
+        assert_eq!((b.unwrap().0, a), (10, 11));
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        // The newer read is the one kept.
+        assert_eq!(get(&c, 1, &loads, 12).await, 11);
+    }
+
+    #[tokio::test]
+    async fn past_the_budget_the_oldest_entries_go() {
+        // Each entry weighs 100 + overhead; the budget holds four, shrinking keeps three.
+        let (c, _) = cache(HOUR, 4 * (100 + ENTRY_OVERHEAD));
+        let loads = AtomicUsize::new(0);
+        for k in 1..=5 {
+            get(&c, k, &loads, 100).await;
+        }
+        assert_eq!(c.len(), 3);
+        // 3, 4 and 5 are still cached; 1 is read again.
+        for k in 3..=5 {
+            get(&c, k, &loads, 100).await;
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 5);
+        get(&c, 1, &loads, 100).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 6);
+        // A value larger than the whole budget is answered, never kept.
+        assert_eq!(get(&c, 9, &loads, 1 << 20).await, 1 << 20);
+        assert!(c.len() <= 4);
+        get(&c, 9, &loads, 1 << 20).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 8);
+    }
+}
