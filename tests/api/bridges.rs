@@ -1208,8 +1208,10 @@ fn cache_threadgate_writes_reach_both_bridges_at_once() {
 
 #[test]
 fn cache_a_write_behind_threadgates_back_is_seen_once_the_ttl_has_passed() {
+    // Stale answers are only guaranteed before half the TTL (past it, one request renews the
+    // entry): 4 s leaves a slow machine 2 s for the reads below.
     let mut settings = serve_settings();
-    settings.bridge_cache_ms = 1500;
+    settings.bridge_cache_ms = 4000;
     let app = list_app_with(settings);
     let key = app.db.full_key();
     let path = list_path(CONTACT_2, CUSTOMER_2);
@@ -1221,11 +1223,11 @@ fn cache_a_write_behind_threadgates_back_is_seen_once_the_ttl_has_passed() {
            (21, 2, 'Sent from the back office', '2024-03-06 09:00:00', '2024-03-06 09:00:00', 0);
          UPDATE ps_customer_thread SET status = 'closed' WHERE id_customer_thread = 21;",
     );
-    // Within the TTL both bridges still answer what they read (the documented bound)...
+    // Within the TTL both bridges may still answer what they read (the documented bound)...
     assert_eq!(m10(&app, &key, "/api/inbox/threads/21").1, m10_before);
     assert_eq!(threads(&app, &key, &path, "{}").0, list_before);
     // ...and once it has passed, the write is there.
-    std::thread::sleep(std::time::Duration::from_millis(1600));
+    std::thread::sleep(std::time::Duration::from_millis(4100));
     let (_, m10_after) = m10(&app, &key, "/api/inbox/threads/21");
     assert_eq!(m10_after["metadata"]["total_count"], json!(3));
     assert_eq!(
