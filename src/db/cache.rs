@@ -116,7 +116,8 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
     }
 
     /// The value of `key`: cached when fresh, else read by `load` (at most one `load` per key
-    /// and generation at a time). A failed load is not cached; each waiter then tries its own.
+    /// and generation at a time). A failed load is not cached; each waiter then tries its own,
+    /// and a failed renewal answers the still-fresh entry it was to replace.
     pub async fn get_or_load<E, F, Fut>(&self, key: K, load: F) -> Result<Arc<V>, E>
     where
         F: FnOnce() -> Fut,
@@ -126,6 +127,8 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
             return load().await.map(Arc::new);
         }
         let generation = self.generation.current();
+        // The entry a renewal replaces: still fresh, so it answers if the renewal fails.
+        let mut renewing = None;
         let flight = {
             let mut inner = self.lock();
             let reading = inner
@@ -136,8 +139,11 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
                 let age = e.read_at.elapsed();
                 // Past half its life, the first request reads the key again while the others
                 // are still served the entry: a hot key never makes a crowd wait for a read.
-                if e.generation == generation && age < self.ttl && (age < self.ttl / 2 || reading) {
-                    return Ok(e.value.clone());
+                if e.generation == generation && age < self.ttl {
+                    if age < self.ttl / 2 || reading {
+                        return Ok(e.value.clone());
+                    }
+                    renewing = Some(e.value.clone());
                 }
             }
             match inner.flights.get(&key) {
@@ -166,7 +172,12 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
                     generation,
                 })
             })
-            .await?;
+            .await;
+        let loaded = match (loaded, renewing) {
+            (Ok(l), _) => l,
+            (Err(_), Some(fresh)) => return Ok(fresh),
+            (Err(e), None) => return Err(e),
+        };
         let value = loaded.value.clone();
         self.settle(key, &flight, loaded);
         Ok(value)
@@ -332,6 +343,17 @@ mod tests {
         assert_eq!((renewed.unwrap().0, served), (11, 10));
         assert_eq!(loads.load(Ordering::SeqCst), 2);
         assert_eq!(get(&c, 1, &loads, 13).await, 11);
+    }
+
+    #[tokio::test]
+    async fn a_failed_renewal_answers_the_entry_it_would_have_replaced() {
+        let (c, _) = cache(Duration::from_secs(2), 1 << 20);
+        let loads = AtomicUsize::new(0);
+        assert_eq!(get(&c, 1, &loads, 10).await, 10);
+        std::thread::sleep(Duration::from_millis(1100));
+        let v = c.get_or_load(1, || async { Err::<Val, _>("down") }).await;
+        assert_eq!(v.map(|v| v.0), Ok(10));
+        assert_eq!(get(&c, 1, &loads, 11).await, 10);
     }
 
     #[tokio::test]
