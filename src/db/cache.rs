@@ -288,6 +288,24 @@ mod tests {
         .0
     }
 
+    /// A load that counts itself and finishes only once `gate` is notified.
+    async fn held(
+        c: &ReadCache<u32, Val>,
+        key: u32,
+        loads: &AtomicUsize,
+        gate: &tokio::sync::Notify,
+        v: usize,
+    ) -> usize {
+        c.get_or_load(key, || async {
+            loads.fetch_add(1, Ordering::SeqCst);
+            gate.notified().await;
+            Ok::<_, ()>(Val(v))
+        })
+        .await
+        .unwrap()
+        .0
+    }
+
     #[tokio::test]
     async fn a_fresh_entry_is_served_without_reading_again() {
         let (c, _) = cache(HOUR, 1 << 20);
@@ -327,11 +345,7 @@ mod tests {
         assert_eq!(get(&c, 1, &loads, 10).await, 10);
         std::thread::sleep(Duration::from_millis(1100));
         let gate = tokio::sync::Notify::new();
-        let renew = c.get_or_load(1, || async {
-            loads.fetch_add(1, Ordering::SeqCst);
-            gate.notified().await;
-            Ok::<_, ()>(Val(11))
-        });
+        let renew = held(&c, 1, &loads, &gate, 11);
         let meanwhile = async {
             tokio::task::yield_now().await;
             // The renewal is under way: the entry is served, no second read starts.
@@ -340,7 +354,7 @@ mod tests {
             v
         };
         let (renewed, served) = tokio::join!(renew, meanwhile);
-        assert_eq!((renewed.unwrap().0, served), (11, 10));
+        assert_eq!((renewed, served), (11, 10));
         assert_eq!(loads.load(Ordering::SeqCst), 2);
         assert_eq!(get(&c, 1, &loads, 13).await, 11);
     }
@@ -382,16 +396,7 @@ mod tests {
         let (c, _) = cache(HOUR, 1 << 20);
         let loads = AtomicUsize::new(0);
         let gate = tokio::sync::Notify::new();
-        let one = || async {
-            c.get_or_load(7, || async {
-                loads.fetch_add(1, Ordering::SeqCst);
-                gate.notified().await;
-                Ok::<_, ()>(Val(70))
-            })
-            .await
-            .unwrap()
-            .0
-        };
+        let one = || held(&c, 7, &loads, &gate, 70);
         let open = async {
             // Every waiter has joined the flight before the read finishes.
             tokio::task::yield_now().await;
@@ -422,11 +427,7 @@ mod tests {
         let (c, g) = cache(HOUR, 1 << 20);
         let loads = AtomicUsize::new(0);
         let gate = tokio::sync::Notify::new();
-        let before = c.get_or_load(1, || async {
-            loads.fetch_add(1, Ordering::SeqCst);
-            gate.notified().await;
-            Ok::<_, ()>(Val(10))
-        });
+        let before = held(&c, 1, &loads, &gate, 10);
         let after = async {
             tokio::task::yield_now().await;
             g.bump();
@@ -435,7 +436,7 @@ mod tests {
             v
         };
         let (b, a) = tokio::join!(before, after);
-        assert_eq!((b.unwrap().0, a), (10, 11));
+        assert_eq!((b, a), (10, 11));
         assert_eq!(loads.load(Ordering::SeqCst), 2);
         // The newer read is the one kept.
         assert_eq!(get(&c, 1, &loads, 12).await, 11);
