@@ -94,6 +94,13 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_CONFIG_REFRESH", default_value_t = 10)]
     pub config_refresh: u64,
 
+    /// Milliseconds between reads of the key store's generation (one tiny statement), so that
+    /// a key change reaches the requests that run no statement of their own (`GET /api/`,
+    /// `schema=`, bridge reads served from the cache) within this time. 0: only at the
+    /// configuration refresh.
+    #[arg(long, env = "THREADGATE_KEY_POLL_MS", default_value_t = 250)]
+    pub key_poll_ms: u64,
+
     /// Largest request body accepted, in bytes; a larger one is refused before it is read
     /// whole. The default lets a maximal `message` (4 194 303 characters) through.
     #[arg(long, env = "THREADGATE_MAX_BODY_BYTES", default_value_t = crate::ingest::DEFAULT_BODY_LIMIT)]

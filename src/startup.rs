@@ -76,6 +76,21 @@ impl AppState {
         self.snapshot().now(self.settings.timezone)
     }
 
+    /// Reads the key store's generation alone; a newer one empties the key cache, so the next
+    /// request of a changed key is verified again. Only the own store has a generation.
+    pub async fn poll_key_generation(&self) -> Result<(), DbError> {
+        if self.settings.auth_source != KeySource::Own {
+            return Ok(());
+        }
+        let tables = self.tables.clone();
+        let generation = db::run(&self.pool, move |conn| {
+            shop::key_generation(conn, &tables).map_err(DbError::from)
+        })
+        .await?;
+        self.keys.advance_generation(generation);
+        Ok(())
+    }
+
     /// Re-reads the shop snapshot (a changed key generation empties the key cache at once)
     /// and writes when keys were last used.
     pub async fn refresh(&self) -> Result<(), DbError> {
@@ -126,13 +141,11 @@ pub fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
     }
 }
 
-/// Runs the server until Ctrl-C / SIGTERM.
-pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::Result<()> {
-    let bind = settings.bind.clone();
-    let workers = settings.workers;
-    let refresh_every = Duration::from_secs(settings.config_refresh.max(1));
-    let state = web::Data::new(AppState::new(&db_settings, settings)?);
-
+/// Starts the background work on the current actix runtime: the shop snapshot refresh every
+/// `THREADGATE_CONFIG_REFRESH` seconds and the key generation poll every
+/// `THREADGATE_KEY_POLL_MS`.
+pub fn spawn_background(state: web::Data<AppState>) {
+    let refresh_every = Duration::from_secs(state.settings.config_refresh.max(1));
     let refresher = state.clone();
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(refresh_every);
@@ -144,6 +157,30 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
             }
         }
     });
+    if state.settings.key_poll_ms == 0 {
+        return;
+    }
+    let poll_every = Duration::from_millis(state.settings.key_poll_ms);
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(poll_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.poll_key_generation().await {
+                // The snapshot refresh warns about an unreachable database; 4 times a second
+                // would only repeat it.
+                tracing::debug!(error = %e, "could not read the key generation");
+            }
+        }
+    });
+}
+
+/// Runs the server until Ctrl-C / SIGTERM.
+pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::Result<()> {
+    let bind = settings.bind.clone();
+    let workers = settings.workers;
+    let state = web::Data::new(AppState::new(&db_settings, settings)?);
+    spawn_background(state.clone());
 
     let mut server = HttpServer::new(move || app(state.clone())).on_connect(no_delay);
     if let Some(n) = workers {

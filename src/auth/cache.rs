@@ -106,6 +106,17 @@ impl KeyCache {
         }
     }
 
+    /// Like [`KeyCache::set_generation`], but only forward: the poll never undoes a newer
+    /// generation a request has already seen.
+    pub fn advance_generation(&self, generation: u64) {
+        if self.generation.fetch_max(generation, Ordering::AcqRel) < generation {
+            self.entries
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+        }
+    }
+
     /// The verification turn of one key: hold its lock while verifying, and look in the cache
     /// again once it is yours (the request before may have verified the key meanwhile).
     pub fn flight(&self, fp: &Fingerprint) -> Flight<'_> {
@@ -253,6 +264,22 @@ mod tests {
         assert_eq!(c.get(&fp).map(|a| a.id), Some(1));
         c.set_generation(5);
         assert!(c.get(&fp).is_none());
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn the_poll_only_moves_the_generation_forward() {
+        let c = KeyCache::new(Duration::from_secs(60), 10);
+        let fp = c.fingerprint("KEY");
+        c.set_generation(5);
+        c.insert(fp, account(), 5);
+        // An older or equal generation (a poll that raced a request) changes nothing.
+        c.advance_generation(4);
+        c.advance_generation(5);
+        assert_eq!(c.generation(), 5);
+        assert_eq!(c.get(&fp).map(|a| a.id), Some(1));
+        c.advance_generation(6);
+        assert_eq!(c.generation(), 6);
         assert!(c.is_empty());
     }
 

@@ -96,6 +96,58 @@ fn a_revoked_key_is_refused_on_the_very_next_request_without_a_refresh() {
     assert_eq!(app.get(&key, "/api/customer_threads").status, 200);
 }
 
+/// Requests that run no statement of their own learn of a key change from the key
+/// generation poll: within `THREADGATE_KEY_POLL_MS`, with no snapshot refresh.
+#[test]
+fn a_revoked_key_is_refused_by_statement_free_routes_after_the_next_poll() {
+    let mut settings = serve_settings();
+    settings.key_poll_ms = 50;
+    settings.config_refresh = 3600;
+    let app = TestApp::with_background(TestDb::seeded("ps_"), settings);
+    let key = app.db.full_key();
+    let id = key_id(&app.db);
+    let m10 = |key: &str| {
+        app.raw(
+            &format!("GET /api/inbox/threads/1 HTTP/1.1\r\nAuthorization: {key}"),
+            b"",
+        )
+    };
+    assert_eq!(app.get(&key, "/api/").status, 200);
+    assert_eq!(
+        app.get(&key, "/api/customer_threads?schema=blank").status,
+        200
+    );
+    assert_eq!(m10(&key).status, 200);
+    assert_eq!(m10(&key).status, 200, "served from the bridge cache");
+
+    admin::set_active(
+        &mut app.db.conn(),
+        &app.db.tables,
+        id,
+        false,
+        "2024-01-01 00:00:00",
+    )
+    .unwrap();
+    // Not a measurement: waits (at most 10 s) for the poll to have run once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.get(&key, "/api/").status == 200 {
+        assert!(std::time::Instant::now() < deadline, "the poll never ran");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = app.get(&key, "/api/");
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(codes(&r), ["20", "21"]);
+    assert_eq!(
+        app.get(&key, "/api/customer_threads?schema=blank").status,
+        401
+    );
+    let r = m10(&key);
+    assert_eq!(
+        (r.status, r.text()),
+        (401, r#"{"status":401,"message":"Invalid API key"}"#)
+    );
+}
+
 #[test]
 fn a_revoked_key_writes_nothing() {
     let app = TestApp::spawn();

@@ -180,7 +180,18 @@ impl TestApp {
         TestApp::with(TestDb::seeded("ps_"), serve_settings())
     }
 
+    /// A server without its background work: tests refresh by hand ([`TestApp::refresh`]).
     pub fn with(db: TestDb, settings: ServeSettings) -> TestApp {
+        TestApp::start(db, settings, false)
+    }
+
+    /// A server with the background work `threadgate serve` runs (snapshot refresh, key
+    /// generation poll), on the settings' intervals.
+    pub fn with_background(db: TestDb, settings: ServeSettings) -> TestApp {
+        TestApp::start(db, settings, true)
+    }
+
+    fn start(db: TestDb, settings: ServeSettings, background: bool) -> TestApp {
         let state = web::Data::new(AppState::new(&db.settings(), settings).expect("state"));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
@@ -188,6 +199,9 @@ impl TestApp {
         let s = state.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
+                if background {
+                    startup::spawn_background(s.clone());
+                }
                 let server = actix_web::HttpServer::new(move || startup::app(s.clone()))
                     .on_connect(startup::no_delay)
                     .workers(1)
