@@ -41,6 +41,18 @@ fn key_id(db: &TestDb) -> u32 {
         .id
 }
 
+/// `keys revoke` (`false`) / `keys enable` (`true`), as the CLI runs them.
+fn set_active(app: &TestApp, id: u32, active: bool) {
+    admin::set_active(
+        &mut app.db.conn(),
+        &app.db.tables,
+        id,
+        active,
+        "2024-01-01 00:00:00",
+    )
+    .unwrap();
+}
+
 fn codes(r: &Response) -> Vec<String> {
     r.text()
         .split("<code><![CDATA[")
@@ -70,14 +82,7 @@ fn a_revoked_key_is_refused_on_the_very_next_request_without_a_refresh() {
     assert_eq!(app.get(&key, "/api/customer_threads/1").status, 200);
     assert_eq!(app.state.keys.len(), 1, "the verification is cached");
 
-    admin::set_active(
-        &mut app.db.conn(),
-        &app.db.tables,
-        id,
-        false,
-        "2024-01-01 00:00:00",
-    )
-    .unwrap();
+    set_active(&app, id, false);
     // No refresh: the request's own statement sees the new generation.
     let r = app.get(&key, "/api/customer_threads");
     assert_eq!(r.status, 401, "{}", r.text());
@@ -85,14 +90,7 @@ fn a_revoked_key_is_refused_on_the_very_next_request_without_a_refresh() {
     assert_eq!(app.get(&key, "/api/customer_threads/1").status, 401);
     assert_eq!(app.get(&key, "/api/customer_threads/999").status, 401);
 
-    admin::set_active(
-        &mut app.db.conn(),
-        &app.db.tables,
-        id,
-        true,
-        "2024-01-01 00:00:00",
-    )
-    .unwrap();
+    set_active(&app, id, true);
     assert_eq!(app.get(&key, "/api/customer_threads").status, 200);
 }
 
@@ -120,14 +118,7 @@ fn a_revoked_key_is_refused_by_statement_free_routes_after_the_next_poll() {
     assert_eq!(m10(&key).status, 200);
     assert_eq!(m10(&key).status, 200, "served from the bridge cache");
 
-    admin::set_active(
-        &mut app.db.conn(),
-        &app.db.tables,
-        id,
-        false,
-        "2024-01-01 00:00:00",
-    )
-    .unwrap();
+    set_active(&app, id, false);
     // Not a measurement: waits (at most 10 s) for the poll to have run once.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while app.get(&key, "/api/").status == 200 {
@@ -154,14 +145,7 @@ fn a_revoked_key_writes_nothing() {
     let key = app.db.full_key();
     let id = key_id(&app.db);
     assert_eq!(app.get(&key, "/api/customer_threads/2").status, 200);
-    admin::set_active(
-        &mut app.db.conn(),
-        &app.db.tables,
-        id,
-        false,
-        "2024-01-01 00:00:00",
-    )
-    .unwrap();
+    set_active(&app, id, false);
     let r = put(
         &app,
         &key,
