@@ -51,6 +51,9 @@ pub trait Weigh {
 /// Per-entry bookkeeping counted on top of the value's own weight.
 const ENTRY_OVERHEAD: usize = 128;
 
+/// Reads in progress past which abandoned ones are swept before another starts.
+const FLIGHTS_BEFORE_SWEEP: usize = 1024;
+
 struct Entry<V> {
     value: Arc<V>,
     read_at: Instant,
@@ -149,6 +152,10 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
             match inner.flights.get(&key) {
                 Some(f) if f.generation == generation => f.clone(),
                 _ => {
+                    if inner.flights.len() >= FLIGHTS_BEFORE_SWEEP {
+                        // Reads whose requests all went away (a client that disconnects).
+                        inner.flights.retain(|_, f| Arc::strong_count(f) > 1);
+                    }
                     let f = Arc::new(Flight {
                         generation,
                         cell: OnceCell::new(),
@@ -261,6 +268,7 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::FutureExt;
     use std::sync::atomic::AtomicUsize;
 
     struct Val(usize);
@@ -440,6 +448,20 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 2);
         // The newer read is the one kept.
         assert_eq!(get(&c, 1, &loads, 12).await, 11);
+    }
+
+    #[tokio::test]
+    async fn reads_abandoned_by_their_requests_are_swept() {
+        let (c, _) = cache(HOUR, 1 << 20);
+        let gate = tokio::sync::Notify::new();
+        let loads = AtomicUsize::new(0);
+        for k in 0..FLIGHTS_BEFORE_SWEEP as u32 + 10 {
+            // Polled once (the read starts and waits), then dropped: a disconnected client.
+            assert_eq!(held(&c, k, &loads, &gate, 1).now_or_never(), None);
+        }
+        assert!(c.lock().flights.len() <= FLIGHTS_BEFORE_SWEEP);
+        // An abandoned read is started again by the next request of its key.
+        assert_eq!(get(&c, 3, &loads, 30).await, 30);
     }
 
     #[tokio::test]
