@@ -75,11 +75,12 @@ pub struct CustomerThread {
     pub is_waiting_for_response: bool,
 }
 
-/// The response envelope, success and error alike.
+/// The response envelope, success and error alike. `T` is the threads' JSON array: built, or
+/// already rendered (`&RawValue`, a page kept with the cached read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Envelope {
+pub struct Envelope<T = Vec<CustomerThread>> {
     #[serde(rename = "customerThreads")]
-    pub customer_threads: Vec<CustomerThread>,
+    pub customer_threads: T,
     #[serde(rename = "requestUUID")]
     pub request_uuid: String,
     pub errors: Vec<ErrorEntry>,

@@ -11,7 +11,7 @@
 //! headers; they carry the [`Rendered`] marker so the error middleware leaves them alone.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::http::header::{HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use actix_web::http::{Method as HttpMethod, StatusCode};
@@ -19,6 +19,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use chrono_tz::Tz;
 use futures_util::StreamExt;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::response::Rendered;
@@ -339,20 +340,29 @@ async fn thread_list(
     state: web::Data<AppState>,
 ) -> HttpResponse {
     let request_uuid = Uuid::new_v4().to_string();
-    let (status, envelope, retry_after) = match list(&req, payload, &state, &request_uuid).await {
-        Ok(e) => (200, e, None),
+    let (status, body, retry_after) = match list(&req, payload, &state).await {
+        Ok(Listed { page, warnings }) => (
+            200,
+            serde_json::to_vec(&Envelope {
+                customer_threads: &*page,
+                request_uuid,
+                errors: Vec::new(),
+                warnings,
+            }),
+            None,
+        ),
         Err((failure, warnings, retry_after)) => (
             failure.status(),
-            Envelope {
-                customer_threads: Vec::new(),
-                request_uuid: request_uuid.clone(),
+            serde_json::to_vec(&Envelope {
+                customer_threads: Vec::<thread_list::CustomerThread>::new(),
                 errors: vec![failure.entry(&request_uuid)],
+                request_uuid,
                 warnings,
-            },
+            }),
             retry_after,
         ),
     };
-    let body = serde_json::to_vec(&envelope).unwrap_or_default().into();
+    let body = body.unwrap_or_default().into();
     let mut b = json(status);
     match status {
         401 => {
@@ -367,6 +377,12 @@ async fn thread_list(
         b.insert_header((RETRY_AFTER, s.to_string()));
     }
     finish(b, body, req.method() == HttpMethod::HEAD)
+}
+
+/// A successful list: the page (the `customerThreads` array, rendered) and the warnings.
+struct Listed {
+    page: Arc<RawValue>,
+    warnings: Vec<thread_list::Warning>,
 }
 
 type ListFailure = (Failure, Vec<thread_list::Warning>, Option<u64>);
@@ -398,19 +414,68 @@ struct ListKey {
 }
 
 /// What the thread list keeps of a [`ListKey`]: which of its rows exist and, when all do, the
-/// summary of every thread of the customer in the department (filters, sorting and the page
-/// are applied per request).
+/// summary of every thread of the customer in the department. Filters, sorting and the page
+/// depend on the request; the last few pages rendered from these summaries are kept with them.
 #[derive(Debug)]
 pub struct ListRead {
     contact_ok: bool,
     customer_ok: bool,
     employee_ok: bool,
     threads: Vec<Summary>,
+    pages: Mutex<Vec<(PageShape, Arc<RawValue>)>>,
+}
+
+/// Everything a page depends on besides the summaries: the key's shops and the body's
+/// filters, sort and size (the namespace is a setting; warnings are per request).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PageShape {
+    shops: Vec<u32>,
+    is_closed: Option<bool>,
+    is_archived: Option<bool>,
+    assignee: Option<u32>,
+    max_results: usize,
+    sort_key: thread_list::SortKey,
+    sort_order: thread_list::SortOrder,
+}
+
+/// Rendered pages kept per read, the oldest replaced first.
+const PAGES_PER_READ: usize = 4;
+/// An upper bound of one rendered thread (its UUIDs, dates and names), in bytes.
+const PAGE_ENTRY_BYTES: usize = 360;
+
+impl ListRead {
+    /// The page of `shape`, rendered by `render` the first time it is asked for.
+    fn page(
+        &self,
+        shape: PageShape,
+        render: impl FnOnce() -> serde_json::Result<Box<RawValue>>,
+    ) -> serde_json::Result<Arc<RawValue>> {
+        let lock = || self.pages.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, page)) = lock().iter().find(|(s, _)| *s == shape) {
+            return Ok(page.clone());
+        }
+        let page: Arc<RawValue> = Arc::from(render()?);
+        let mut pages = lock();
+        if pages.len() >= PAGES_PER_READ {
+            pages.remove(0);
+        }
+        pages.push((shape, page.clone()));
+        Ok(page)
+    }
 }
 
 impl Weigh for ListRead {
+    /// The summaries, plus the most the kept pages can hold (counted up front: they are added
+    /// after the read is cached).
     fn weight(&self) -> usize {
-        std::mem::size_of::<ListRead>() + self.threads.len() * std::mem::size_of::<Summary>()
+        let page = self
+            .threads
+            .len()
+            .min(thread_list::MAX_MAX_RESULTS as usize)
+            * PAGE_ENTRY_BYTES;
+        std::mem::size_of::<ListRead>()
+            + self.threads.len() * std::mem::size_of::<Summary>()
+            + PAGES_PER_READ * page
     }
 }
 
@@ -448,6 +513,7 @@ async fn read_list(state: &AppState, key: ListKey) -> Result<ListRead, ()> {
         customer_ok,
         employee_ok,
         threads,
+        pages: Mutex::new(Vec::new()),
     })
 }
 
@@ -512,8 +578,7 @@ async fn list(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
-    request_uuid: &str,
-) -> Result<Envelope, ListFailure> {
+) -> Result<Listed, ListFailure> {
     if req.method() != HttpMethod::POST {
         return Err(fail(Failure::MethodNotAllowed));
     }
@@ -601,16 +666,28 @@ async fn list(
             return Err((Failure::InvalidUser(a), req_body.warnings, None));
         }
     }
-    // Threads of shops the key is not associated with are not listed.
-    let visible = read
-        .threads
-        .iter()
-        .filter(|s| account.shops.contains(&s.shop));
-    let customer_threads = thread_list::select(visible, &req_body, employee.flatten(), &ns);
-    Ok(Envelope {
-        customer_threads,
-        request_uuid: request_uuid.to_owned(),
-        errors: Vec::new(),
+    let shape = PageShape {
+        shops: account.shops.clone(),
+        is_closed: req_body.is_closed,
+        is_archived: req_body.is_archived,
+        assignee: employee.flatten(),
+        max_results: req_body.max_results,
+        sort_key: req_body.sort_key,
+        sort_order: req_body.sort_order,
+    };
+    let page = read
+        .page(shape, || {
+            // Threads of shops the key is not associated with are not listed.
+            let visible = read
+                .threads
+                .iter()
+                .filter(|s| account.shops.contains(&s.shop));
+            let threads = thread_list::select(visible, &req_body, employee.flatten(), &ns);
+            serde_json::value::to_raw_value(&threads)
+        })
+        .map_err(|_| fail(Failure::Internal))?;
+    Ok(Listed {
+        page,
         warnings: req_body.warnings,
     })
 }

@@ -1293,6 +1293,36 @@ fn cache_a_read_cached_for_one_key_is_not_shown_to_a_key_of_another_shop() {
     );
 }
 
+#[test]
+fn cache_pages_kept_with_a_read_answer_each_request_shape_as_a_fresh_read_does() {
+    let cached = list_app_with(cached_for_an_hour());
+    let fresh = list_app_with(uncached());
+    let (kc, kf) = (cached.db.full_key(), fresh.db.full_key());
+    let path = list_path(CONTACT_2, CUSTOMER_2);
+    // More shapes than a read keeps pages for, asked twice, so kept and replaced pages are both
+    // served; each must equal what a read from the database gives.
+    let bodies = [
+        "{}",
+        r#"{"sortOrder":"ASC"}"#,
+        r#"{"sortOrderKey":"LAST_DELEGATION_ON"}"#,
+        r#"{"maxResults":2}"#,
+        r#"{"isClosed":false}"#,
+        &format!(r#"{{"assigneeUserUUID":"{EMPLOYEE_2}"}}"#),
+        r#"{"maxResults":0}"#,
+    ];
+    for round in 0..2 {
+        for body in bodies {
+            let (got, got_warnings) = threads(&cached, &kc, &path, body);
+            let (want, want_warnings) = threads(&fresh, &kf, &path, body);
+            assert_eq!(
+                (got, got_warnings),
+                (want, want_warnings),
+                "round {round}: {body}"
+            );
+        }
+    }
+}
+
 // --- the OpenAPI document itself ---
 
 /// Every `$ref` in the document points at something that exists, and every component schema
