@@ -128,7 +128,9 @@ pub struct ServeSettings {
     /// Milliseconds a bridge read (an M10 thread, a customer's thread list) may be served from
     /// memory. threadgate's own writes are seen at once whatever this is; writes made by
     /// PrestaShop or another process are seen within it. 0 reads the database on every request.
-    #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MS", default_value_t = 1000)]
+    /// A busy key is read again every half of it: the default keeps the re-read of a large
+    /// customer's list (~12 ms of database CPU) to once every 2.5 s (docs/bridges.md).
+    #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MS", default_value_t = 5000)]
     pub bridge_cache_ms: u64,
 
     /// MiB of memory the bridges' read cache may hold (split between M10 and the thread list).
