@@ -231,3 +231,44 @@ stop_mariadb() {
   fi
   wait "$pid" 2>/dev/null || true
 }
+
+# ---- a threadgate server for a script (scripts/bench, scripts/clients) ----------------------
+
+# A free TCP port on 127.0.0.1 (another process may still take it before it is bound).
+free_port() {
+  local port
+  if command -v python3 >/dev/null 2>&1; then
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  else
+    for port in $(shuf -i 20000-60000 -n 50); do
+      ss -Htln "sport = :$port" | grep -q . || break
+    done
+  fi
+  printf '%s\n' "$port"
+}
+
+# await_listen PID PORT: returns 0 once PID accepts connections on 127.0.0.1:PORT, 1 if PID
+# exits or 15 s pass first.
+await_listen() {
+  local pid=$1 port=$2 i
+  for ((i = 0; i < 300; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  return 1
+}
+
+# stop_process PID: SIGTERM, up to 10 s for a graceful exit, then SIGKILL; reaps it. No-op for
+# an empty or finished PID.
+stop_process() {
+  local pid=$1 i
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
