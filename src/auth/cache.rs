@@ -99,21 +99,22 @@ impl KeyCache {
     /// Called when the key store's generation changes: every entry is dropped at once.
     pub fn set_generation(&self, generation: u64) {
         if self.generation.swap(generation, Ordering::AcqRel) != generation {
-            self.entries
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            self.clear();
         }
+    }
+
+    fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Like [`KeyCache::set_generation`], but only forward: the poll never undoes a newer
     /// generation a request has already seen.
     pub fn advance_generation(&self, generation: u64) {
         if self.generation.fetch_max(generation, Ordering::AcqRel) < generation {
-            self.entries
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clear();
+            self.clear();
         }
     }
 
