@@ -27,5 +27,6 @@ pub mod render;
 pub mod resource;
 pub mod seed;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod validate;

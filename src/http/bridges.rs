@@ -33,7 +33,7 @@ use crate::db::bridge::{self as reads, IdIndex};
 use crate::db::cache::{DataGeneration, ReadCache, Weigh};
 use crate::error::{ApiError, DbError};
 use crate::resource::Method;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const M10_PATH: &str = "/api/inbox/threads/{thread_id}";
 pub const THREAD_LIST_PATH: &str =

@@ -15,7 +15,7 @@ use diesel::MysqlConnection;
 use crate::auth::{self, limit, Account, KeySource, Recheck, Verified};
 use crate::error::ApiError;
 use crate::resource::Method;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The client's address: the TCP peer, or with trusted proxies configured, the last
 /// untrusted `X-Forwarded-For` hop.

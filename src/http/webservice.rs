@@ -25,7 +25,7 @@ use crate::query::shop::{parse_shop_selector, validate_language, ShopSelector};
 use crate::query::{CollectionRequest, ListQuery, Params};
 use crate::render::{self, Format, ListWriter, RootEntry};
 use crate::resource::{self, Method, ResourceDef, CORE_RESOURCE_NAMES, SERVED};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Every request that no other route takes.
 pub async fn dispatch(

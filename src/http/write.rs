@@ -15,7 +15,7 @@ use crate::query::{Display, Param, Params};
 use crate::render;
 use crate::resource::store::{self, StoredValue};
 use crate::resource::{Entity, FieldType, Method, ResourceDef};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::validate;
 
 /// A failure inside a write transaction: an API error to answer, or a database error (500

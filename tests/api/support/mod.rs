@@ -21,7 +21,8 @@ use threadgate::config::{Argon2Settings, DbSettings, ServeSettings};
 use threadgate::db::{migrations, Tables};
 use threadgate::resource::Method;
 use threadgate::seed;
-use threadgate::startup::{self, AppState};
+use threadgate::startup;
+use threadgate::state::AppState;
 
 pub use http::Response;
 
