@@ -6,7 +6,7 @@ use diesel::Connection;
 
 use threadgate::auth::admin::{self, CreateKey};
 use threadgate::config::{Argon2Settings, DbSettings, ServeSettings};
-use threadgate::db::{migrations, Tables};
+use threadgate::db::{migrations, schema, Tables};
 use threadgate::resource::Method;
 use threadgate::{seed, startup, telemetry};
 
@@ -30,10 +30,15 @@ enum Command {
         #[command(flatten)]
         serve: ServeSettings,
     },
-    /// Create the tables that are missing (never alters an existing one).
+    /// Create the tables that are missing (never alters an existing one). Refuses when the
+    /// database holds a shop under another prefix and none under this one.
     Migrate {
         #[command(flatten)]
         db: DbSettings,
+        /// Create a whole new, empty shop schema under the prefix even though the database
+        /// holds PrestaShop tables under another prefix.
+        #[arg(long)]
+        create_shop_schema: bool,
     },
     /// Add demo or benchmark rows.
     Seed {
@@ -141,7 +146,12 @@ fn parse_method(s: &str) -> Result<Method, String> {
 }
 
 fn connect(db: &DbSettings) -> anyhow::Result<diesel::MysqlConnection> {
-    diesel::MysqlConnection::establish(&db.database_url).context("connecting to the database")
+    diesel::MysqlConnection::establish(&db.database_url).with_context(|| {
+        format!(
+            "could not connect to the database ({}); check DATABASE_URL (or --database-url)",
+            schema::describe_url(&db.database_url)
+        )
+    })
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -202,8 +212,16 @@ fn main() -> anyhow::Result<()> {
         Command::Serve { db, serve } => {
             actix_web::rt::System::new().block_on(startup::serve(db, serve))
         }
-        Command::Migrate { db } => {
-            let applied = migrations::run(&mut connect(&db)?, &db.table_prefix)?;
+        Command::Migrate {
+            db,
+            create_shop_schema,
+        } => {
+            let mut conn = connect(&db)?;
+            let found = schema::scan(&mut conn).context("listing the database's tables")?;
+            if !create_shop_schema {
+                schema::check_prefix(&found, &db.table_prefix).map_err(anyhow::Error::msg)?;
+            }
+            let applied = migrations::run(&mut conn, &db.table_prefix)?;
             eprintln!("{} migration(s) applied", applied.len());
             Ok(())
         }
@@ -320,11 +338,17 @@ fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {
             for account in &report.skipped {
                 println!("PrestaShop account #{account} skipped: its key is not 32 characters");
             }
+            for (account, id) in &report.disabled {
+                println!(
+                    "PrestaShop account #{account} is gone or unusable in the Back Office: key #{id} disabled"
+                );
+            }
             println!(
-                "{} imported, {} updated, {} skipped; the keys stay valid for existing clients",
+                "{} imported, {} updated, {} skipped, {} disabled; the imported keys stay valid for existing clients",
                 report.created.len(),
                 report.updated.len(),
-                report.skipped.len()
+                report.skipped.len(),
+                report.disabled.len()
             );
             Ok(())
         }

@@ -6,6 +6,11 @@
 //! argon2 run holds ~19 MiB, so [`KeyCache::flight`] lets one request per key verify while the
 //! others wait for its result, and [`KeyCache::verification_permit`] caps how many argon2 runs
 //! (of different keys) go at once.
+//!
+//! The cache also remembers which keys it has verified successfully since the process
+//! started ([`KeyCache::is_vouched`]), past their entry's TTL: a client address over the
+//! failed-authentication limit may still use such a key (its verification is then not argon2
+//! spent on a guess), while an unknown key from it is refused before any look-up.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +36,8 @@ pub struct KeyCache {
     capacity: usize,
     generation: AtomicU64,
     entries: Mutex<HashMap<Fingerprint, Entry>>,
+    /// Fingerprints of keys verified successfully (and not failed since), at most `capacity`.
+    vouched: Mutex<std::collections::HashSet<Fingerprint>>,
 }
 
 impl KeyCache {
@@ -47,6 +54,7 @@ impl KeyCache {
             capacity: capacity.max(1),
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
+            vouched: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -74,7 +82,15 @@ impl KeyCache {
     }
 
     /// Caches a verification made under `generation` (dropped if the key store changed since).
+    /// The key is vouched for either way: it was right when it was checked.
     pub fn insert(&self, fp: Fingerprint, account: Arc<Account>, generation: u64) {
+        {
+            let mut vouched = self.vouched.lock().unwrap_or_else(|e| e.into_inner());
+            if vouched.len() >= self.capacity && !vouched.contains(&fp) {
+                vouched.clear();
+            }
+            vouched.insert(fp);
+        }
         if generation != self.generation() {
             return;
         }
@@ -94,6 +110,23 @@ impl KeyCache {
                 generation,
             },
         );
+    }
+
+    /// Whether the key of `fp` was verified successfully by this process, and has not failed a
+    /// verification since.
+    pub fn is_vouched(&self, fp: &Fingerprint) -> bool {
+        self.vouched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(fp)
+    }
+
+    /// A verification of `fp`'s key failed (revoked, deleted, changed): no longer vouched for.
+    pub fn unvouch(&self, fp: &Fingerprint) {
+        self.vouched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(fp);
     }
 
     /// Called when the key store's generation changes: every entry is dropped at once.
@@ -292,6 +325,23 @@ mod tests {
         c.set_generation(g + 1);
         c.insert(fp, account(), g);
         assert!(c.get(&fp).is_none());
+    }
+
+    #[test]
+    fn a_verified_key_stays_vouched_for_past_its_ttl_until_it_fails() {
+        let c = KeyCache::new(Duration::ZERO, 2);
+        let fp = c.fingerprint("KEY");
+        assert!(!c.is_vouched(&fp));
+        c.insert(fp, account(), c.generation());
+        assert!(c.get(&fp).is_none(), "expired");
+        c.set_generation(9);
+        assert!(c.is_vouched(&fp), "past the TTL and the generation");
+        c.unvouch(&fp);
+        assert!(!c.is_vouched(&fp));
+        for k in ["A", "B", "C"] {
+            c.insert(c.fingerprint(k), account(), c.generation());
+        }
+        assert!(c.vouched.lock().unwrap().len() <= 2, "bounded");
     }
 
     #[test]

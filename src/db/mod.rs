@@ -11,6 +11,7 @@ pub mod cache;
 pub mod keys;
 pub mod migrations;
 pub mod reads;
+pub mod schema;
 pub mod shop;
 pub mod sql;
 pub mod writes;
