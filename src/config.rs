@@ -106,6 +106,21 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_MAX_BODY_BYTES", default_value_t = crate::ingest::DEFAULT_BODY_LIMIT)]
     pub max_body_bytes: usize,
 
+    /// Seconds every request body may take to arrive, at least (plus
+    /// `--body-secs-per-mib`); a slower one is answered 408 and its connection closed.
+    #[arg(long, env = "THREADGATE_BODY_TIMEOUT", default_value_t = 10)]
+    pub body_timeout: u64,
+
+    /// Seconds more a request body may take per MiB (of its `Content-Length`, or of what
+    /// arrived when it announces none).
+    #[arg(long, env = "THREADGATE_BODY_SECS_PER_MIB", default_value_t = 5)]
+    pub body_secs_per_mib: u64,
+
+    /// MiB that all request bodies being read at once may hold; beyond it a new chunk waits up
+    /// to a second for memory, then its request gets 503.
+    #[arg(long, env = "THREADGATE_BODY_MEMORY_MIB", default_value_t = 256)]
+    pub body_memory_mib: usize,
+
     /// Entities per database round trip when streaming `display=full` lists.
     #[arg(long, env = "THREADGATE_STREAM_CHUNK", default_value_t = 500)]
     pub stream_chunk: u32,
@@ -174,6 +189,14 @@ impl Default for Argon2Settings {
 }
 
 impl ServeSettings {
+    /// How long request bodies may take (`http::body`).
+    pub fn body_time(&self) -> crate::http::body::BodyTime {
+        crate::http::body::BodyTime {
+            floor: Duration::from_secs(self.body_timeout),
+            per_mib: Duration::from_secs(self.body_secs_per_mib),
+        }
+    }
+
     /// How long a verified key is trusted: the key-cache TTL for the own store, the short
     /// PrestaShop TTL when keys are read from the shop's tables.
     pub fn key_cache_ttl(&self) -> Duration {

@@ -368,6 +368,39 @@ impl ApiError {
         )
     }
 
+    /// The body did not arrive within its time (`http::body`); the connection is closed.
+    #[track_caller]
+    pub fn body_timeout(seconds: u64) -> ApiError {
+        ApiError::new(
+            408,
+            127,
+            format!("XML error : the request body did not arrive within {seconds} seconds"),
+        )
+    }
+
+    /// The memory for request bodies being read is spent (`THREADGATE_BODY_MEMORY_MIB`).
+    #[track_caller]
+    pub fn bodies_busy() -> ApiError {
+        let mut e = ApiError::new(
+            503,
+            0,
+            "Too many request bodies are being received at once, retry later",
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// A `Host` or `X-Forwarded-Host` that is not a `host[:port]` of at most 255 bytes
+    /// (`http::request::valid_host`); the value is not echoed.
+    #[track_caller]
+    pub fn bad_host(header: &str) -> ApiError {
+        ApiError::new(
+            400,
+            0,
+            format!("Invalid {header} header: expected host[:port] of at most 255 bytes"),
+        )
+    }
+
     // --- routes outside the webservice ---
 
     #[track_caller]

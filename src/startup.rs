@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use anyhow::Context;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::ErrorHandlers;
@@ -74,18 +76,38 @@ pub fn spawn_background(state: web::Data<AppState>) {
     });
 }
 
+/// What `serve` says when it cannot listen: the address, and the setting that changes it.
+pub fn bind_error(bind: &str, e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::AddrInUse {
+        anyhow::anyhow!(
+            "address {bind} is already in use (another server listens there): choose another \
+             with --bind or THREADGATE_BIND, or stop that server"
+        )
+    } else {
+        anyhow::Error::new(e).context(format!(
+            "could not listen on {bind}: check --bind or THREADGATE_BIND"
+        ))
+    }
+}
+
 /// Runs the server until Ctrl-C / SIGTERM.
 pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::Result<()> {
     let bind = settings.bind.clone();
     let workers = settings.workers;
-    let state = web::Data::new(AppState::new(&db_settings, settings)?);
+    let state = web::Data::new(AppState::new(&db_settings, settings).with_context(|| {
+        format!(
+            "could not start on the database ({}): check DATABASE_URL (or --database-url) and \
+             THREADGATE_TABLE_PREFIX (or --table-prefix)",
+            crate::db::schema::describe_url(&db_settings.database_url)
+        )
+    })?);
     spawn_background(state.clone());
 
     let mut server = HttpServer::new(move || app(state.clone())).on_connect(no_delay);
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }
-    let server = server.bind(&bind)?;
+    let server = server.bind(&bind).map_err(|e| bind_error(&bind, e))?;
     tracing::info!(%bind, "threadgate is serving");
     server.run().await?;
     Ok(())

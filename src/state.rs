@@ -13,6 +13,7 @@ use crate::db::cache::DataGeneration;
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
+use crate::http::body::BodyBudget;
 use crate::http::bridges::BridgeState;
 
 /// What every request handler shares.
@@ -29,6 +30,8 @@ pub struct AppState {
     pub data_generation: Arc<DataGeneration>,
     /// The bridges' UUID index and read caches.
     pub bridges: BridgeState,
+    /// Memory held by request bodies being read, bounded (`THREADGATE_BODY_MEMORY_MIB`).
+    pub bodies: Arc<BodyBudget>,
     snapshot: RwLock<Arc<ShopSnapshot>>,
 }
 
@@ -36,6 +39,8 @@ pub struct AppState {
 const KEY_CACHE_CAPACITY: usize = 10_000;
 /// Client addresses whose failures are counted at most (each entry is a few dozen bytes).
 const LIMITER_CAPACITY: usize = 100_000;
+/// How long a request body's chunk waits for body memory before its request gets 503.
+const BODY_MEMORY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AppState {
     /// Connects, reads the shop snapshot once, and is ready to serve.
@@ -48,6 +53,10 @@ impl AppState {
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
         let data_generation = Arc::new(DataGeneration::default());
         let bridges = BridgeState::new(&settings, data_generation.clone());
+        let bodies = Arc::new(BodyBudget::new(
+            settings.body_memory_mib.saturating_mul(1 << 20),
+            BODY_MEMORY_WAIT,
+        ));
         Ok(AppState {
             pool,
             tables,
@@ -57,6 +66,7 @@ impl AppState {
             usage: UsageLog::default(),
             data_generation,
             bridges,
+            bodies,
             snapshot: RwLock::new(Arc::new(snapshot)),
         })
     }

@@ -99,6 +99,10 @@ pub enum Failure {
     MethodNotAllowed,
     TooManyRequests,
     ServiceUnavailable,
+    /// The body did not arrive in time (`http::body`).
+    RequestTimeout,
+    /// The memory for request bodies is spent (`http::body`).
+    Busy,
     Internal,
 }
 
@@ -111,7 +115,8 @@ impl Failure {
             | Failure::InvalidRequestData(_) => 400,
             Failure::MethodNotAllowed => 405,
             Failure::TooManyRequests => 429,
-            Failure::ServiceUnavailable => 503,
+            Failure::ServiceUnavailable | Failure::Busy => 503,
+            Failure::RequestTimeout => 408,
             Failure::Internal => 500,
         }
     }
@@ -126,7 +131,8 @@ impl Failure {
             Failure::InvalidRequestData(_) => "INVALID_REQUEST_DATA",
             Failure::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Failure::TooManyRequests => "TOO_MANY_REQUESTS",
-            Failure::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Failure::ServiceUnavailable | Failure::Busy => "SERVICE_UNAVAILABLE",
+            Failure::RequestTimeout => "REQUEST_TIMEOUT",
             Failure::Internal => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -144,6 +150,8 @@ impl Failure {
             Failure::MethodNotAllowed => "Method not allowed, use POST.".into(),
             Failure::TooManyRequests => "Too many failed authentication attempts from this address, retry later.".into(),
             Failure::ServiceUnavailable => "The webservice is disabled.".into(),
+            Failure::RequestTimeout => "The request body did not arrive in time.".into(),
+            Failure::Busy => "Too many request bodies are being received at once, retry later.".into(),
             Failure::Internal => "Internal error.".into(),
         }
     }

@@ -18,10 +18,11 @@ use actix_web::http::{Method as HttpMethod, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use chrono_tz::Tz;
-use futures_util::StreamExt;
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
+use super::body::{self, Body, BodyError};
+use super::request::invalid_host_header;
 use super::response::Rendered;
 use crate::auth::{credential, Account};
 use crate::bridge::mirakl_m10::{self, View};
@@ -199,6 +200,9 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
     if req.method() != HttpMethod::GET && req.method() != HttpMethod::HEAD {
         return Err(m10_err(405, "Method not allowed"));
     }
+    if invalid_host_header(req).is_some() {
+        return Err(m10_err(400, "Invalid Host or X-Forwarded-Host header"));
+    }
     let key = authorization(req, state)
         .map(m10_key)
         .ok_or_else(|| m10_err(401, "Authentication required"))?;
@@ -368,6 +372,10 @@ async fn thread_list(
         401 => {
             b.insert_header((actix_web::http::header::WWW_AUTHENTICATE, LIST_REALM));
         }
+        408 => {
+            // The rest of the body may still be on its way: the connection cannot be reused.
+            b.force_close();
+        }
         405 => {
             b.insert_header((ALLOW, "POST"));
         }
@@ -391,17 +399,25 @@ fn fail(f: Failure) -> ListFailure {
     (f, Vec::new(), None)
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, Failure> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| Failure::InvalidRequestData("the body could not be read".into()))?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(Failure::InvalidRequestData("the body is too large".into()));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Body, Failure> {
+    body::read(
+        req,
+        payload,
+        BODY_LIMIT,
+        state.settings.body_time(),
+        &state.bodies,
+    )
+    .await
+    .map_err(|e| match e {
+        BodyError::TooLarge(_) => Failure::InvalidRequestData("the body is too large".into()),
+        BodyError::Unreadable => Failure::InvalidRequestData("the body could not be read".into()),
+        BodyError::TimedOut(_) => Failure::RequestTimeout,
+        BodyError::Busy => Failure::Busy,
+    })
 }
 
 /// A thread list read: the department (contact), the customer and the assignee filter's
@@ -582,6 +598,11 @@ async fn list(
     if req.method() != HttpMethod::POST {
         return Err(fail(Failure::MethodNotAllowed));
     }
+    if let Some(header) = invalid_host_header(req) {
+        return Err(fail(Failure::InvalidRequestData(format!(
+            "the {header} header is not a host[:port] of at most 255 bytes"
+        ))));
+    }
     let value = authorization(req, state).ok_or_else(|| fail(Failure::CredentialsAreNull))?;
     let key =
         credential::basic_user(value.as_bytes()).ok_or_else(|| fail(Failure::WrongCredential))?;
@@ -598,9 +619,12 @@ async fn list(
 
     let department_raw = req.match_info().get("departmentUUID").unwrap_or("");
     let customer_raw = req.match_info().get("customerUUID").unwrap_or("");
-    let body = read_body(payload)
-        .await
-        .and_then(|b| thread_list::parse_body(&b));
+    let body = match read_body(req, payload, state).await {
+        // Not a matter of the body's content: answered at once (408 closes the connection).
+        Err(f @ Failure::RequestTimeout) => return Err(fail(f)),
+        Err(f @ Failure::Busy) => return Err((f, Vec::new(), Some(1))),
+        b => b.and_then(|b| thread_list::parse_body(&b)),
+    };
     let assignee_raw = body.as_ref().ok().and_then(|r| r.assignee.clone());
     // The warnings of a parsed body go with any error found after it.
     let failed = |f: Failure, body: &Result<thread_list::Request, Failure>| {

@@ -1,6 +1,7 @@
 //! The only module that knows actix: routes, the webservice dispatcher, PrestaShop's headers,
 //! and the rendering of every error — actix's own included — as an error document.
 
+pub mod body;
 pub mod bridges;
 pub mod keys;
 pub mod request;

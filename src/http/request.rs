@@ -82,6 +82,73 @@ pub fn output_format(
     }
 }
 
+/// Longest `Host` / `X-Forwarded-Host` value accepted (a DNS name is at most 253 bytes).
+pub const MAX_HOST_BYTES: usize = 255;
+
+/// Whether `value` is a `host[:port]` (RFC 9110 `Host`): a name or IPv4 address of letters,
+/// digits, `-`, `.` and `_`, or an IPv6 literal in brackets, then an optional port of at most
+/// five digits (≤ 65535); at most [`MAX_HOST_BYTES`] bytes. Such a value is copied into every
+/// `xlink:href` of a document, so anything longer or stranger is refused before any use.
+pub fn valid_host(value: &str) -> bool {
+    if value.is_empty() || value.len() > MAX_HOST_BYTES {
+        return false;
+    }
+    let (host_ok, port) = if let Some(rest) = value.strip_prefix('[') {
+        let Some((inner, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let ok = !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        match after {
+            "" => (ok, None),
+            a => match a.strip_prefix(':') {
+                Some(p) => (ok, Some(p)),
+                None => return false,
+            },
+        }
+    } else {
+        let (host, port) = match value.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (value, None),
+        };
+        let ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        (ok, port)
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65_535)
+    });
+    host_ok && port_ok
+}
+
+/// The name of the first `Host` or `X-Forwarded-Host` header that is not a valid
+/// [`valid_host`] (`X-Forwarded-Host` may list several, comma-separated, within
+/// [`MAX_HOST_BYTES`] in all), or `None` when both are absent or valid.
+pub fn invalid_host_header(req: &actix_web::HttpRequest) -> Option<&'static str> {
+    let headers = req.headers();
+    let text = |v: &actix_web::http::header::HeaderValue| v.to_str().ok().map(str::to_owned);
+    for v in headers.get_all(actix_web::http::header::HOST) {
+        if !text(v).is_some_and(|h| valid_host(h.trim())) {
+            return Some("Host");
+        }
+    }
+    for v in headers.get_all("X-Forwarded-Host") {
+        let ok = v.len() <= MAX_HOST_BYTES
+            && text(v).is_some_and(|list| list.split(',').all(|h| valid_host(h.trim())));
+        if !ok {
+            return Some("X-Forwarded-Host");
+        }
+    }
+    None
+}
+
 /// Base of every `xlink:href` (spec §4, decisions W27): `http(s)://host/api/`. The scheme is
 /// `https` iff the shop's `PS_SSL_ENABLED` says so, else the request's (`X-Forwarded-Proto`
 /// honoured); the host is `X-Forwarded-Host` when present, else `Host`.
@@ -195,6 +262,39 @@ mod tests {
             output_format(None, None, Some("XML"), Some("JSON")),
             Format::Xml
         );
+    }
+
+    #[test]
+    fn hosts_are_host_and_optional_port_within_255_bytes() {
+        for ok in [
+            "example.com",
+            "shop.test:8443",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[2001:db8::1]:443",
+            "my_host",
+            &"a".repeat(255),
+        ] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            &"a".repeat(256),
+            "example.com:",
+            "example.com:99999",
+            "example.com:123456",
+            "exa mple.com",
+            "a\"b",
+            "<x>",
+            "[::1",
+            "[::1]x",
+            "[zz]",
+            "host:80:80",
+            "user@host",
+            "host/path",
+        ] {
+            assert!(!valid_host(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -145,6 +145,10 @@ pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
         tracing::debug!(error = %e, "request refused");
     }
     let mut b = builder(ctx, e.status);
+    if e.status == 408 {
+        // The rest of the body may still be on its way: the connection cannot be reused.
+        b.force_close();
+    }
     if e.www_authenticate {
         b.insert_header((WWW_AUTHENTICATE, REALM));
     }

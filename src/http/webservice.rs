@@ -10,7 +10,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::keys::{self, Guard};
-use super::request::{parse_api_path, ws_url, ApiPath};
+use super::body::{self, Body, BodyError};
+use super::request::{invalid_host_header, parse_api_path, ws_url, ApiPath};
 use super::response::{self, request_format, Ctx};
 use super::write;
 use crate::auth::{credential, Account};
@@ -18,7 +19,6 @@ use crate::db::reads::{self, Columns, Cursor};
 use crate::db::shop::ShopSnapshot;
 use crate::db::{self, Pool, Tables};
 use crate::error::{ApiError, DbError};
-use crate::ingest;
 use crate::php;
 use crate::query::list::{parse_collection, parse_single_display};
 use crate::query::shop::{parse_shop_selector, validate_language, ShopSelector};
@@ -58,6 +58,10 @@ async fn handle(
     params: &Params,
     ctx: &mut Ctx,
 ) -> Result<HttpResponse, ApiError> {
+    // Both are copied into every `xlink:href`: checked before any use.
+    if let Some(header) = invalid_host_header(req) {
+        return Err(ApiError::bad_host(header));
+    }
     let headers = req.headers();
     let forwarded = state
         .settings
@@ -144,41 +148,35 @@ async fn handle(
         Method::Post | Method::Put | Method::Patch => {
             // PrestaShop reads a body only when the real method carries one (spec §1).
             let body = match req.method().as_str() {
-                "POST" | "PUT" | "PATCH" => {
-                    read_body(req, payload, state.settings.max_body_bytes).await?
-                }
-                _ => Bytes::new(),
+                "POST" | "PUT" | "PATCH" => read_body(req, payload, state).await?,
+                _ => Body::empty(),
             };
             write::save(state, res, method, &body, ctx, &base, guard).await
         }
     }
 }
 
-/// The request body, refused with an error document before it is buffered whole when it is
-/// over the limit.
+/// The request body (`http::body`), its failures as error documents.
 async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    use futures_util::StreamExt;
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    ingest::check_size(declared, limit)?;
-    let mut body = web::BytesMut::with_capacity(declared.min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            tracing::debug!(error = %e, "request body could not be read");
-            ApiError::unreadable_body()
-        })?;
-        ingest::check_size(body.len() + chunk.len(), limit)?;
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Body, ApiError> {
+    let settings = &state.settings;
+    body::read(
+        req,
+        payload,
+        settings.max_body_bytes,
+        settings.body_time(),
+        &state.bodies,
+    )
+    .await
+    .map_err(|e| match e {
+        BodyError::TooLarge(limit) => ApiError::body_too_large(limit),
+        BodyError::Unreadable => ApiError::unreadable_body(),
+        BodyError::TimedOut(seconds) => ApiError::body_timeout(seconds),
+        BodyError::Busy => ApiError::bodies_busy(),
+    })
 }
 
 /// The shops a request runs in (spec §14).
