@@ -155,7 +155,11 @@ mod tests {
         let a = ip("10.0.0.1");
         for n in 1..=3 {
             assert_eq!(l.check(a, t0), Ok(()));
-            assert_eq!(l.record_failure(a, t0), n == 3, "reached once, at the third");
+            assert_eq!(
+                l.record_failure(a, t0),
+                n == 3,
+                "reached once, at the third"
+            );
         }
         assert!(!l.record_failure(a, t0), "only once per window");
         assert_eq!(l.check(a, t0), Err(60));

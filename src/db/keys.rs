@@ -396,7 +396,9 @@ pub fn disable(conn: &mut MysqlConnection, tables: &Tables, id: u32, now: &str) 
         "UPDATE {} SET active = 0, date_upd = ",
         tables.name("threadgate_key")
     ));
-    q.bind_text(now).push(" WHERE id_key = ").bind_int(id.into());
+    q.bind_text(now)
+        .push(" WHERE id_key = ")
+        .bind_int(id.into());
     q.execute(conn)?;
     Ok(())
 }

@@ -52,7 +52,10 @@ pub fn classify(names: &[String]) -> Found {
                 continue;
             };
             // Only prefixes a shop could use (threadgate accepts letters, digits and `_`).
-            if !prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            if !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
                 continue;
             }
             if !found.partial.iter().any(|p| p == prefix) {
@@ -180,9 +183,12 @@ mod tests {
 
     #[test]
     fn a_shop_under_another_prefix_is_found_and_refused() {
-        let found = classify(
-            &names(&["shop8_configuration", "shop8_customer_thread", "shop8_shop", "x"]),
-                    );
+        let found = classify(&names(&[
+            "shop8_configuration",
+            "shop8_customer_thread",
+            "shop8_shop",
+            "x",
+        ]));
         assert_eq!(found.shops, ["shop8_"]);
         assert!(check_prefix(&found, "shop8_").is_ok());
         let refusal = check_prefix(&found, "ps_").unwrap_err();
@@ -198,15 +204,19 @@ mod tests {
         let found = classify(&names(&["ps_customer_message", "ps_lang_shop"]));
         assert_eq!(found.partial, ["ps_"]);
         assert!(found.shops.is_empty());
-        assert!(check_prefix(&found, "ps_").is_ok(), "a partial shop under the prefix");
-        assert!(check_prefix(&found, "b_").is_err(), "shop tables elsewhere only");
+        assert!(
+            check_prefix(&found, "ps_").is_ok(),
+            "a partial shop under the prefix"
+        );
+        assert!(
+            check_prefix(&found, "b_").is_err(),
+            "shop tables elsewhere only"
+        );
     }
 
     #[test]
     fn no_prefix_is_a_prefix_too() {
-        let found = classify(
-            &names(&["configuration", "customer_thread", "shop"]),
-                    );
+        let found = classify(&names(&["configuration", "customer_thread", "shop"]));
         assert_eq!(found.shops, [""]);
         assert!(check_prefix(&found, "ps_")
             .unwrap_err()

@@ -215,7 +215,10 @@ mod tests {
     #[actix_web::test]
     async fn the_budget_waits_for_freed_memory_then_refuses() {
         let budget = Arc::new(BodyBudget::new(100, Duration::from_millis(50)));
-        assert!(budget.try_reserve(500), "alone, a body may hold what it needs");
+        assert!(
+            budget.try_reserve(500),
+            "alone, a body may hold what it needs"
+        );
         budget.release(500);
         budget.reserve(60).await.unwrap();
         assert_eq!(budget.reserve(60).await, Err(BodyError::Busy));

@@ -9,8 +9,8 @@ use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
-use super::keys::{self, Guard};
 use super::body::{self, Body, BodyError};
+use super::keys::{self, Guard};
 use super::request::{invalid_host_header, parse_api_path, ws_url, ApiPath};
 use super::response::{self, request_format, Ctx};
 use super::write;

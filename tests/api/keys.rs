@@ -410,9 +410,9 @@ fn the_keys_commands_work_end_to_end() {
 
 // --- PrestaShop's own keys ---
 
-const PS_KEY: &str = "UCCLLQ9N2ARSHWCXLT74KUKSSK34BFKX";
+pub(crate) const PS_KEY: &str = "UCCLLQ9N2ARSHWCXLT74KUKSSK34BFKX";
 
-fn shop_account(db: &TestDb) {
+pub(crate) fn shop_account(db: &TestDb) {
     db.exec(&fixture(Some(&WEBSERVICE_TABLES)));
     db.exec(&format!(
         "INSERT INTO `ps_webservice_account` (`id_webservice_account`, `key`, `description`, `active`) VALUES (3, '{PS_KEY}', 'ERP', 1), (4, 'SHORT', 'broken', 1);

@@ -11,6 +11,7 @@ mod live_shop;
 mod prefix;
 mod replay;
 mod root;
+mod safety;
 mod seed;
 mod single;
 mod writes;
