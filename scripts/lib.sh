@@ -79,8 +79,12 @@ ensure_deps() {
   fi
   [ ${#missing[@]} -eq 0 ] && return 0
 
-  command -v apt-get >/dev/null 2>&1 ||
-    die "missing: ${missing[*]}; no apt-get here, install MariaDB server+client, its C client library (dev files), pkg-config and xmllint yourself"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    if [ "$server" = 1 ]; then
+      die "missing: ${missing[*]}; no apt-get here, install MariaDB server+client, its C client library (dev files), pkg-config and xmllint yourself"
+    fi
+    die "missing: ${missing[*]}; no apt-get here, install the MariaDB C client library (dev files) and pkg-config yourself"
+  fi
   section "Installing missing system packages (${missing[*]})"
 
   # The Debian package starts the system service from its postinst; we never use it, and we must

@@ -374,7 +374,10 @@ impl ApiError {
         ApiError::new(
             408,
             127,
-            format!("XML error : the request body did not arrive within {seconds} seconds"),
+            format!(
+                "XML error : the request body did not arrive within {seconds} second{}",
+                if seconds == 1 { "" } else { "s" }
+            ),
         )
     }
 

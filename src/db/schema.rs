@@ -134,15 +134,14 @@ pub fn describe_url(url: &str) -> String {
         Some((userinfo, hp)) => (userinfo.split(':').next().unwrap_or(""), hp),
         None => ("", authority),
     };
-    let (host, port) = match host_port.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-            if p.bytes().all(|b| b.is_ascii_digit()) && !p.is_empty() {
-                (h, p)
-            } else {
-                (host_port, "3306")
-            }
+    // `[v6]:port` keeps its brackets; a port is the digits after the last `:` past them.
+    let after_brackets = host_port.find(']').map_or(0, |i| i + 1);
+    let (host, port) = match host_port[after_brackets..].rfind(':') {
+        Some(i) => {
+            let (h, p) = host_port.split_at(after_brackets + i);
+            (h, &p[1..])
         }
-        _ => (host_port, "3306"),
+        None => (host_port, "3306"),
     };
     let socket = form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "unix_socket")
@@ -238,5 +237,9 @@ mod tests {
             "host 127.0.0.1, port 3306, database (none)"
         );
         assert!(!describe_url("mysql://u:p%40ss@h/d").contains("ss"));
+        assert_eq!(
+            describe_url("mysql://u@[::1]:3310/d"),
+            "host [::1], port 3310, database d, user u"
+        );
     }
 }

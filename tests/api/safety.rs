@@ -525,7 +525,7 @@ fn a_trickled_body_is_cut_with_408_and_the_connection_closed() {
         r.text(),
         xml_error(
             127,
-            "XML error : the request body did not arrive within 1 seconds"
+            "XML error : the request body did not arrive within 1 second"
         )
     );
     assert_eq!(app.state.bodies.reserved(), 0, "its memory is freed");
