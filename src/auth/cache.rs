@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Account;
+use crate::metrics::{CacheCounters, CacheStats};
 
 pub type Fingerprint = [u8; 32];
 
@@ -31,6 +32,8 @@ pub struct KeyCache {
     capacity: usize,
     generation: AtomicU64,
     entries: Mutex<HashMap<Fingerprint, Entry>>,
+    /// Requests answered from the cache, and those that were not ([`KeyCache::lookup`]).
+    counters: CacheCounters,
 }
 
 impl KeyCache {
@@ -47,7 +50,23 @@ impl KeyCache {
             capacity: capacity.max(1),
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
+            counters: CacheCounters::default(),
         }
+    }
+
+    /// [`KeyCache::get`] for a request's first look: counted as a hit or a miss.
+    pub fn lookup(&self, fp: &Fingerprint) -> Option<Arc<Account>> {
+        let found = self.get(fp);
+        match found {
+            Some(_) => self.counters.hit(),
+            None => self.counters.miss(),
+        }
+        found
+    }
+
+    /// Hits and misses of [`KeyCache::lookup`] so far.
+    pub fn stats(&self) -> CacheStats {
+        self.counters.stats()
     }
 
     pub fn fingerprint(&self, normalized_key: &str) -> Fingerprint {

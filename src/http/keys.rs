@@ -9,9 +9,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use diesel::MysqlConnection;
 
+use super::observe::KeyId;
 use crate::auth::{self, limit, Account, KeySource, Recheck, Verified};
 use crate::error::ApiError;
 use crate::resource::Method;
@@ -38,6 +39,7 @@ pub async fn authenticate(
 ) -> Result<Verified, ApiError> {
     let client = client_address(req, state);
     if let Err(seconds) = state.limiter.check(client, Instant::now()) {
+        state.metrics.throttled();
         return Err(ApiError::too_many_failures(seconds));
     }
     match auth::authenticate(
@@ -50,6 +52,8 @@ pub async fn authenticate(
     .await
     {
         Ok(v) => {
+            // For the access log: the key's id, never the key.
+            req.extensions_mut().insert(KeyId(v.account.id));
             if v.account.source == KeySource::Own {
                 state.usage.record(v.account.id, Instant::now());
             }
@@ -57,6 +61,7 @@ pub async fn authenticate(
         }
         Err(e) => {
             if auth::is_key_failure(&e) {
+                state.metrics.auth_failure();
                 tracing::debug!(%client, "failed authentication counted");
                 state.limiter.record_failure(client, Instant::now());
             }
