@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -238,33 +239,46 @@ pub async fn access_log(
     let started = Instant::now();
     let id = request_id(req.headers().get(&REQUEST_ID));
     req.extensions_mut().insert(RequestId(id.clone()));
-    let http_req = req.request().clone();
-    let span = tracing::info_span!("request", request_id = %id);
-    let mut res = match next.call(req).instrument(span).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(e) => ServiceResponse::from_err(e, http_req),
-    };
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(REQUEST_ID, v);
-    }
-    let req = res.request();
+    // Read before the call: the router needs the request unshared (no clone may be kept).
     let state = req.app_data::<web::Data<AppState>>();
-    let line = Line {
+    let mut line = Line {
         method: req.method().as_str().to_owned(),
         path: loggable_path(req.path(), req.query_string()),
-        status: res.status().as_u16(),
-        key_id: req.extensions().get::<KeyId>().map(|k| k.0),
-        client: state.map(|s| super::keys::client_address(req, s)),
-        request_id: id,
-        errors: res
-            .response()
-            .extensions()
-            .get::<ErrorCodes>()
-            .map(|c| c.0.clone()),
-        route: route_of(req),
+        status: 0,
+        key_id: None,
+        client: state.map(|s| super::keys::client_address(req.request(), s)),
+        request_id: id.clone(),
+        errors: None,
+        route: route_of(req.request()),
         started,
         metrics: state.map(|s| s.metrics.clone()),
     };
+    let header = HeaderValue::from_str(&id).ok();
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut res = match next.call(req).instrument(span).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(e) => {
+            // No handler of threadgate fails this way; should one, it is answered and logged
+            // all the same.
+            let mut response = e.error_response();
+            if let Some(v) = header {
+                response.headers_mut().insert(REQUEST_ID, v);
+            }
+            line.status = response.status().as_u16();
+            line.write(0, false);
+            return Err(InternalError::from_response(e.to_string(), response).into());
+        }
+    };
+    if let Some(v) = header {
+        res.headers_mut().insert(REQUEST_ID, v);
+    }
+    line.status = res.status().as_u16();
+    line.key_id = res.request().extensions().get::<KeyId>().map(|k| k.0);
+    line.errors = res
+        .response()
+        .extensions()
+        .get::<ErrorCodes>()
+        .map(|c| c.0.clone());
     match res.response().body().size() {
         BodySize::Stream => Ok(res.map_body(|_, body| {
             BoxBody::new(Logged {
