@@ -8,7 +8,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 
-use crate::config::{DbSettings, ServeSettings};
+use crate::config::{DbSettings, KeySource, ServeSettings};
 use crate::http;
 use crate::state::AppState;
 use crate::telemetry;
@@ -136,7 +136,10 @@ fn log_start(db: &DbSettings, state: &AppState, bind: &str, metrics_bind: Option
     tracing::info!(
         database = %telemetry::database_summary(&db.database_url),
         prefix = %db.table_prefix,
-        key_source = ?state.settings.auth_source,
+        key_source = match state.settings.auth_source {
+            KeySource::Own => "own",
+            KeySource::Prestashop => "prestashop",
+        },
         shops = %shops.join(","),
         languages = %languages.join(","),
         prestashop_version = snapshot.prestashop_version().unwrap_or("unknown"),

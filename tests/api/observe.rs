@@ -407,7 +407,7 @@ fn the_json_log_format_writes_one_object_per_line() {
     let start = start.unwrap();
     assert_eq!(start["level"], "INFO");
     assert_eq!(start["prefix"], "ps_");
-    assert_eq!(start["key_source"], "Own");
+    assert_eq!(start["key_source"], "own");
     assert_eq!(start["shops"], "1");
     assert_eq!(start["languages"], "1,2");
     assert_eq!(start["prestashop_version"], "8.1.7");
