@@ -88,6 +88,27 @@ fn one_access_line_per_request_without_the_key() {
         line.contains("path=\"/api/customer_threads&limit=1\" status=200"),
         "{line}"
     );
+    // A bridge request names its key id too (authenticated by the same code).
+    let id3 = fresh_id("access-m10");
+    let r = app.raw(
+        &format!(
+            "GET /api/inbox/threads/1 HTTP/1.1\r\nAuthorization: {key}\r\nX-Request-Id: {id3}"
+        ),
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let line = access_line(&logs, &id3);
+    assert!(
+        line.contains("path=\"/api/inbox/threads/1\" status=200 duration_ms="),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!(
+            " bytes={} key_id={key_id} client=127.0.0.1 request_id={id3}",
+            r.body.len()
+        )),
+        "{line}"
+    );
     let text = logs.text();
     assert!(!text.contains(&key), "the key is in the log");
     assert!(!text.to_lowercase().contains(&key.to_lowercase()[..20]));
