@@ -31,6 +31,11 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
+    /// Address of the metrics endpoint (`GET /metrics`, Prometheus text format), e.g.
+    /// `127.0.0.1:9090`. Unset (the default): no metrics endpoint. Never served on `--bind`.
+    #[arg(long, env = "THREADGATE_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "THREADGATE_WORKERS")]
     pub workers: Option<usize>,

@@ -10,6 +10,7 @@
 //! - [`ingest`] turns a POST/PUT/PATCH body into entities (size limit, safe XML) — pure.
 //! - [`resource`] describes the resources as data; every other layer is driven by it.
 //! - [`validate`] holds PrestaShop's validators and the code 41 / 85 checks of a write — pure.
+//! - [`telemetry`] sets up the logs; [`metrics`] keeps the Prometheus metrics (no actix).
 //!
 //! A request flows route → dispatcher (key, resource, id, parsed query, format) → `db::run` →
 //! rows → render → response with PrestaShop's headers; any failure is one [`error::ApiError`].
@@ -21,6 +22,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod metrics;
 pub mod php;
 pub mod query;
 pub mod render;

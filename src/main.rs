@@ -8,6 +8,7 @@ use threadgate::auth::admin::{self, CreateKey};
 use threadgate::config::{Argon2Settings, DbSettings, ServeSettings};
 use threadgate::db::{migrations, schema, Tables};
 use threadgate::resource::Method;
+use threadgate::telemetry::LogFormat;
 use threadgate::{seed, startup, telemetry};
 
 #[derive(Parser)]
@@ -17,6 +18,15 @@ use threadgate::{seed, startup, telemetry};
     about = "PrestaShop's webservice for customer threads, served from Rust"
 )]
 struct Cli {
+    /// Log lines as text or as one JSON object per line.
+    #[arg(
+        long,
+        env = "THREADGATE_LOG_FORMAT",
+        default_value = "text",
+        value_enum,
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -207,8 +217,9 @@ fn print_keys(keys: &[threadgate::db::keys::KeyInfo]) {
 }
 
 fn main() -> anyhow::Result<()> {
-    telemetry::init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
         Command::Serve { db, serve } => {
             actix_web::rt::System::new().block_on(startup::serve(db, serve))
         }

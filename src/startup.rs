@@ -7,10 +7,10 @@ use anyhow::Context;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::middleware::ErrorHandlers;
+use actix_web::middleware::{from_fn, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 
-use crate::config::{DbSettings, ServeSettings};
+use crate::config::{DbSettings, KeySource, ServeSettings};
 use crate::http;
 use crate::state::AppState;
 
@@ -30,6 +30,26 @@ pub fn app(
         .app_data(state)
         .wrap(ErrorHandlers::new().default_handler(http::response::rerender))
         .configure(http::routes)
+        // Outermost: it sees every response, re-rendered errors included.
+        .wrap(from_fn(http::observe::access_log))
+}
+
+/// The metrics endpoint's application: `GET /metrics` and nothing else, on its own bind
+/// address (`THREADGATE_METRICS_BIND`), never on the API's.
+pub fn metrics_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .route("/metrics", web::get().to(http::observe::scrape))
 }
 
 /// Sends responses without Nagle's delay: a response written in two parts (headers, then a
@@ -94,6 +114,7 @@ pub fn bind_error(bind: &str, e: std::io::Error) -> anyhow::Error {
 pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::Result<()> {
     let bind = settings.bind.clone();
     let workers = settings.workers;
+    let metrics_bind = settings.metrics_bind.clone();
     let state = web::Data::new(AppState::new(&db_settings, settings).with_context(|| {
         format!(
             "could not start on the database ({}): check DATABASE_URL (or --database-url) and \
@@ -103,12 +124,49 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
     })?);
     spawn_background(state.clone());
 
-    let mut server = HttpServer::new(move || app(state.clone())).on_connect(no_delay);
+    let metrics = match &metrics_bind {
+        Some(addr) => {
+            let s = state.clone();
+            let server = HttpServer::new(move || metrics_app(s.clone()))
+                .workers(1)
+                .bind(addr)
+                .map_err(|e| bind_error(addr, e))?;
+            Some(server.run())
+        }
+        None => None,
+    };
+    let s = state.clone();
+    let mut server = HttpServer::new(move || app(s.clone())).on_connect(no_delay);
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }
     let server = server.bind(&bind).map_err(|e| bind_error(&bind, e))?;
-    tracing::info!(%bind, "threadgate is serving");
+    log_start(&db_settings, &state, &bind, metrics_bind.as_deref());
+    if let Some(m) = metrics {
+        // Stops with the API server: both listen for the same signals.
+        actix_web::rt::spawn(m);
+    }
     server.run().await?;
     Ok(())
+}
+
+/// The start-up line: what is served, from where, to where (never a password or a key).
+fn log_start(db: &DbSettings, state: &AppState, bind: &str, metrics_bind: Option<&str>) {
+    let snapshot = state.snapshot();
+    let shops: Vec<String> = snapshot.shops.iter().map(|s| s.id.to_string()).collect();
+    let languages: Vec<String> = snapshot.languages.iter().map(u32::to_string).collect();
+    tracing::info!(
+        database = %crate::db::schema::describe_url(&db.database_url),
+        prefix = %db.table_prefix,
+        key_source = match state.settings.auth_source {
+            KeySource::Own => "own",
+            KeySource::Prestashop => "prestashop",
+        },
+        shops = %shops.join(","),
+        languages = %languages.join(","),
+        prestashop_version = snapshot.prestashop_version().unwrap_or("unknown"),
+        %bind,
+        metrics = metrics_bind.unwrap_or("off"),
+        "threadgate is serving"
+    );
 }

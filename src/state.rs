@@ -15,6 +15,7 @@ use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
 use crate::http::body::BodyBudget;
 use crate::http::bridges::BridgeState;
+use crate::metrics::{Metrics, Sampled};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -32,6 +33,8 @@ pub struct AppState {
     pub bridges: BridgeState,
     /// Memory held by request bodies being read, bounded (`THREADGATE_BODY_MEMORY_MIB`).
     pub bodies: Arc<BodyBudget>,
+    /// What `/metrics` reports (served on `THREADGATE_METRICS_BIND` only).
+    pub metrics: Arc<Metrics>,
     snapshot: RwLock<Arc<ShopSnapshot>>,
 }
 
@@ -45,7 +48,12 @@ const BODY_MEMORY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 impl AppState {
     /// Connects, reads the shop snapshot once, and is ready to serve.
     pub fn new(db_settings: &DbSettings, settings: ServeSettings) -> anyhow::Result<AppState> {
-        let pool = db::pool(&db_settings.database_url, db_settings.pool_size)?;
+        let metrics = Arc::new(Metrics::new());
+        let pool = db::pool(
+            &db_settings.database_url,
+            db_settings.pool_size,
+            metrics.db.clone(),
+        )?;
         let tables = Tables::new(&db_settings.table_prefix);
         let snapshot = shop::load(&mut *pool.get()?, &tables)?;
         let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
@@ -67,7 +75,20 @@ impl AppState {
             data_generation,
             bridges,
             bodies,
+            metrics,
             snapshot: RwLock::new(Arc::new(snapshot)),
+        })
+    }
+
+    /// The metrics exposition, with the pool's and the caches' numbers read now.
+    pub fn encode_metrics(&self) -> String {
+        let pool = self.pool.state();
+        self.metrics.encode(Sampled {
+            pool_connections: pool.connections,
+            pool_idle: pool.idle_connections,
+            pool_max: self.pool.max_size(),
+            key_cache: self.keys.stats(),
+            bridge_caches: self.bridges.cache_stats(),
         })
     }
 

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Account;
+use crate::metrics::{CacheCounters, CacheStats};
 
 pub type Fingerprint = [u8; 32];
 
@@ -38,6 +39,8 @@ pub struct KeyCache {
     entries: Mutex<HashMap<Fingerprint, Entry>>,
     /// Fingerprints of keys verified successfully (and not failed since), at most `capacity`.
     vouched: Mutex<std::collections::HashSet<Fingerprint>>,
+    /// Requests answered from the cache, and those that were not ([`KeyCache::lookup`]).
+    counters: CacheCounters,
 }
 
 impl KeyCache {
@@ -55,7 +58,23 @@ impl KeyCache {
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
             vouched: Mutex::new(std::collections::HashSet::new()),
+            counters: CacheCounters::default(),
         }
+    }
+
+    /// [`KeyCache::get`] for a request's first look: counted as a hit or a miss.
+    pub fn lookup(&self, fp: &Fingerprint) -> Option<Arc<Account>> {
+        let found = self.get(fp);
+        match found {
+            Some(_) => self.counters.hit(),
+            None => self.counters.miss(),
+        }
+        found
+    }
+
+    /// Hits and misses of [`KeyCache::lookup`] so far.
+    pub fn stats(&self) -> CacheStats {
+        self.counters.stats()
     }
 
     pub fn fingerprint(&self, normalized_key: &str) -> Fingerprint {

@@ -109,7 +109,7 @@ pub async fn authenticate(
     let normalized = shape(raw_key)?;
     let fingerprint = cache.fingerprint(&normalized);
     let generation = cache.generation();
-    if let Some(account) = cache.get(&fingerprint) {
+    if let Some(account) = cache.lookup(&fingerprint) {
         return permitted(account, generation);
     }
     // One verification per key at a time: the requests that waited find the first one's result

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
+use crate::metrics::{CacheCounters, CacheStats};
+
 /// Counts the writes threadgate has committed to the thread tables.
 #[derive(Debug, Default)]
 pub struct DataGeneration(AtomicU64);
@@ -87,6 +89,8 @@ pub struct ReadCache<K, V> {
     budget: usize,
     generation: Arc<DataGeneration>,
     inner: Mutex<Inner<K, V>>,
+    /// Requests served from an entry, and those that read or waited for a read.
+    counters: CacheCounters,
 }
 
 impl<K, V> std::fmt::Debug for ReadCache<K, V> {
@@ -111,7 +115,13 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
                 weight: 0,
                 next_seq: 0,
             }),
+            counters: CacheCounters::default(),
         }
+    }
+
+    /// Hits and misses of [`ReadCache::get_or_load`] so far.
+    pub fn stats(&self) -> CacheStats {
+        self.counters.stats()
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner<K, V>> {
@@ -127,6 +137,7 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
         Fut: Future<Output = Result<V, E>>,
     {
         if self.ttl.is_zero() {
+            self.counters.miss();
             return load().await.map(Arc::new);
         }
         let generation = self.generation.current();
@@ -144,11 +155,13 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
                 // are still served the entry: a hot key never makes a crowd wait for a read.
                 if e.generation == generation && age < self.ttl {
                     if age < self.ttl / 2 || reading {
+                        self.counters.hit();
                         return Ok(e.value.clone());
                     }
                     renewing = Some(e.value.clone());
                 }
             }
+            self.counters.miss();
             match inner.flights.get(&key) {
                 Some(f) if f.generation == generation => f.clone(),
                 _ => {

@@ -16,13 +16,15 @@ pub mod shop;
 pub mod sql;
 pub mod writes;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Connection, SimpleConnection};
 use diesel::mysql::MysqlConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool as R2d2Pool};
 
 use crate::error::DbError;
+use crate::metrics::{DbStats, PoolEvents};
 
 pub type Pool = R2d2Pool<ConnectionManager<MysqlConnection>>;
 
@@ -45,12 +47,14 @@ impl Tables {
     }
 }
 
-/// Session settings applied once per new connection (never per checkout).
+/// Session settings applied once per new connection (never per checkout), and the hook that
+/// counts the connection's statements (`metrics::DbStats`).
 #[derive(Debug)]
-struct SessionSetup;
+struct SessionSetup(Arc<DbStats>);
 
 impl CustomizeConnection<MysqlConnection, diesel::r2d2::Error> for SessionSetup {
     fn on_acquire(&self, conn: &mut MysqlConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.set_instrumentation(self.0.instrumentation());
         // PrestaShop's sessions run with an empty sql_mode (DbPDO, spec §5.3): the `''` status
         // it stores for an omitted status is refused in strict mode. threadgate validates,
         // casts and cuts values itself before writing, so nothing relies on silent coercion.
@@ -61,14 +65,16 @@ impl CustomizeConnection<MysqlConnection, diesel::r2d2::Error> for SessionSetup 
 
 /// Builds the pool. r2d2 would run `SELECT 1` on every checkout by default (one extra round trip
 /// per request); broken connections are instead detected by the failing query and dropped.
-pub fn pool(url: &str, size: u32) -> Result<Pool, DbError> {
+/// Checkouts and statements are counted in `stats` (`metrics`).
+pub fn pool(url: &str, size: u32, stats: Arc<DbStats>) -> Result<Pool, DbError> {
     let manager = ConnectionManager::<MysqlConnection>::new(url);
     let pool = R2d2Pool::builder()
         .max_size(size.max(1))
         .min_idle(Some(size.max(1)))
         .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))
-        .connection_customizer(Box::new(SessionSetup))
+        .event_handler(Box::new(PoolEvents(stats.clone())))
+        .connection_customizer(Box::new(SessionSetup(stats)))
         .build(manager)?;
     Ok(pool)
 }

@@ -128,12 +128,13 @@ fn show(prefix: &str) -> String {
 /// `unix_socket=`), for error messages: never the password.
 pub fn describe_url(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
-    let (user, host_port) = match authority.rsplit_once('@') {
-        Some((userinfo, hp)) => (userinfo.split(':').next().unwrap_or(""), hp),
-        None => ("", authority),
+    // The last `@` ends the user information (an unencoded password may hold `/`, `?` or `@`).
+    let (user, rest) = match rest.rsplit_once('@') {
+        Some((userinfo, r)) => (userinfo.split(':').next().unwrap_or(""), r),
+        None => ("", rest),
     };
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (host_port, database) = rest.split_once('/').unwrap_or((rest, ""));
     // `[v6]:port` keeps its brackets; a port is the digits after the last `:` past them.
     let after_brackets = host_port.find(']').map_or(0, |i| i + 1);
     let (host, port) = match host_port[after_brackets..].rfind(':') {

@@ -36,12 +36,13 @@ pub struct ShopSnapshot {
 }
 
 /// Configuration names threadgate honours.
-pub const CONFIG_NAMES: [&str; 5] = [
+pub const CONFIG_NAMES: [&str; 6] = [
     "PS_SHOP_NAME",
     "PS_WEBSERVICE",
     "PS_SSL_ENABLED",
     "PS_TIMEZONE",
     "PS_SHOP_DEFAULT",
+    "PS_VERSION_DB",
 ];
 
 impl ShopSnapshot {
@@ -95,6 +96,15 @@ impl ShopSnapshot {
             .and_then(|v| v.trim().parse().ok())
             .or_else(|| self.shops.iter().find(|s| s.active).map(|s| s.id))
             .unwrap_or(1)
+    }
+
+    /// The version PrestaShop's installer or upgrader wrote (`PS_VERSION_DB`, global row), for
+    /// the start-up line.
+    pub fn prestashop_version(&self) -> Option<&str> {
+        self.config
+            .iter()
+            .find(|r| r.name == "PS_VERSION_DB" && r.shop.unwrap_or(0) == 0)
+            .and_then(|r| r.value.as_deref())
     }
 
     pub fn active_shops(&self) -> impl Iterator<Item = &Shop> {

@@ -66,6 +66,14 @@ impl BridgeState {
             lists: ReadCache::new(ttl, half, generation),
         }
     }
+
+    /// The read caches' hits and misses, for `/metrics`.
+    pub fn cache_stats(&self) -> Vec<(&'static str, crate::metrics::CacheStats)> {
+        vec![
+            ("m10", self.m10.stats()),
+            ("thread_list", self.lists.stats()),
+        ]
+    }
 }
 
 /// The realm of the bridges' 401 answers (both accept Basic with the key as user name).

@@ -11,9 +11,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use diesel::MysqlConnection;
 
+use super::observe::KeyId;
 use crate::auth::{self, limit, Account, KeySource, Recheck, Verified};
 use crate::error::ApiError;
 use crate::resource::Method;
@@ -58,6 +59,7 @@ pub async fn authenticate(
             // A database failure is not the key's fault.
             Some(Err(e)) if !auth::is_key_failure(&e) => Err(e),
             _ => {
+                state.metrics.throttled();
                 tracing::debug!(%client, "refused: over the failed-authentication limit");
                 Err(ApiError::too_many_failures(seconds))
             }
@@ -73,6 +75,8 @@ pub async fn authenticate(
     .await
     {
         Ok(v) => {
+            // For the access log: the key's id, never the key.
+            req.extensions_mut().insert(KeyId(v.account.id));
             if v.account.source == KeySource::Own {
                 state.usage.record(v.account.id, Instant::now());
             }
@@ -80,6 +84,7 @@ pub async fn authenticate(
         }
         Err(e) => {
             if auth::is_key_failure(&e) {
+                state.metrics.auth_failure();
                 tracing::debug!(%client, "failed authentication counted");
                 if state.limiter.record_failure(client, Instant::now()) {
                     tracing::warn!(

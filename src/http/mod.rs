@@ -1,9 +1,11 @@
 //! The only module that knows actix: routes, the webservice dispatcher, PrestaShop's headers,
-//! and the rendering of every error — actix's own included — as an error document.
+//! the rendering of every error — actix's own included — as an error document, and the
+//! access log, request ids and `/metrics` handler (`observe`).
 
 pub mod body;
 pub mod bridges;
 pub mod keys;
+pub mod observe;
 pub mod request;
 pub mod response;
 pub mod webservice;

@@ -15,7 +15,7 @@ pub struct ApiPath {
 }
 
 /// Percent-decodes a path the way Apache does before the rewrite (`+` stays `+`).
-fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

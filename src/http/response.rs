@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use sha1::{Digest, Sha1};
 
+use super::observe::ErrorCodes;
 use super::request::output_format;
 use crate::error::{ApiError, WWW_AUTHENTICATE as REALM};
 use crate::query::Params;
@@ -161,11 +162,15 @@ pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
     let mut body = Vec::with_capacity(256);
     render::errors(&mut body, ctx.format, e);
     b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
-    if ctx.head {
+    let mut res = if ctx.head {
         finish(b, ())
     } else {
         finish(b, body)
-    }
+    };
+    // The access log names the codes.
+    let codes: Vec<String> = e.errors.iter().map(|x| x.code.to_string()).collect();
+    res.extensions_mut().insert(ErrorCodes(codes.join(",")));
+    res
 }
 
 /// The format a request asked for, read from its headers and query string.

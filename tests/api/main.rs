@@ -8,6 +8,7 @@ mod bridges;
 mod keys;
 mod lists;
 mod live_shop;
+mod observe;
 mod prefix;
 mod replay;
 mod root;

@@ -171,7 +171,10 @@ pub struct TestApp {
     pub db: TestDb,
     pub port: u16,
     pub state: web::Data<AppState>,
+    /// The port of `GET /metrics` ([`TestApp::with_metrics`]).
+    pub metrics_port: Option<u16>,
     handle: actix_web::dev::ServerHandle,
+    metrics_handle: Option<actix_web::dev::ServerHandle>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -183,25 +186,49 @@ impl TestApp {
 
     /// A server without its background work: tests refresh by hand ([`TestApp::refresh`]).
     pub fn with(db: TestDb, settings: ServeSettings) -> TestApp {
-        TestApp::start(db, settings, false)
+        TestApp::start(db, settings, false, false)
+    }
+
+    /// [`TestApp::with`] plus the metrics endpoint on a port of its own (what
+    /// `THREADGATE_METRICS_BIND` starts).
+    pub fn with_metrics(db: TestDb, settings: ServeSettings) -> TestApp {
+        TestApp::start(db, settings, false, true)
     }
 
     /// A server with the background work `threadgate serve` runs (snapshot refresh, key
     /// generation poll), on the settings' intervals.
     pub fn with_background(db: TestDb, settings: ServeSettings) -> TestApp {
-        TestApp::start(db, settings, true)
+        TestApp::start(db, settings, true, false)
     }
 
-    fn start(db: TestDb, settings: ServeSettings, background: bool) -> TestApp {
+    fn start(db: TestDb, settings: ServeSettings, background: bool, metrics: bool) -> TestApp {
         let state = web::Data::new(AppState::new(&db.settings(), settings).expect("state"));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
+        let metrics_listener =
+            metrics.then(|| TcpListener::bind("127.0.0.1:0").expect("bind the metrics port"));
+        let metrics_port = metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().unwrap().port());
         let (tx, rx) = std::sync::mpsc::channel();
+        let (metrics_tx, metrics_rx) = std::sync::mpsc::channel();
         let s = state.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 if background {
                     startup::spawn_background(s.clone());
+                }
+                if let Some(l) = metrics_listener {
+                    let m = s.clone();
+                    let server =
+                        actix_web::HttpServer::new(move || startup::metrics_app(m.clone()))
+                            .workers(1)
+                            .disable_signals()
+                            .listen(l)
+                            .expect("listen")
+                            .run();
+                    metrics_tx.send(server.handle()).unwrap();
+                    actix_web::rt::spawn(server);
                 }
                 let server = actix_web::HttpServer::new(move || startup::app(s.clone()))
                     .on_connect(startup::no_delay)
@@ -215,13 +242,24 @@ impl TestApp {
             })
         });
         let handle = rx.recv().expect("server started");
+        let metrics_handle = metrics_port.map(|_| metrics_rx.recv().expect("metrics started"));
         TestApp {
             db,
             port,
             state,
+            metrics_port,
             handle,
+            metrics_handle,
             thread: Some(thread),
         }
+    }
+
+    /// `GET /metrics` on the metrics port.
+    pub fn metrics(&self) -> Response {
+        let port = self
+            .metrics_port
+            .expect("a server started with TestApp::with_metrics");
+        http::send(port, "GET /metrics HTTP/1.1", b"")
     }
 
     /// Re-reads the shop snapshot now (what the background refresh does every few seconds).
@@ -267,8 +305,14 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let handle = self.handle.clone();
+        let metrics = self.metrics_handle.clone();
         let _ = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(handle.stop(false));
+            actix_web::rt::System::new().block_on(async move {
+                if let Some(m) = metrics {
+                    m.stop(false).await;
+                }
+                handle.stop(false).await;
+            });
         })
         .join();
         if let Some(t) = self.thread.take() {
