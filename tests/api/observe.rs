@@ -5,7 +5,6 @@ use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use threadgate::auth::admin;
-use threadgate::telemetry;
 
 use crate::support::{capture_logs, http, serve_settings, Logs, TestApp, TestDb};
 
