@@ -7,6 +7,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection};
 
 use threadgate::auth::admin::CreateKey;
+use threadgate::config::KeySource;
 use threadgate::resource::Method;
 
 use crate::support::{http::basic, serve_settings, Response, TestApp, TestDb};
@@ -23,8 +24,17 @@ struct ServiceAccount {
 
 impl ServiceAccount {
     fn create(db: &TestDb) -> ServiceAccount {
+        ServiceAccount::create_from(db, GRANTS)
+    }
+
+    /// With the grants the file leaves commented for `THREADGATE_AUTH_SOURCE=prestashop`.
+    fn create_for_the_prestashop_source(db: &TestDb) -> ServiceAccount {
+        ServiceAccount::create_from(db, &GRANTS.replace("-- GRANT ", "GRANT "))
+    }
+
+    fn create_from(db: &TestDb, grants: &str) -> ServiceAccount {
         let user = format!("svc_{}", db.name);
-        let sql = GRANTS
+        let sql = grants
             .replace("`shop`.", &format!("`{}`.", db.name))
             .replace("'threadgate'@'localhost'", &format!("'{user}'@'localhost'"))
             .replace("'change-me'", &format!("'{PASSWORD}'"));
@@ -268,4 +278,58 @@ fn the_least_privilege_account_cannot_change_the_schema_or_other_data() {
             .load(&mut db.conn())
             .unwrap();
     assert_eq!(threads[0].0[0].as_deref(), Some("3"), "nothing was dropped");
+}
+
+/// A shop whose webservice key lives in its own tables (PrestaShop's schema), for the
+/// `prestashop` key source.
+fn shop_with_webservice_key() -> TestDb {
+    let db = TestDb::seeded("ps_");
+    db.exec(&crate::keys::fixture(Some(&[
+        "webservice_account",
+        "webservice_permission",
+        "webservice_account_shop",
+    ])));
+    db.exec(&format!(
+        "INSERT INTO `ps_webservice_account` (`id_webservice_account`, `key`, `description`, `active`) VALUES (1, '{KEY}', 'ERP', 1);
+         INSERT INTO `ps_webservice_permission` (`resource`, `method`, `id_webservice_account`) VALUES ('customer_threads', 'GET', 1);
+         INSERT INTO `ps_webservice_account_shop` (`id_webservice_account`, `id_shop`) VALUES (1, 1);"
+    ));
+    db
+}
+
+fn prestashop_source() -> threadgate::config::ServeSettings {
+    let mut settings = serve_settings();
+    settings.auth_source = KeySource::Prestashop;
+    settings
+}
+
+#[test]
+fn with_the_prestashop_key_source_the_account_needs_the_three_optional_grants() {
+    let reference = TestApp::with(shop_with_webservice_key(), prestashop_source());
+    let want = send(&reference, "GET", "/api/customer_threads/1", "");
+    assert_eq!(want.status, 200, "{}", want.text());
+
+    let mut db = shop_with_webservice_key();
+    let account = ServiceAccount::create_for_the_prestashop_source(&db);
+    db.url = account.url(&db.url);
+    let app = TestApp::with(db, prestashop_source());
+    let got = send(&app, "GET", "/api/customer_threads/1", "");
+    assert_eq!((got.status, got.text()), (want.status, want.text()));
+}
+
+#[test]
+fn without_the_optional_grants_the_prestashop_key_source_is_refused_by_the_database() {
+    let mut db = shop_with_webservice_key();
+    let account = ServiceAccount::create(&db);
+    db.url = account.url(&db.url);
+    let app = TestApp::with(db, prestashop_source());
+    let got = send(&app, "GET", "/api/customer_threads/1", "");
+    assert_eq!(
+        (got.status, got.text()),
+        (
+            500,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<errors>\n<error>\n<code><![CDATA[0]]></code>\n<message><![CDATA[Internal error]]></message>\n</error>\n</errors>\n</prestashop>\n"
+        ),
+        "the key look-up is denied (the cause goes to the log only)"
+    );
 }
