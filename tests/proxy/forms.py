@@ -184,7 +184,8 @@ def run_form(form):
 
 
 def client_address_checks():
-    """Through the proxy, failed authentications are counted per real client address."""
+    """Through the proxy, failed authentications are counted per real client address, and the
+    scheme is the one the proxy says."""
     rows = []
     path = "/api/customer_threads"
     bad = {"Authorization": BAD_BASIC}
@@ -199,6 +200,16 @@ def client_address_checks():
     s = send(PROXY, "GET", path, forged, source=CLIENT_A)[0]
     rows.append(("%s forging X-Forwarded-For" % CLIENT_A, "GET", path, "threadgate", "threadgate",
                  s == 429, "%d (the proxy's hop is believed, the client's is not)" % s))
+    # The scheme of xlink:href comes from the proxy's X-Forwarded-Proto, not from the client.
+    status, _, data = send(PROXY, "GET", path, dict(AUTH, **{"X-Forwarded-Proto": "https"}))
+    want = b'xlink:href="http://%s/api/customer_threads/1"' % HOST.encode()
+    # (sent directly, the same header is believed: the check above is not vacuous)
+    direct = send(DIRECT, "GET", path, dict(AUTH, **{"X-Forwarded-Proto": "https"}))[2]
+    if b'xlink:href="https://' not in direct:
+        want = b"threadgate ignores X-Forwarded-Proto, the check proves nothing"
+    rows.append(("client forging X-Forwarded-Proto", "GET", path, "threadgate", "threadgate",
+                 status == 200 and want in data,
+                 "%d, xlink:href %s" % (status, "http:// (the proxy's scheme)" if want in data else "WRONG")))
     return rows
 
 
