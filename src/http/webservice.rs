@@ -10,12 +10,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::keys::{self, Guard};
-use super::request::{parse_api_path, ws_url, ApiPath};
+use super::request::{parse_api_path_under, percent_decode, request_host, ws_url, ApiPath};
 use super::response::{self, request_format, Ctx};
 use super::write;
 use crate::auth::{credential, Account};
 use crate::db::reads::{self, Columns, Cursor};
-use crate::db::shop::ShopSnapshot;
+use crate::db::shop::{RequestShop, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::{ApiError, DbError};
 use crate::ingest;
@@ -33,7 +33,13 @@ pub async fn dispatch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let path = parse_api_path(req.path());
+    // The shop the host and path name (used when the request has no `id_shop`), and the API
+    // path under that shop's base URI.
+    let decoded = percent_decode(req.path());
+    let located = state
+        .snapshot()
+        .shop_for_request(&request_host(req.headers()), &decoded);
+    let (path, base_uri) = parse_api_path_under(&decoded, &located.base_uri);
     let mut params = Params::parse(path.as_ref().map_or("", |p| p.path_params.as_str()));
     params.merge(Params::parse(req.query_string()));
     let local_sha1 = req
@@ -44,7 +50,13 @@ pub async fn dispatch(
     let mut ctx = Ctx::new(request_format(&req, &params), local_sha1);
     ctx.plural_json = params.contains("display");
     let result = match &path {
-        Some(path) => handle(&req, payload, &state, path, &params, &mut ctx).await,
+        Some(path) => {
+            let shop = RequestShop {
+                shop: located.shop,
+                base_uri,
+            };
+            handle(&req, payload, &state, path, &shop, &params, &mut ctx).await
+        }
         None => Err(ApiError::route_not_found()),
     };
     result.unwrap_or_else(|e| response::error(&ctx, &e))
@@ -55,6 +67,7 @@ async fn handle(
     payload: web::Payload,
     state: &AppState,
     path: &ApiPath,
+    located: &RequestShop,
     params: &Params,
     ctx: &mut Ctx,
 ) -> Result<HttpResponse, ApiError> {
@@ -72,8 +85,8 @@ async fn handle(
     .ok_or_else(ApiError::no_key)?;
 
     let snapshot = state.snapshot();
-    let default_shop = snapshot.default_shop();
-    if !snapshot.webservice_enabled() {
+    let default_shop = located.shop;
+    if !snapshot.webservice_enabled(default_shop) {
         return Err(ApiError::webservice_disabled());
     }
     let verified = keys::authenticate(req, state, &key).await?;
@@ -102,6 +115,7 @@ async fn handle(
             .get("Host")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&state.settings.bind),
+        &located.base_uri,
     );
 
     if path.resource.is_empty() {
@@ -181,7 +195,7 @@ async fn read_body(
     Ok(body.freeze())
 }
 
-/// The shops a request runs in (spec §14).
+/// The shops a request runs in (spec §14); `default_shop` is the one its host names.
 fn context_shops(
     snapshot: &ShopSnapshot,
     selector: ShopSelector,
