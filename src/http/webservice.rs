@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderValue, AUTHORIZATION};
+use actix_web::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
@@ -163,7 +163,23 @@ async fn handle(
                 }
                 _ => Bytes::new(),
             };
-            write::save(state, res, method, &body, ctx, &base, guard).await
+            // JSON bodies: threadgate's extension (docs/compatibility.md).
+            let json_asked = ctx.format == Format::Json
+                || headers
+                    .get("Io-Format")
+                    .map(HeaderValue::as_bytes)
+                    .or(params.get_str("io_format").map(str::as_bytes))
+                    == Some(b"JSON".as_slice());
+            let entities = if ingest::is_json(
+                headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+                json_asked,
+                &body,
+            ) {
+                ingest::parse_json(&body, res)?
+            } else {
+                ingest::parse(&body)?
+            };
+            write::save(state, res, method, entities, ctx, &base, guard).await
         }
     }
 }
