@@ -143,6 +143,10 @@ pub(super) fn php_float(f: f64) -> String {
     }
 }
 
+/// Most values accepted in one body (twice [`MAX_ELEMENTS`]: a JSON field is a name and a
+/// value where XML has one element).
+const MAX_VALUES: usize = 2 * MAX_ELEMENTS;
+
 /// Why a JSON body was refused (the `<reason>` of `JSON error : <reason>`).
 type Reason = String;
 
@@ -167,7 +171,7 @@ fn too_many_values(text: &str) -> bool {
             b'"' => in_string = true,
             b'[' | b'{' | b',' | b':' => {
                 count += 1;
-                if count > 2 * MAX_ELEMENTS {
+                if count > MAX_VALUES {
                     return true;
                 }
             }
@@ -191,7 +195,7 @@ fn entities(body: &[u8], res: &ResourceDef) -> Result<Vec<EntityInput>, Reason> 
     })?;
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     if too_many_values(text) {
-        return Err(format!("More than {MAX_ELEMENTS} values in one body"));
+        return Err(format!("More than {MAX_VALUES} values in one body"));
     }
     let root: Json = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let Json::Obj(members) = root else {
@@ -494,7 +498,7 @@ mod tests {
         let e = parse(big.as_bytes(), &CUSTOMER_THREADS).unwrap_err();
         assert!(e.errors[0]
             .message
-            .starts_with("JSON error : More than 100000 values in one body\n"));
+            .starts_with("JSON error : More than 200000 values in one body\n"));
         // A byte order mark is skipped.
         assert_eq!(
             parse(

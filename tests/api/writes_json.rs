@@ -631,7 +631,7 @@ fn hostile_and_broken_json_bodies_are_refused_with_code_127() {
             deep.into_bytes(),
             "recursion limit exceeded at line 1 column 146",
         ),
-        (many.into_bytes(), "More than 100000 values in one body"),
+        (many.into_bytes(), "More than 200000 values in one body"),
     ];
     for (body, reason) in &cases {
         let r = send(
