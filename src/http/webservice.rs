@@ -164,17 +164,21 @@ async fn handle(
                 _ => Bytes::new(),
             };
             // JSON bodies: threadgate's extension (docs/compatibility.md).
-            let json_asked = ctx.format == Format::Json
-                || headers
-                    .get("Io-Format")
-                    .map(HeaderValue::as_bytes)
-                    .or(params.get_str("io_format").map(str::as_bytes))
-                    == Some(b"JSON".as_slice());
+            let format_asked = ["Io-Format", "Output-Format"]
+                .iter()
+                .any(|h| headers.contains_key(*h))
+                || ["output_format", "io_format"]
+                    .iter()
+                    .any(|p| params.get_str(p).is_some());
             let entities = if ingest::is_json(
                 headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
-                json_asked,
+                ctx.format == Format::Json,
                 &body,
             ) {
+                // A JSON body with no format asked is answered in JSON.
+                if !format_asked {
+                    ctx.format = Format::Json;
+                }
                 ingest::parse_json(&body, res)?
             } else {
                 ingest::parse(&body)?

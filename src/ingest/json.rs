@@ -277,8 +277,8 @@ fn entity(name: &str, members: Vec<(String, Json)>) -> Result<EntityInput, Reaso
 
 /// Whether a request body is JSON: `Content-Type: application/json` (unless the body is
 /// plainly XML: it starts with `<` or `xml=` once a byte order mark and white space are
-/// skipped, which PrestaShop would parse), or JSON asked as the request's format
-/// (`io_format=JSON` / `Io-Format: JSON`) with a body whose first character is `{`.
+/// skipped, which PrestaShop would parse), or, when the request's format is JSON
+/// (`io_format=JSON`, `Io-Format: JSON`, ...), a body whose first character is `{`.
 pub fn is_json(content_type: Option<&[u8]>, json_format: bool, body: &[u8]) -> bool {
     let start = body.strip_prefix("\u{FEFF}".as_bytes()).unwrap_or(body);
     let start = start.trim_ascii_start();

@@ -125,7 +125,7 @@ fn post_json_answers_201_with_the_row_as_stored_in_shop_time() {
 }
 
 #[test]
-fn a_json_body_without_an_output_format_is_answered_in_xml_like_any_write() {
+fn a_json_body_is_answered_in_json_unless_a_format_is_asked() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = send(
@@ -136,9 +136,29 @@ fn a_json_body_without_an_output_format_is_answered_in_xml_like_any_write() {
         NEW_THREAD.as_bytes(),
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    let xml = app.get(&key, "/api/customer_threads/4");
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    assert_eq!(r.text(), expected_new_thread(4, &date_add(r.text())));
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_threads?output_format=XML",
+        NEW_THREAD.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let xml = app.get(&key, "/api/customer_threads/5");
     assert_eq!(r.text(), xml.text(), "the XML document of the stored row");
     assert!(r.text().starts_with(HEAD));
+    // A malformed JSON body gets the JSON error document.
+    let r = send(&app, "POST", &key, "/api/customer_threads", b"{\"a\":");
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        json_error(
+            127,
+            "JSON error : EOF while parsing a value at line 1 column 5\nJSON length : 5\nOriginal JSON : {\"a\":"
+        )
+    );
 }
 
 #[test]
@@ -445,11 +465,23 @@ fn several_entities_in_one_body_are_written_together() {
         "}}",
         r#"},"other":{"id_lang":"2","id_contact":"1","token":"t2"}}"#,
     );
-    let r = send(&app, "POST", &key, "/api/customer_threads", body.as_bytes());
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_threads?output_format=XML",
+        body.as_bytes(),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.text().matches("<customer_thread>").count(), 2);
     let list = r#"{"customer_threads":[{"id_lang":"1","id_contact":"1","token":"a"},{"id_lang":"1","id_contact":"1","token":"b"},{"id_lang":"1","id_contact":"1","token":"c"}]}"#;
-    let r = send(&app, "POST", &key, "/api/customer_threads", list.as_bytes());
+    let r = send(
+        &app,
+        "POST",
+        &key,
+        "/api/customer_threads?output_format=XML",
+        list.as_bytes(),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.text().matches("<customer_thread>").count(), 3);
     assert_eq!(count(&app.db, "customer_thread"), 8);
@@ -580,7 +612,13 @@ fn bad_input_is_refused_with_its_code_and_writes_nothing() {
             "{method} {path} {body}"
         );
         // The same body with an XML answer: the same error, in XML.
-        let r = send(&app, method, &key, path, body.as_bytes());
+        let r = send(
+            &app,
+            method,
+            &key,
+            &format!("{path}?output_format=XML"),
+            body.as_bytes(),
+        );
         assert_eq!(
             r.text(),
             xml_error(*code, message),
