@@ -146,7 +146,7 @@ impl ShopSnapshot {
     ///   reached this way.
     /// - Otherwise the default shop ([`ShopSnapshot::default_shop`]), where PrestaShop's
     ///   redirect for an unknown host leads.
-    pub fn shop_for_request(&self, host: &str, path: &str) -> RequestShop {
+    pub fn shop_for_request<'a>(&self, host: &'a str, path: &str) -> RequestShop {
         let fallback = || RequestShop {
             shop: self.default_shop(),
             base_uri: "/".into(),
@@ -155,21 +155,16 @@ impl ShopSnapshot {
             Some(i) if i > 0 => &host[..i],
             _ => host,
         };
-        let mut rows: Vec<&ShopUrl> = self
-            .urls
-            .iter()
-            .filter(|u| {
-                same_domain(&u.domain, without_port) || same_domain(&u.domain_ssl, without_port)
-            })
-            .collect();
-        if rows.is_empty() && without_port.len() != host.len() {
-            rows = self
-                .urls
-                .iter()
-                .filter(|u| same_domain(&u.domain, host) || same_domain(&u.domain_ssl, host))
-                .collect();
-        }
-        if let Some(row) = rows.iter().find(|u| {
+        let on = |h: &'a str| {
+            move |u: &&ShopUrl| same_domain(&u.domain, h) || same_domain(&u.domain_ssl, h)
+        };
+        let host = if self.urls.iter().any(|u| on(without_port)(&u)) {
+            without_port
+        } else {
+            host
+        };
+        let rows = || self.urls.iter().filter(on(host));
+        if let Some(row) = rows().find(|u| {
             path.as_bytes()
                 .get(..u.uri.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(u.uri.as_bytes()))
@@ -183,7 +178,7 @@ impl ShopSnapshot {
                 },
             };
         }
-        match rows.iter().find(|u| u.main) {
+        match rows().find(|u| u.main) {
             Some(row) => RequestShop {
                 shop: row.shop,
                 base_uri: "/".into(),

@@ -1,6 +1,8 @@
 //! What a webservice request asks for, read from its path and headers (spec §1, §3.1, §4;
 //! decisions W10, W27). Pure string work; the handler hands in the raw values.
 
+use std::borrow::Cow;
+
 use crate::render::Format;
 
 /// The parts of `/api/<resource>/<id>` after Apache's rewrite (`url=` in [HT]).
@@ -90,20 +92,20 @@ pub fn parse_api_path_under(decoded: &str, base_uri: &str) -> (Option<ApiPath>, 
 /// The host PrestaShop's `Tools::getHttpHost` reads: `X-Forwarded-Host` whenever the request
 /// has it (its values joined by `, ` as a PHP server variable holds them), else `Host`, else
 /// nothing.
-pub fn request_host(headers: &actix_web::http::header::HeaderMap) -> String {
-    let forwarded: Vec<&[u8]> = headers
-        .get_all("X-Forwarded-Host")
-        .map(|v| v.as_bytes())
-        .collect();
-    let bytes = if forwarded.is_empty() {
-        headers
-            .get(actix_web::http::header::HOST)
-            .map(|v| v.as_bytes().to_vec())
-            .unwrap_or_default()
-    } else {
-        forwarded.join(&b", "[..])
+pub fn request_host(headers: &actix_web::http::header::HeaderMap) -> Cow<'_, str> {
+    let mut forwarded = headers.get_all("X-Forwarded-Host");
+    let (first, more) = match forwarded.next() {
+        Some(first) => (Some(first), forwarded.next().is_some()),
+        None => (headers.get(actix_web::http::header::HOST), false),
     };
-    String::from_utf8_lossy(&bytes).into_owned()
+    if more {
+        let joined: Vec<&[u8]> = headers
+            .get_all("X-Forwarded-Host")
+            .map(|v| v.as_bytes())
+            .collect();
+        return Cow::Owned(String::from_utf8_lossy(&joined.join(&b", "[..])).into_owned());
+    }
+    first.map_or(Cow::Borrowed(""), |v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// Output format (spec §3.1): header `Io-Format`, then `Output-Format`, then parameters
@@ -277,6 +279,39 @@ mod tests {
             ws_url(None, None, "http", None, "shops.test", "/third/"),
             "http://shops.test/third/api/"
         );
+    }
+
+    #[test]
+    fn the_request_host_is_x_forwarded_host_whenever_sent_else_host() {
+        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        let map = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (n, v) in pairs {
+                m.append(HeaderName::from_static(n), HeaderValue::from_static(v));
+            }
+            m
+        };
+        assert_eq!(
+            request_host(&map(&[("host", "a.test:8080")])),
+            "a.test:8080"
+        );
+        assert_eq!(
+            request_host(&map(&[("host", "a.test"), ("x-forwarded-host", "b.test")])),
+            "b.test"
+        );
+        assert_eq!(
+            request_host(&map(&[("host", "a.test"), ("x-forwarded-host", "")])),
+            "",
+            "an empty forwarded host is still the one PHP reads"
+        );
+        assert_eq!(
+            request_host(&map(&[
+                ("x-forwarded-host", "b.test"),
+                ("x-forwarded-host", "c.test")
+            ])),
+            "b.test, c.test"
+        );
+        assert_eq!(request_host(&map(&[])), "");
     }
 
     #[test]

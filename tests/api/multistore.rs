@@ -304,6 +304,21 @@ fn the_webservice_and_the_bridges_follow_the_resolved_shops_ps_webservice() {
     let r = m10("localhost");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(m10("second.test").status, 200);
+    let list = |host: &str| {
+        s.app.raw(
+            &format!(
+                "POST /communications/departments/2/customers/2/threads HTTP/1.1\r\nAuthorization: {}\r\nHost: {host}\r\nContent-Type: application/json",
+                basic(&s.all)
+            ),
+            b"{}",
+        )
+    };
+    let r = list("third.test");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["errors"][0]["errorCode"], "SERVICE_UNAVAILABLE");
+    let r = list("localhost");
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = get(&s.app, &s.all, "Host: third.test", "/api/customer_threads");
     assert_eq!(r.status, 503);
     assert!(
