@@ -128,7 +128,7 @@ pub fn output_format(
     }
 }
 
-/// Base of every `xlink:href` (spec §4, decisions W27): `http(s)://host<base URI>api/`. The
+/// Base of every `xlink:href`: `http(s)://host<base URI>api/` (PrestaShop's `wsUrl`). The
 /// scheme is `https` iff the shop's `PS_SSL_ENABLED` says so, else the request's
 /// (`X-Forwarded-Proto` honoured); the host is `X-Forwarded-Host` when present, else `Host`;
 /// the base URI is the request's shop's (`__PS_BASE_URI__`, see [`parse_api_path_under`]).

@@ -215,7 +215,7 @@ async fn read_body(
     Ok(body.freeze())
 }
 
-/// The shops a request runs in (spec §14); `default_shop` is the one its host names.
+/// The shops a request runs in; `default_shop` is the one its host names.
 fn context_shops(
     snapshot: &ShopSnapshot,
     selector: ShopSelector,
