@@ -356,6 +356,21 @@ impl ApiError {
         )
     }
 
+    /// A JSON body (threadgate's extension, docs/compatibility.md "JSON request bodies") that
+    /// cannot be read: the shape of [`ApiError::xml_refused`], `JSON` in place of `XML`.
+    #[track_caller]
+    pub fn json_refused(body: &[u8], reason: &str) -> ApiError {
+        ApiError::new(
+            500,
+            127,
+            format!(
+                "JSON error : {reason}\nJSON length : {}\nOriginal JSON : {}",
+                body.len(),
+                bounded_echo(body)
+            ),
+        )
+    }
+
     /// A body longer than the configured limit, refused before it is read whole: 413 with code
     /// 127 (PrestaShop has no code for this; 127 is the code clients already treat as "this
     /// body was not accepted"). Nothing of the body is echoed.

@@ -32,6 +32,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/2026-11-21-000003_threadgate_key_usage/up.sql"),
         include_str!("../../migrations/2026-11-21-000003_threadgate_key_usage/down.sql"),
     ),
+    (
+        "2026-12-06-000001_shop_url",
+        include_str!("../../migrations/2026-12-06-000001_shop_url/up.sql"),
+        include_str!("../../migrations/2026-12-06-000001_shop_url/down.sql"),
+    ),
 ];
 
 /// Replaces the `ps_` prefix of every backticked table name.
@@ -201,6 +206,7 @@ mod tests {
             "contact_lang",
             "configuration",
             "shop",
+            "shop_url",
             "lang",
             "customer",
             "employee",

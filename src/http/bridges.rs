@@ -32,6 +32,7 @@ use crate::config::ServeSettings;
 use crate::db;
 use crate::db::bridge::{self as reads, IdIndex};
 use crate::db::cache::{DataGeneration, ReadCache, Weigh};
+use crate::db::shop::ShopSnapshot;
 use crate::error::{ApiError, DbError};
 use crate::resource::Method;
 use crate::state::AppState;
@@ -192,6 +193,17 @@ async fn mirakl_m10(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     }
 }
 
+/// The shop the request's host names (docs/compatibility.md, "The shop of a request"): its
+/// `PS_WEBSERVICE` decides whether the bridges serve.
+fn request_shop(req: &HttpRequest, snapshot: &ShopSnapshot) -> u32 {
+    snapshot
+        .shop_for_request(
+            &super::request::request_host(req.headers()),
+            &super::request::percent_decode(req.path()),
+        )
+        .shop
+}
+
 /// The key of an M10 request: `Authorization: <key>` (Mirakl's legacy form), `Bearer <key>`,
 /// or Basic with the key as user name (bridges.md §1.2, decisions Bridges).
 fn m10_key(value: &str) -> String {
@@ -215,7 +227,7 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
         .map(m10_key)
         .ok_or_else(|| m10_err(401, "Authentication required"))?;
     let snapshot = state.snapshot();
-    if !snapshot.webservice_enabled() {
+    if !snapshot.webservice_enabled(request_shop(req, &snapshot)) {
         return Err(m10_err(503, "The webservice is disabled"));
     }
     let account = account(req, state, &key).await.map_err(|f| match f {
@@ -615,7 +627,7 @@ async fn list(
     let key =
         credential::basic_user(value.as_bytes()).ok_or_else(|| fail(Failure::WrongCredential))?;
     let snapshot = state.snapshot();
-    if !snapshot.webservice_enabled() {
+    if !snapshot.webservice_enabled(request_shop(req, &snapshot)) {
         return Err(fail(Failure::ServiceUnavailable));
     }
     let account = account(req, state, &key).await.map_err(|f| match f {

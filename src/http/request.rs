@@ -1,6 +1,8 @@
 //! What a webservice request asks for, read from its path and headers (spec §1, §3.1, §4;
 //! decisions W10, W27). Pure string work; the handler hands in the raw values.
 
+use std::borrow::Cow;
+
 use crate::render::Format;
 
 /// The parts of `/api/<resource>/<id>` after Apache's rewrite (`url=` in [HT]).
@@ -15,7 +17,7 @@ pub struct ApiPath {
 }
 
 /// Percent-decodes a path the way Apache does before the rewrite (`+` stays `+`).
-pub(super) fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -40,7 +42,11 @@ fn hex(c: u8) -> Option<u8> {
 /// Parses a request path. `None` when it is not under `/api` (`^api(?:/(.*))?$` after any
 /// number of leading slashes, so the PHP library's `//api/...` works).
 pub fn parse_api_path(raw: &str) -> Option<ApiPath> {
-    let path = percent_decode(raw);
+    parse_decoded_api_path(&percent_decode(raw))
+}
+
+/// [`parse_api_path`] of a path already percent-decoded.
+fn parse_decoded_api_path(path: &str) -> Option<ApiPath> {
     let rest = path.trim_start_matches('/');
     let rest = if rest == "api" {
         ""
@@ -60,6 +66,46 @@ pub fn parse_api_path(raw: &str) -> Option<ApiPath> {
         id,
         path_params: params,
     })
+}
+
+/// The API path of a percent-decoded request path under a shop's base URI (`/third/api/...` for
+/// a shop whose `shop_url` URI is `/third/`, as PrestaShop's rewrite rules serve it), and the
+/// base URI the `xlink:href`s keep. A path that does not start with `base_uri`, or whose rest
+/// is not an API path, is read from the root with base `/`.
+pub fn parse_api_path_under(decoded: &str, base_uri: &str) -> (Option<ApiPath>, String) {
+    if base_uri != "/" {
+        let starts = decoded
+            .as_bytes()
+            .get(..base_uri.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(base_uri.as_bytes()));
+        if let Some(p) = decoded
+            .get(base_uri.len()..)
+            .filter(|_| starts)
+            .and_then(parse_decoded_api_path)
+        {
+            return (Some(p), base_uri.to_owned());
+        }
+    }
+    (parse_decoded_api_path(decoded), "/".to_owned())
+}
+
+/// The host PrestaShop's `Tools::getHttpHost` reads: `X-Forwarded-Host` whenever the request
+/// has it (its values joined by `, ` as a PHP server variable holds them), else `Host`, else
+/// nothing.
+pub fn request_host(headers: &actix_web::http::header::HeaderMap) -> Cow<'_, str> {
+    let mut forwarded = headers.get_all("X-Forwarded-Host");
+    let (first, more) = match forwarded.next() {
+        Some(first) => (Some(first), forwarded.next().is_some()),
+        None => (headers.get(actix_web::http::header::HOST), false),
+    };
+    if more {
+        let joined: Vec<&[u8]> = headers
+            .get_all("X-Forwarded-Host")
+            .map(|v| v.as_bytes())
+            .collect();
+        return Cow::Owned(String::from_utf8_lossy(&joined.join(&b", "[..])).into_owned());
+    }
+    first.map_or(Cow::Borrowed(""), |v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// Output format (spec §3.1): header `Io-Format`, then `Output-Format`, then parameters
@@ -149,15 +195,17 @@ pub fn invalid_host_header(req: &actix_web::HttpRequest) -> Option<&'static str>
     None
 }
 
-/// Base of every `xlink:href` (spec §4, decisions W27): `http(s)://host/api/`. The scheme is
-/// `https` iff the shop's `PS_SSL_ENABLED` says so, else the request's (`X-Forwarded-Proto`
-/// honoured); the host is `X-Forwarded-Host` when present, else `Host`.
+/// Base of every `xlink:href`: `http(s)://host<base URI>api/` (PrestaShop's `wsUrl`). The
+/// scheme is `https` iff the shop's `PS_SSL_ENABLED` says so, else the request's
+/// (`X-Forwarded-Proto` honoured); the host is `X-Forwarded-Host` when present, else `Host`;
+/// the base URI is the request's shop's (`__PS_BASE_URI__`, see [`parse_api_path_under`]).
 pub fn ws_url(
     ssl_config: Option<bool>,
     forwarded_proto: Option<&str>,
     request_scheme: &str,
     forwarded_host: Option<&str>,
     host: &str,
+    base_uri: &str,
 ) -> String {
     let https = ssl_config.unwrap_or_else(|| {
         forwarded_proto
@@ -174,7 +222,12 @@ pub fn ws_url(
         .map(|h| h.split(',').next().unwrap_or("").trim())
         .filter(|h| !h.is_empty())
         .unwrap_or(host);
-    format!("{}://{}/api/", if https { "https" } else { "http" }, host)
+    format!(
+        "{}://{}{}api/",
+        if https { "https" } else { "http" },
+        host,
+        base_uri
+    )
 }
 
 #[cfg(test)]
@@ -300,20 +353,93 @@ mod tests {
     #[test]
     fn ws_url_follows_ssl_setting_then_forwarded_headers() {
         assert_eq!(
-            ws_url(None, None, "http", None, "example.com"),
+            ws_url(None, None, "http", None, "example.com", "/"),
             "http://example.com/api/"
         );
         assert_eq!(
-            ws_url(Some(true), None, "http", None, "example.com"),
+            ws_url(Some(true), None, "http", None, "example.com", "/"),
             "https://example.com/api/"
         );
         assert_eq!(
-            ws_url(Some(false), Some("https"), "https", None, "h"),
+            ws_url(Some(false), Some("https"), "https", None, "h", "/"),
             "http://h/api/"
         );
         assert_eq!(
-            ws_url(None, Some("https"), "http", Some("shop.test:8443"), "h"),
+            ws_url(
+                None,
+                Some("https"),
+                "http",
+                Some("shop.test:8443"),
+                "h",
+                "/"
+            ),
             "https://shop.test:8443/api/"
+        );
+        assert_eq!(
+            ws_url(None, None, "http", None, "shops.test", "/third/"),
+            "http://shops.test/third/api/"
+        );
+    }
+
+    #[test]
+    fn the_request_host_is_x_forwarded_host_whenever_sent_else_host() {
+        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        let map = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (n, v) in pairs {
+                m.append(HeaderName::from_static(n), HeaderValue::from_static(v));
+            }
+            m
+        };
+        assert_eq!(
+            request_host(&map(&[("host", "a.test:8080")])),
+            "a.test:8080"
+        );
+        assert_eq!(
+            request_host(&map(&[("host", "a.test"), ("x-forwarded-host", "b.test")])),
+            "b.test"
+        );
+        assert_eq!(
+            request_host(&map(&[("host", "a.test"), ("x-forwarded-host", "")])),
+            "",
+            "an empty forwarded host is still the one PHP reads"
+        );
+        assert_eq!(
+            request_host(&map(&[
+                ("x-forwarded-host", "b.test"),
+                ("x-forwarded-host", "c.test")
+            ])),
+            "b.test, c.test"
+        );
+        assert_eq!(request_host(&map(&[])), "");
+    }
+
+    #[test]
+    fn api_paths_under_a_shop_uri_keep_it_as_their_base() {
+        assert_eq!(
+            parse_api_path_under("/third/api/customer_threads/5", "/third/"),
+            (p("customer_threads", Some("5"), ""), "/third/".to_owned())
+        );
+        assert_eq!(
+            parse_api_path_under("/Third/api", "/third/"),
+            (p("", None, ""), "/third/".to_owned())
+        );
+        // Not under the URI, or not an API path under it: read from the root.
+        assert_eq!(
+            parse_api_path_under("/api/customer_threads", "/third/"),
+            (p("customer_threads", None, ""), "/".to_owned())
+        );
+        assert_eq!(
+            parse_api_path_under("/api/api/x", "/api/"),
+            (p("x", None, ""), "/api/".to_owned())
+        );
+        assert_eq!(
+            parse_api_path_under("/api/x", "/api/"),
+            (p("x", None, ""), "/".to_owned())
+        );
+        assert_eq!(
+            parse_api_path_under("/third/x", "/third/"),
+            (None, "/".to_owned())
         );
     }
 }

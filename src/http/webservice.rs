@@ -5,20 +5,23 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderValue, AUTHORIZATION};
+use actix_web::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::body::{self, Body, BodyError};
 use super::keys::{self, Guard};
-use super::request::{invalid_host_header, parse_api_path, ws_url, ApiPath};
+use super::request::{
+    invalid_host_header, parse_api_path_under, percent_decode, request_host, ws_url, ApiPath,
+};
 use super::response::{self, request_format, Ctx};
 use super::write;
 use crate::auth::{credential, Account};
 use crate::db::reads::{self, Columns, Cursor};
-use crate::db::shop::ShopSnapshot;
+use crate::db::shop::{RequestShop, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::{ApiError, DbError};
+use crate::ingest;
 use crate::php;
 use crate::query::list::{parse_collection, parse_single_display};
 use crate::query::shop::{parse_shop_selector, validate_language, ShopSelector};
@@ -33,7 +36,13 @@ pub async fn dispatch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let path = parse_api_path(req.path());
+    // The shop the host and path name (used when the request has no `id_shop`), and the API
+    // path under that shop's base URI.
+    let decoded = percent_decode(req.path());
+    let located = state
+        .snapshot()
+        .shop_for_request(&request_host(req.headers()), &decoded);
+    let (path, base_uri) = parse_api_path_under(&decoded, &located.base_uri);
     let mut params = Params::parse(path.as_ref().map_or("", |p| p.path_params.as_str()));
     params.merge(Params::parse(req.query_string()));
     let local_sha1 = req
@@ -44,7 +53,13 @@ pub async fn dispatch(
     let mut ctx = Ctx::new(request_format(&req, &params), local_sha1);
     ctx.plural_json = params.contains("display");
     let result = match &path {
-        Some(path) => handle(&req, payload, &state, path, &params, &mut ctx).await,
+        Some(path) => {
+            let shop = RequestShop {
+                shop: located.shop,
+                base_uri,
+            };
+            handle(&req, payload, &state, path, &shop, &params, &mut ctx).await
+        }
         None => Err(ApiError::route_not_found()),
     };
     result.unwrap_or_else(|e| response::error(&ctx, &e))
@@ -55,6 +70,7 @@ async fn handle(
     payload: web::Payload,
     state: &AppState,
     path: &ApiPath,
+    located: &RequestShop,
     params: &Params,
     ctx: &mut Ctx,
 ) -> Result<HttpResponse, ApiError> {
@@ -76,8 +92,8 @@ async fn handle(
     .ok_or_else(ApiError::no_key)?;
 
     let snapshot = state.snapshot();
-    let default_shop = snapshot.default_shop();
-    if !snapshot.webservice_enabled() {
+    let default_shop = located.shop;
+    if !snapshot.webservice_enabled(default_shop) {
         return Err(ApiError::webservice_disabled());
     }
     let verified = keys::authenticate(req, state, &key).await?;
@@ -106,6 +122,7 @@ async fn handle(
             .get("Host")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&state.settings.bind),
+        &located.base_uri,
     );
 
     if path.resource.is_empty() {
@@ -151,7 +168,27 @@ async fn handle(
                 "POST" | "PUT" | "PATCH" => read_body(req, payload, state).await?,
                 _ => Body::empty(),
             };
-            write::save(state, res, method, &body, ctx, &base, guard).await
+            // JSON bodies: threadgate's extension (docs/compatibility.md).
+            let format_asked = ["Io-Format", "Output-Format"]
+                .iter()
+                .any(|h| headers.contains_key(*h))
+                || ["output_format", "io_format"]
+                    .iter()
+                    .any(|p| params.get_str(p).is_some());
+            let entities = if ingest::is_json(
+                headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+                ctx.format == Format::Json,
+                &body,
+            ) {
+                // A JSON body with no format asked is answered in JSON.
+                if !format_asked {
+                    ctx.format = Format::Json;
+                }
+                ingest::parse_json(&body, res)?
+            } else {
+                ingest::parse(&body)?
+            };
+            write::save(state, res, method, entities, ctx, &base, guard).await
         }
     }
 }
@@ -179,7 +216,7 @@ async fn read_body(
     })
 }
 
-/// The shops a request runs in (spec §14).
+/// The shops a request runs in; `default_shop` is the one its host names.
 fn context_shops(
     snapshot: &ShopSnapshot,
     selector: ShopSelector,

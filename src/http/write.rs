@@ -9,7 +9,7 @@ use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
 use crate::db::{self, writes};
 use crate::error::{ApiError, DbError};
-use crate::ingest::{self, EntityInput};
+use crate::ingest::EntityInput;
 use crate::php;
 use crate::query::{Display, Param, Params};
 use crate::render;
@@ -53,17 +53,16 @@ impl From<TxError> for ApiError {
 }
 
 /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
-/// POST, PUT and PATCH.
+/// POST, PUT and PATCH of the body's entities (`ingest::parse` or `ingest::parse_json`).
 pub async fn save(
     state: &AppState,
     res: &'static ResourceDef,
     method: Method,
-    body: &[u8],
+    entities: Vec<EntityInput>,
     ctx: &Ctx,
     base: &str,
     guard: Guard,
 ) -> Result<actix_web::HttpResponse, ApiError> {
-    let entities = ingest::parse(body)?;
     check_ids(&entities, method)?;
     let now = state.shop_now();
     let tables = state.tables.clone();
