@@ -156,6 +156,30 @@ pub struct ServeSettings {
     /// MiB of memory the bridges' read cache may hold (split between M10 and the thread list).
     #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MIB", default_value_t = 64)]
     pub bridge_cache_mib: usize,
+
+    /// The event log (docs/events.md): `on` appends an event in the transaction of every
+    /// write and runs the watcher and the retention purge; `off` does none of it (to measure
+    /// what it costs).
+    #[arg(long, env = "THREADGATE_EVENTS", default_value = "on", value_enum)]
+    pub events: Switch,
+
+    /// Milliseconds between two polls of the watcher for changes made outside threadgate (the
+    /// shop's contact form, its Back Office, SQL): how late such a change may reach the event
+    /// log. 0: no watcher on this node.
+    #[arg(long, env = "THREADGATE_EVENTS_WATCH_MS", default_value_t = 2000)]
+    pub events_watch_ms: u64,
+
+    /// Days an event is kept; older ones are purged in batches in the background, and a change
+    /// feed cursor older than the oldest kept event is answered 410.
+    #[arg(long, env = "THREADGATE_EVENTS_RETENTION_DAYS", default_value_t = 30)]
+    pub events_retention_days: u32,
+}
+
+/// `on` or `off`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 /// Where keys are checked (decisions, Keys and permissions).
@@ -209,6 +233,11 @@ impl ServeSettings {
             KeySource::Own => Duration::from_secs(self.key_cache_ttl),
             KeySource::Prestashop => Duration::from_secs(self.prestashop_key_ttl),
         }
+    }
+
+    /// Whether threadgate keeps the event log (`THREADGATE_EVENTS`).
+    pub fn events_on(&self) -> bool {
+        self.events == Switch::On
     }
 
     /// The `PSWS-Version` value to send, if any.

@@ -10,6 +10,8 @@
 //! - [`ingest`] turns a POST/PUT/PATCH body into entities (size limit, safe XML) — pure.
 //! - [`resource`] describes the resources as data; every other layer is driven by it.
 //! - [`validate`] holds PrestaShop's validators and the code 41 / 85 checks of a write — pure.
+//! - [`events`] is the event log's pure part (cursor, event documents, the watcher's marks);
+//!   `db::events` its SQL, `http::changes` the change feed.
 //! - [`telemetry`] sets up the logs; [`metrics`] keeps the Prometheus metrics (no actix).
 //!
 //! A request flows route → dispatcher (key, resource, id, parsed query, format) → `db::run` →
@@ -20,6 +22,7 @@ pub mod bridge;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod ingest;
 pub mod metrics;

@@ -24,7 +24,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -86,6 +86,16 @@ struct RequestLabels {
     route: &'static str,
     method: &'static str,
     status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -286,6 +296,9 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram>,
     auth_failures: Counter,
     throttled: Counter,
+    events_appended: Family<SourceLabels, Counter>,
+    watcher_polls: Family<OutcomeLabels, Counter>,
+    watcher_last_poll: Gauge,
     pub db: Arc<DbStats>,
     sampled: Arc<SampledCollector>,
 }
@@ -324,6 +337,24 @@ impl Metrics {
             "Requests answered 429 because their address failed to authenticate too often",
             throttled.clone(),
         );
+        let events_appended = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "threadgate_events_appended",
+            "Events appended to the event log, by source (api: threadgate's writes; shop: the watcher)",
+            events_appended.clone(),
+        );
+        let watcher_polls = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "threadgate_events_watcher_polls",
+            "Polls of the watcher for outside changes, by outcome (found, nothing, skipped: another node polled, failed)",
+            watcher_polls.clone(),
+        );
+        let watcher_last_poll = Gauge::default();
+        registry.register(
+            "threadgate_events_watcher_last_poll_timestamp_seconds",
+            "Unix time of this node's last completed watcher poll; the watcher's lag is time() minus it",
+            watcher_last_poll.clone(),
+        );
         let db = Arc::new(DbStats::default());
         registry.register(
             "threadgate_db_checkout_duration_seconds",
@@ -358,8 +389,34 @@ impl Metrics {
             latency,
             auth_failures,
             throttled,
+            events_appended,
+            watcher_polls,
+            watcher_last_poll,
             db,
             sampled,
+        }
+    }
+
+    /// Counts `n` events appended by `source` (`api` or `shop`).
+    pub fn events_appended(&self, source: &'static str, n: usize) {
+        if n > 0 {
+            self.events_appended
+                .get_or_create(&SourceLabels { source })
+                .inc_by(n as u64);
+        }
+    }
+
+    /// Counts a watcher poll (`found`, `nothing`, `skipped`, `failed`); a completed one sets
+    /// the last-poll time.
+    pub fn watcher_poll(&self, outcome: &'static str) {
+        self.watcher_polls
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+        if outcome != "failed" {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            self.watcher_last_poll.set(now);
         }
     }
 

@@ -8,6 +8,7 @@
 
 pub mod bridge;
 pub mod cache;
+pub mod events;
 pub mod keys;
 pub mod migrations;
 pub mod reads;

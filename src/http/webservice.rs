@@ -156,12 +156,22 @@ async fn handle(
         return Err(ApiError::method_not_allowed_for_key(method_name, res.name));
     }
     let guard = Guard::new(state, &key, &verified, &shops, res.name, method);
+    let outbox = write::Outbox {
+        enabled: state.settings.events_on(),
+        key: account.id,
+        notify_customer: write::notify_customer(
+            params.get_str("notify_customer"),
+            headers
+                .get("X-Threadgate-Notify-Customer")
+                .and_then(|v| v.to_str().ok()),
+        ),
+    };
     match method {
         Method::Get | Method::Head => {
             ctx.head = method == Method::Head;
             read(state, res, path, params, ctx, base, guard).await
         }
-        Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx, guard).await,
+        Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx, guard, outbox).await,
         Method::Post | Method::Put | Method::Patch => {
             // PrestaShop reads a body only when the real method carries one (spec §1).
             let body = match req.method().as_str() {
@@ -188,7 +198,7 @@ async fn handle(
             } else {
                 ingest::parse(&body)?
             };
-            write::save(state, res, method, entities, ctx, &base, guard).await
+            write::save(state, res, method, entities, ctx, &base, guard, outbox).await
         }
     }
 }

@@ -1,13 +1,15 @@
 //! POST, PUT, PATCH and DELETE (spec §11, decisions W9, W12–W15, W22, W23). Parsing lives in
 //! `ingest`, the rules in `validate` and `resource::store`, the SQL in `db::writes`; this file
-//! only orders the steps and runs every write of a request in one transaction.
+//! only orders the steps and runs every write of a request in one transaction, whose last
+//! statements append the write's events (`db::events::append`, docs/events.md).
 
 use diesel::Connection;
 
 use super::keys::Guard;
 use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
-use crate::db::{self, writes};
+use crate::db::{self, events as event_log, writes};
+use crate::events::{self, Kind, NewEvent, Source};
 use crate::error::{ApiError, DbError};
 use crate::ingest::EntityInput;
 use crate::php;
@@ -52,7 +54,33 @@ impl From<TxError> for ApiError {
     }
 }
 
-/// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
+/// What a write tells the event log (docs/events.md): whether events are on
+/// (`THREADGATE_EVENTS`), the key that wrote, and whether a created message's customer may be
+/// e-mailed (`notify_customer=0` or `X-Threadgate-Notify-Customer: 0` says no).
+#[derive(Debug, Clone, Copy)]
+pub struct Outbox {
+    pub enabled: bool,
+    pub key: u32,
+    pub notify_customer: bool,
+}
+
+/// Whether a created message's customer may be e-mailed: yes unless the request parameter
+/// `notify_customer` or the header `X-Threadgate-Notify-Customer` says `0` (or `false`,
+/// `no`, `off`); the parameter wins.
+pub fn notify_customer(param: Option<&str>, header: Option<&str>) -> bool {
+    let off = |v: &str| {
+        let v = v.trim();
+        ["0", "false", "no", "off"]
+            .iter()
+            .any(|o| v.eq_ignore_ascii_case(o))
+    };
+    match (param, header) {
+        (Some(p), _) => !off(p),
+        (None, Some(h)) => !off(h),
+        (None, None) => true,
+    }
+}
+
 /// POST, PUT and PATCH of the body's entities (`ingest::parse` or `ingest::parse_json`).
 pub async fn save(
     state: &AppState,
@@ -62,10 +90,12 @@ pub async fn save(
     ctx: &Ctx,
     base: &str,
     guard: Guard,
+    outbox: Outbox,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     check_ids(&entities, method)?;
     let now = state.shop_now();
     let tables = state.tables.clone();
+    let metrics = state.metrics.clone();
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
     // still tells the bridges' caches.
     let written = state.data_generation.clone();
@@ -90,7 +120,13 @@ pub async fn save(
                 }
             }
             let cols = Columns::for_display(res, &Display::Full);
+            // The stored fields without associations: a row before and after its change.
+            let bare = Columns {
+                fields: (0..res.fields.len()).collect(),
+                associations: false,
+            };
             let mut rows = Vec::with_capacity(entities.len());
+            let mut befores = Vec::new();
             for (entity, id) in entities.iter().zip(&ids) {
                 let values = entity.values_for(res);
                 validate::entity::check(res, &values, method == Method::Patch)
@@ -106,6 +142,11 @@ pub async fn save(
                     writes::insert(conn, &tables, res, &columns, cacheable)?;
                     reads::last_inserted(conn, &tables, res, &cols)?
                 } else {
+                    if outbox.enabled {
+                        // Locked by `existing` already: this is the row the update replaces.
+                        let (before, _) = reads::single(conn, &tables, res, &bare, *id)?;
+                        befores.push(before.ok_or(diesel::result::Error::NotFound)?.values);
+                    }
                     writes::update(conn, &tables, res, *id, &columns, cacheable)?;
                     reads::single(conn, &tables, res, &cols, *id)?
                 };
@@ -115,10 +156,20 @@ pub async fn save(
                 }
                 rows.push(row.ok_or(diesel::result::Error::NotFound)?);
             }
-            Ok(rows)
+            let mut appended = 0;
+            if outbox.enabled {
+                let new = saved_events(conn, &tables, res, method, &befores, &rows, outbox)?;
+                event_log::append(conn, &tables, &new)?;
+                appended = new.len();
+            }
+            Ok((rows, appended))
         })
         .map_err(ApiError::from)
-        .inspect(|_| written.bump())
+        .map(|(rows, appended)| {
+            written.bump();
+            metrics.events_appended("api", appended);
+            rows
+        })
     })
     .await?;
     let mut body = Vec::with_capacity(1024);
@@ -128,6 +179,135 @@ pub async fn save(
         if method == Method::Post { 201 } else { 200 },
         body,
     ))
+}
+
+/// The events of a POST, PUT or PATCH: `rows` as stored, `befores` the rows they replaced
+/// (PUT/PATCH), in the body's order.
+fn saved_events(
+    conn: &mut diesel::MysqlConnection,
+    tables: &db::Tables,
+    res: &ResourceDef,
+    method: Method,
+    befores: &[Vec<Option<String>>],
+    rows: &[Entity],
+    outbox: Outbox,
+) -> Result<Vec<NewEvent>, diesel::result::Error> {
+    let names: Vec<&'static str> = res.fields.iter().map(|f| f.name).collect();
+    let value = |row: &Entity, name: &str| -> String {
+        res.field_index(name)
+            .and_then(|i| row.values.get(i).cloned().flatten())
+            .unwrap_or_default()
+    };
+    let number = |row: &Entity, name: &str| -> u64 { value(row, name).parse().unwrap_or(0) };
+    let source = Source::Api { key: outbox.key };
+    let threads = res.name == "customer_threads";
+    let shops = if threads {
+        Default::default()
+    } else {
+        let ids: Vec<u64> = rows
+            .iter()
+            .map(|r| number(r, "id_customer_thread"))
+            .collect();
+        event_log::thread_shops(conn, tables, &ids)?
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for (n, row) in rows.iter().enumerate() {
+        let id = number(row, "id") as u32;
+        let changed = befores
+            .get(n)
+            .map(|b| events::changed_fields(&names, b, &row.values[..names.len().min(row.values.len())]))
+            .unwrap_or_default();
+        let event = if threads {
+            let status = value(row, "status");
+            let date_upd = value(row, "date_upd");
+            NewEvent {
+                kind: if method == Method::Post {
+                    Kind::ThreadCreated
+                } else {
+                    Kind::ThreadUpdated
+                },
+                thread: id,
+                message: None,
+                shop: number(row, "id_shop") as u32,
+                source,
+                data: Some(if method == Method::Post {
+                    events::thread_data(None, &status, &date_upd)
+                } else {
+                    events::thread_data(Some(&changed), &status, &date_upd)
+                }),
+            }
+        } else {
+            let thread = number(row, "id_customer_thread");
+            NewEvent {
+                kind: if method == Method::Post {
+                    Kind::MessageCreated
+                } else {
+                    Kind::MessageUpdated
+                },
+                thread: thread as u32,
+                message: Some(id),
+                shop: shops.get(&thread).copied().unwrap_or(0),
+                source,
+                data: Some(if method == Method::Post {
+                    events::message_created_data(
+                        number(row, "id_employee"),
+                        number(row, "private") != 0,
+                        outbox.notify_customer,
+                    )
+                } else {
+                    events::changed_data(&changed)
+                }),
+            }
+        };
+        out.push(event);
+    }
+    Ok(out)
+}
+
+/// The events of a DELETE of `ids` (found, sorted): a thread's messages go with it, each
+/// with its `message.deleted` before the thread's `thread.deleted`.
+fn deleted_events(
+    conn: &mut diesel::MysqlConnection,
+    tables: &db::Tables,
+    res: &ResourceDef,
+    ids: &[i64],
+    outbox: Outbox,
+) -> Result<Vec<NewEvent>, diesel::result::Error> {
+    let source = Source::Api { key: outbox.key };
+    let ids: Vec<u64> = ids.iter().map(|&i| i as u64).collect();
+    let threads = res.name == "customer_threads";
+    let messages = event_log::messages_of(conn, tables, &ids, threads)?;
+    let mut out: Vec<NewEvent> = Vec::with_capacity(messages.len() + ids.len());
+    let message_event = |(id, thread, shop): (u64, u64, u32)| NewEvent {
+        kind: Kind::MessageDeleted,
+        thread: thread as u32,
+        message: Some(id as u32),
+        shop,
+        source,
+        data: None,
+    };
+    if threads {
+        let shops = event_log::thread_shops(conn, tables, &ids)?;
+        for &t in &ids {
+            out.extend(
+                messages
+                    .iter()
+                    .filter(|m| m.1 == t)
+                    .map(|&m| message_event(m)),
+            );
+            out.push(NewEvent {
+                kind: Kind::ThreadDeleted,
+                thread: t as u32,
+                message: None,
+                shop: shops.get(&t).copied().unwrap_or(0),
+                source,
+                data: None,
+            });
+        }
+    } else {
+        out.extend(messages.into_iter().map(message_event));
+    }
+    Ok(out)
 }
 
 /// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.
@@ -186,10 +366,12 @@ pub async fn delete(
     params: &Params,
     ctx: &Ctx,
     guard: Guard,
+    outbox: Outbox,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let sent = delete_ids(params, path_id);
     let tables = state.tables.clone();
     let written = state.data_generation.clone();
+    let metrics = state.metrics.clone();
     db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
@@ -209,14 +391,24 @@ pub async fn delete(
             let mut unique = found;
             unique.sort_unstable();
             unique.dedup();
+            // Read before the rows go: which messages a thread takes with it, and the shops.
+            let new = if outbox.enabled {
+                deleted_events(conn, &tables, res, &unique, outbox)?
+            } else {
+                Vec::new()
+            };
             let deleted = writes::delete(conn, &tables, res, &unique)?;
             if deleted != unique.len() {
                 return Err(TxError::Api(ApiError::delete_failed(&sent)));
             }
-            Ok(())
+            event_log::append(conn, &tables, &new)?;
+            Ok(new.len())
         })
         .map_err(ApiError::from)
-        .inspect(|_| written.bump())
+        .map(|appended| {
+            written.bump();
+            metrics.events_appended("api", appended);
+        })
     })
     .await?;
     Ok(response::empty(ctx, 200))
@@ -256,5 +448,14 @@ mod tests {
         assert_eq!(delete_ids(&p(""), Some("7")), ["7"]);
         assert_eq!(delete_ids(&p(""), None), ["0"]);
         assert_eq!(delete_ids(&p("id=[a,%205]"), None), ["a", " 5"]);
+    }
+
+    #[test]
+    fn customers_are_notified_unless_the_request_says_no() {
+        assert!(notify_customer(None, None));
+        assert!(!notify_customer(Some("0"), None));
+        assert!(!notify_customer(None, Some(" false ")));
+        assert!(notify_customer(Some("1"), Some("0")));
+        assert!(!notify_customer(Some("OFF"), Some("1")));
     }
 }

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS `ps_threadgate_event_state`;
+DROP TABLE IF EXISTS `ps_threadgate_event`;

@@ -1,0 +1,721 @@
+//! The event log's SQL (docs/events.md): appending (inside the caller's write transaction),
+//! reading the feed, the retention purge, the rows a write's events need, and the watcher's
+//! poll for changes made outside threadgate.
+//!
+//! Ordering: every append first locks row 1 of `threadgate_event_state` (`FOR UPDATE`) and
+//! keeps it until its transaction ends. Appends are therefore serialised, and an event id is
+//! given only after every earlier id's transaction has ended: ids are in commit order, so a
+//! reader that sees an id has seen every lower one that will ever exist.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use diesel::mysql::MysqlConnection;
+use diesel::{Connection, QueryResult};
+
+use super::sql::{Sql, TextRow};
+use super::Tables;
+use crate::events::watch::{self, Pending};
+use crate::events::{self, Event, Filter, Kind, NewEvent, Source};
+
+fn num<T: FromStr + Default>(v: &Option<String>) -> T {
+    v.as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default()
+}
+
+fn opt<T: FromStr>(v: &Option<String>) -> Option<T> {
+    v.as_deref().and_then(|s| s.parse().ok())
+}
+
+fn in_list(q: &mut Sql, ids: impl IntoIterator<Item = u64>) {
+    q.push("(");
+    for (n, id) in ids.into_iter().enumerate() {
+        if n > 0 {
+            q.push(", ");
+        }
+        q.bind_int(id as i64);
+    }
+    q.push(")");
+}
+
+/// Locks the append row until the transaction ends; returns the watcher's `version`.
+pub fn lock(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<u64> {
+    let rows = Sql::new(format!(
+        "SELECT CAST(version AS CHAR) FROM {} WHERE id = 1 FOR UPDATE",
+        tables.name("threadgate_event_state")
+    ))
+    .cached()
+    .load(conn)?;
+    Ok(rows.first().map_or(0, |r| num(&r.0[0])))
+}
+
+/// Appends `events` in order. Call it inside the transaction of the change, as its last
+/// statements: the append row stays locked until COMMIT, and the shorter that is, the less
+/// other writers wait.
+pub fn append(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    lock(conn, tables)?;
+    insert(conn, tables, events)
+}
+
+fn insert(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) -> QueryResult<()> {
+    for chunk in events.chunks(500) {
+        let mut q = Sql::new(format!(
+            "INSERT INTO {} (`type`, id_customer_thread, id_customer_message, id_shop, source, id_key, data, created_at) VALUES ",
+            tables.name("threadgate_event")
+        ));
+        // One event (nearly every write) has a handful of shapes (NULL or not): keep them.
+        q.cacheable = chunk.len() == 1;
+        for (n, e) in chunk.iter().enumerate() {
+            if n > 0 {
+                q.push(", ");
+            }
+            q.push("(");
+            q.bind_text(e.kind.as_str()).push(", ");
+            q.bind_int(i64::from(e.thread)).push(", ");
+            match e.message {
+                Some(m) => q.bind_int(i64::from(m)),
+                None => q.push("NULL"),
+            };
+            q.push(", ");
+            q.bind_int(i64::from(e.shop)).push(", ");
+            match e.source {
+                Source::Api { key } => {
+                    q.push("'api', ").bind_int(i64::from(key));
+                }
+                Source::Shop => {
+                    q.push("'shop', NULL");
+                }
+            }
+            q.push(", ");
+            match &e.data {
+                Some(d) => q.bind_text(d.as_str()),
+                None => q.push("NULL"),
+            };
+            q.push(", UTC_TIMESTAMP(6))");
+        }
+        q.execute(conn)?;
+    }
+    Ok(())
+}
+
+const EVENT_COLUMNS: &str = "CAST(id AS CHAR), `type`, CAST(id_customer_thread AS CHAR), \
+     CAST(id_customer_message AS CHAR), CAST(id_shop AS CHAR), source, CAST(id_key AS CHAR), \
+     data, CAST(created_at AS CHAR)";
+
+fn event(r: &TextRow) -> Event {
+    let v = &r.0;
+    Event {
+        id: num(&v[0]),
+        kind: v[1].clone().unwrap_or_default(),
+        id_customer_thread: num(&v[2]),
+        id_customer_message: opt(&v[3]),
+        id_shop: num(&v[4]),
+        source: v[5].clone().unwrap_or_default(),
+        id_key: opt(&v[6]),
+        data: v[7].clone(),
+        created_at: v[8].clone().unwrap_or_default(),
+    }
+}
+
+fn push_filter(q: &mut Sql, filter: &Filter) {
+    match (filter.threads, filter.messages) {
+        (true, true) => {}
+        (true, false) => {
+            q.push(" AND `type` LIKE 'thread.%'");
+        }
+        (false, true) => {
+            q.push(" AND `type` LIKE 'message.%'");
+        }
+        (false, false) => {
+            q.push(" AND 0");
+        }
+    }
+    if let Some(shops) = &filter.shops {
+        if shops.is_empty() {
+            q.push(" AND 0");
+        } else {
+            q.push(" AND id_shop IN ");
+            in_list(q, shops.iter().map(|&s| u64::from(s)));
+        }
+    }
+}
+
+/// Up to `limit` events after `after_id` and up to `up_to` (inclusive), in id order.
+pub fn page(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    after_id: u64,
+    up_to: u64,
+    limit: u32,
+    filter: &Filter,
+) -> QueryResult<Vec<Event>> {
+    let mut q = Sql::new(format!(
+        "SELECT {EVENT_COLUMNS} FROM {} WHERE id > ",
+        tables.name("threadgate_event")
+    ));
+    q.bind_int(after_id as i64).push(" AND id <= ");
+    q.bind_int(up_to.min(i64::MAX as u64) as i64);
+    push_filter(&mut q, filter);
+    q.push(" ORDER BY id LIMIT ").bind_int(i64::from(limit));
+    Ok(q.load(conn)?.iter().map(event).collect())
+}
+
+/// The highest event id, and the purge's mark (every id up to it is gone).
+pub fn bounds(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<(u64, u64)> {
+    let rows = Sql::new(format!(
+        "SELECT CAST((SELECT COALESCE(MAX(id), 0) FROM {e}) AS CHAR), CAST(purged_through AS CHAR) FROM {s} WHERE id = 2",
+        e = tables.name("threadgate_event"),
+        s = tables.name("threadgate_event_state"),
+    ))
+    .cached()
+    .load(conn)?;
+    Ok(rows
+        .first()
+        .map_or((0, 0), |r| (num(&r.0[0]), num(&r.0[1]))))
+}
+
+/// One page of the change feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedPage {
+    pub events: Vec<Event>,
+    /// The id to go on after.
+    pub last_id: u64,
+    pub end_of_stream: bool,
+}
+
+/// Why a cursor cannot be served.
+#[derive(Debug)]
+pub enum FeedError {
+    /// Events after the cursor were purged (retention).
+    Expired { purged_through: u64 },
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for FeedError {
+    fn from(e: diesel::result::Error) -> FeedError {
+        FeedError::Db(e)
+    }
+}
+
+/// The page after `cursor` (`None`: from the oldest event kept). The highest id is read first:
+/// ids are in commit order, so every id up to it is final, and the page never skips one that
+/// commits later. Events the filter hides are passed over: the cursor goes on to the highest id
+/// read when the page is not full.
+pub fn feed(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    cursor: Option<u64>,
+    limit: u32,
+    filter: &Filter,
+) -> Result<FeedPage, FeedError> {
+    let (max, purged_through) = bounds(conn, tables)?;
+    let after = cursor.unwrap_or(0);
+    if cursor.is_some() && after < purged_through {
+        return Err(FeedError::Expired { purged_through });
+    }
+    let events = page(conn, tables, after, max, limit, filter)?;
+    let full = events.len() == limit as usize;
+    let last_id = match events.last() {
+        Some(e) if full => e.id,
+        _ => max.max(after),
+    };
+    Ok(FeedPage {
+        end_of_stream: last_id >= max,
+        events,
+        last_id,
+    })
+}
+
+/// Deletes one batch (at most `batch`, oldest first) of events older than `days`; returns how
+/// many. The purge's mark moves in the same transaction.
+pub fn purge_batch(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    days: u32,
+    batch: u32,
+) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let mut q = Sql::new(format!(
+            "SELECT CAST(MAX(id) AS CHAR) FROM (SELECT id FROM {} WHERE created_at < UTC_TIMESTAMP(6) - INTERVAL ",
+            tables.name("threadgate_event")
+        ));
+        q.bind_int(i64::from(days))
+            .push(" DAY ORDER BY id LIMIT ")
+            .bind_int(i64::from(batch))
+            .push(") old");
+        let upto: Option<u64> = q.load(conn)?.first().and_then(|r| opt(&r.0[0]));
+        let Some(upto) = upto else { return Ok(0) };
+        let mut q = Sql::new(format!(
+            "UPDATE {} SET purged_through = GREATEST(purged_through, ",
+            tables.name("threadgate_event_state")
+        ));
+        q.bind_int(upto as i64).push(") WHERE id = 2");
+        q.execute(conn)?;
+        let mut q = Sql::new(format!(
+            "DELETE FROM {} WHERE id <= ",
+            tables.name("threadgate_event")
+        ));
+        q.bind_int(upto as i64);
+        q.execute(conn)
+    })
+}
+
+/// (thread id, shop) of the given threads.
+pub fn thread_shops(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    threads: &[u64],
+) -> QueryResult<HashMap<u64, u32>> {
+    let mut out = HashMap::new();
+    if threads.is_empty() {
+        return Ok(out);
+    }
+    let mut q = Sql::new(format!(
+        "SELECT CAST(id_customer_thread AS CHAR), CAST(id_shop AS CHAR) FROM {} WHERE id_customer_thread IN ",
+        tables.name("customer_thread")
+    ));
+    q.cacheable = threads.len() == 1;
+    in_list(&mut q, threads.iter().copied());
+    for r in q.load(conn)? {
+        out.insert(num(&r.0[0]), num(&r.0[1]));
+    }
+    Ok(out)
+}
+
+/// (message id, thread id, shop) of the messages of `threads` (`by_thread`) or of the messages
+/// `ids`, for the events of a DELETE.
+pub fn messages_of(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    ids: &[u64],
+    by_thread: bool,
+) -> QueryResult<Vec<(u64, u64, u32)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = Sql::new(format!(
+        "SELECT CAST(m.id_customer_message AS CHAR), CAST(COALESCE(m.id_customer_thread, 0) AS CHAR), CAST(COALESCE(t.id_shop, 0) AS CHAR) \
+         FROM {m} m LEFT JOIN {t} t ON t.id_customer_thread = m.id_customer_thread WHERE m.{col} IN ",
+        m = tables.name("customer_message"),
+        t = tables.name("customer_thread"),
+        col = if by_thread { "id_customer_thread" } else { "id_customer_message" },
+    ));
+    in_list(&mut q, ids.iter().copied());
+    q.push(" ORDER BY m.id_customer_message");
+    Ok(q.load(conn)?
+        .iter()
+        .map(|r| (num(&r.0[0]), num(&r.0[1]), num(&r.0[2])))
+        .collect())
+}
+
+// --- The watcher ---
+
+/// The watcher's marks (row 1 of `threadgate_event_state`).
+#[derive(Debug, Clone, Default)]
+struct Marks {
+    version: u64,
+    ready: bool,
+    last_thread: u64,
+    last_message: u64,
+    mark: Option<String>,
+    pending: Pending,
+    /// The database's unix time when the marks were read.
+    now: i64,
+}
+
+fn read_marks(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<Marks> {
+    let rows = Sql::new(format!(
+        "SELECT CAST(version AS CHAR), CAST(ready AS CHAR), CAST(last_thread_id AS CHAR), CAST(last_message_id AS CHAR), \
+         CAST(date_upd_mark AS CHAR), gaps, CAST(UNIX_TIMESTAMP() AS CHAR) FROM {} WHERE id = 1",
+        tables.name("threadgate_event_state")
+    ))
+    .load(conn)?;
+    let Some(r) = rows.first() else {
+        return Ok(Marks::default());
+    };
+    let v = &r.0;
+    Ok(Marks {
+        version: num(&v[0]),
+        ready: num::<u8>(&v[1]) == 1,
+        last_thread: num(&v[2]),
+        last_message: num(&v[3]),
+        mark: v[4].clone(),
+        pending: Pending::parse(v[5].as_deref()),
+        now: num(&v[6]),
+    })
+}
+
+fn write_marks(conn: &mut MysqlConnection, tables: &Tables, m: &Marks) -> QueryResult<()> {
+    let mut q = Sql::new(format!(
+        "UPDATE {} SET version = version + 1, ready = 1, last_thread_id = ",
+        tables.name("threadgate_event_state")
+    ));
+    q.bind_int(m.last_thread as i64)
+        .push(", last_message_id = ")
+        .bind_int(m.last_message as i64)
+        .push(", date_upd_mark = ");
+    match &m.mark {
+        Some(d) => q.bind_text(d.as_str()),
+        None => q.push("NULL"),
+    };
+    q.push(", gaps = ")
+        .bind_text(m.pending.to_text())
+        .push(" WHERE id = 1");
+    q.execute(conn)?;
+    Ok(())
+}
+
+/// A thread row as the watcher reads it.
+#[derive(Debug, Clone)]
+struct ThreadRow {
+    id: u64,
+    shop: u32,
+    status: String,
+    date_upd: String,
+}
+
+fn thread_row(r: &TextRow) -> ThreadRow {
+    ThreadRow {
+        id: num(&r.0[0]),
+        shop: num(&r.0[1]),
+        status: r.0[2].clone().unwrap_or_default(),
+        date_upd: r.0[3].clone().unwrap_or_default(),
+    }
+}
+
+const THREAD_COLUMNS: &str = "CAST(id_customer_thread AS CHAR), CAST(id_shop AS CHAR), status, CAST(date_upd AS CHAR)";
+
+/// What one poll did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Polled {
+    /// Events appended.
+    pub appended: usize,
+    /// The first poll on this database: the marks were set to what exists, nothing reported.
+    pub started: bool,
+    /// Another node polled meanwhile: nothing done (its poll covered the same rows).
+    pub skipped: bool,
+}
+
+/// Shop time strings compare as dates (`Y-m-d H:i:s`).
+fn min_date(a: String, b: &str) -> String {
+    if a.as_str() > b {
+        b.to_owned()
+    } else {
+        a
+    }
+}
+
+/// One poll of the watcher (docs/events.md, "Outside changes"): new threads and messages by
+/// primary key, changed threads by `date_upd`, each appended once as a `shop` event unless the
+/// log already has it (threadgate's own writes log theirs in their transaction).
+///
+/// Everything is read in one transaction's snapshot, the log included, so a write of
+/// threadgate's is either wholly visible (its row and its event) or not at all. The append row
+/// is locked only at the end; if the marks changed meanwhile (another node polled), nothing is
+/// written.
+pub fn poll(conn: &mut MysqlConnection, tables: &Tables, shop_now: &str) -> QueryResult<Polled> {
+    conn.transaction(|conn| {
+        let marks = read_marks(conn, tables)?;
+        let t = tables.name("customer_thread");
+        let m = tables.name("customer_message");
+        if !marks.ready {
+            let rows = Sql::new(format!(
+                "SELECT CAST(COALESCE(MAX(id_customer_thread), 0) AS CHAR), CAST(MAX(date_upd) AS CHAR), \
+                 (SELECT CAST(COALESCE(MAX(id_customer_message), 0) AS CHAR) FROM {m}) FROM {t}"
+            ))
+            .load(conn)?;
+            let r = rows.first().cloned().unwrap_or(TextRow(vec![None; 3]));
+            let mark = r.0[1].clone().map(|d| min_date(d, shop_now));
+            let mut next = Marks {
+                last_thread: num(&r.0[0]),
+                last_message: num(&r.0[2]),
+                mark: mark.clone(),
+                ..marks.clone()
+            };
+            if let Some(floor) = mark.as_deref().and_then(watch::lookback_floor) {
+                let mut q = Sql::new(format!(
+                    "SELECT {THREAD_COLUMNS} FROM {t} WHERE date_upd >= "
+                ));
+                q.bind_text(floor)
+                    .push(" ORDER BY date_upd DESC, id_customer_thread DESC LIMIT ")
+                    .bind_int(watch::MAX_WINDOW as i64);
+                let seen: Vec<(u64, String)> = q
+                    .load(conn)?
+                    .iter()
+                    .map(thread_row)
+                    .map(|r| (r.id, r.date_upd))
+                    .collect();
+                next.pending.window =
+                    watch::next_window(&[], &seen, mark.as_deref().unwrap_or_default());
+            }
+            if lock(conn, tables)? != marks.version {
+                return Ok(Polled {
+                    skipped: true,
+                    ..Polled::default()
+                });
+            }
+            write_marks(conn, tables, &next)?;
+            return Ok(Polled {
+                started: true,
+                ..Polled::default()
+            });
+        }
+
+        // New threads, by id (skipped ids looked for again).
+        let mut q = Sql::new(format!(
+            "SELECT {THREAD_COLUMNS} FROM {t} WHERE id_customer_thread > "
+        ));
+        q.bind_int(marks.last_thread as i64);
+        if !marks.pending.threads.is_empty() {
+            q.push(" OR id_customer_thread IN ");
+            in_list(&mut q, marks.pending.threads.iter().map(|g| g.0));
+        }
+        q.push(" ORDER BY id_customer_thread LIMIT ")
+            .bind_int(watch::BATCH);
+        let new_threads: Vec<ThreadRow> = q.load(conn)?.iter().map(thread_row).collect();
+
+        // New messages, by id, with their thread's shop.
+        let mut q = Sql::new(format!(
+            "SELECT CAST(m.id_customer_message AS CHAR), CAST(COALESCE(m.id_customer_thread, 0) AS CHAR), \
+             CAST(COALESCE(t.id_shop, 0) AS CHAR), CAST(COALESCE(m.id_employee, 0) AS CHAR), CAST(m.private AS CHAR) \
+             FROM {m} m LEFT JOIN {t} t ON t.id_customer_thread = m.id_customer_thread WHERE m.id_customer_message > "
+        ));
+        q.bind_int(marks.last_message as i64);
+        if !marks.pending.messages.is_empty() {
+            q.push(" OR m.id_customer_message IN ");
+            in_list(&mut q, marks.pending.messages.iter().map(|g| g.0));
+        }
+        q.push(" ORDER BY m.id_customer_message LIMIT ")
+            .bind_int(watch::BATCH);
+        let new_messages: Vec<(u64, u64, u32, u64, bool)> = q
+            .load(conn)?
+            .iter()
+            .map(|r| {
+                (
+                    num(&r.0[0]),
+                    num(&r.0[1]),
+                    num(&r.0[2]),
+                    num(&r.0[3]),
+                    num::<i64>(&r.0[4]) != 0,
+                )
+            })
+            .collect();
+
+        // Changed threads, by date_upd.
+        let mut q = Sql::new(format!("SELECT {THREAD_COLUMNS} FROM {t}"));
+        match (&marks.pending.after, marks.mark.as_deref().and_then(watch::lookback_floor)) {
+            (Some((d, id)), _) => {
+                q.push(" WHERE date_upd > ")
+                    .bind_text(d.as_str())
+                    .push(" OR (date_upd = ")
+                    .bind_text(d.as_str())
+                    .push(" AND id_customer_thread > ")
+                    .bind_int(*id as i64)
+                    .push(")");
+            }
+            (None, Some(floor)) => {
+                q.push(" WHERE date_upd >= ").bind_text(floor);
+            }
+            (None, None) => {}
+        }
+        q.push(" ORDER BY date_upd, id_customer_thread LIMIT ")
+            .bind_int(watch::BATCH);
+        let changed: Vec<ThreadRow> = q.load(conn)?.iter().map(thread_row).collect();
+
+        // What the log already has, in this same snapshot.
+        let thread_ids: Vec<u64> = new_threads
+            .iter()
+            .chain(&changed)
+            .map(|r| r.id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut known = logged_thread_marks(conn, tables, &thread_ids)?;
+        let logged_messages = logged_message_ids(conn, tables, &new_messages)?;
+
+        let mut out = Vec::new();
+        for r in &new_threads {
+            if known.contains_key(&r.id) {
+                continue;
+            }
+            out.push(NewEvent {
+                kind: Kind::ThreadCreated,
+                thread: r.id as u32,
+                message: None,
+                shop: r.shop,
+                source: Source::Shop,
+                data: Some(events::thread_data(None, &r.status, &r.date_upd)),
+            });
+            known.insert(r.id, Some((r.status.clone(), r.date_upd.clone())));
+        }
+        for (id, thread, shop, employee, private) in &new_messages {
+            if logged_messages.contains(id) {
+                continue;
+            }
+            out.push(NewEvent {
+                kind: Kind::MessageCreated,
+                thread: *thread as u32,
+                message: Some(*id as u32),
+                shop: *shop,
+                source: Source::Shop,
+                data: Some(events::message_created_data(*employee, *private, false)),
+            });
+        }
+        let window: HashSet<(u64, &str)> = marks
+            .pending
+            .window
+            .iter()
+            .map(|(id, d)| (*id, d.as_str()))
+            .collect();
+        for r in &changed {
+            if window.contains(&(r.id, r.date_upd.as_str())) {
+                continue;
+            }
+            let last = known.get(&r.id).cloned().flatten();
+            if last.as_ref().is_some_and(|(_, d)| *d == r.date_upd) {
+                continue;
+            }
+            let mut fields = Vec::new();
+            if last.as_ref().is_some_and(|(s, _)| *s != r.status) {
+                fields.push("status");
+            }
+            fields.push("date_upd");
+            out.push(NewEvent {
+                kind: Kind::ThreadUpdated,
+                thread: r.id as u32,
+                message: None,
+                shop: r.shop,
+                source: Source::Shop,
+                data: Some(events::thread_data(Some(&fields), &r.status, &r.date_upd)),
+            });
+            known.insert(r.id, Some((r.status.clone(), r.date_upd.clone())));
+        }
+
+        // The next marks.
+        let mut next = marks.clone();
+        let found: Vec<u64> = new_threads.iter().map(|r| r.id).collect();
+        (next.last_thread, next.pending.threads) =
+            watch::advance(marks.last_thread, &marks.pending.threads, &found, marks.now);
+        let found: Vec<u64> = new_messages.iter().map(|r| r.0).collect();
+        (next.last_message, next.pending.messages) = watch::advance(
+            marks.last_message,
+            &marks.pending.messages,
+            &found,
+            marks.now,
+        );
+        let seen_max = changed.iter().map(|r| r.date_upd.clone()).max();
+        next.mark = match (marks.mark.clone(), seen_max) {
+            (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+            (a, b) => a.or(b),
+        }
+        .map(|d| min_date(d, shop_now));
+        next.pending.after = if changed.len() as i64 == watch::BATCH {
+            changed.last().map(|r| (r.date_upd.clone(), r.id))
+        } else {
+            None
+        };
+        let seen: Vec<(u64, String)> = changed
+            .iter()
+            .map(|r| (r.id, r.date_upd.clone()))
+            .collect();
+        next.pending.window = watch::next_window(
+            &marks.pending.window,
+            &seen,
+            next.mark.as_deref().unwrap_or_default(),
+        );
+
+        if lock(conn, tables)? != marks.version {
+            return Ok(Polled {
+                skipped: true,
+                ..Polled::default()
+            });
+        }
+        insert(conn, tables, &out)?;
+        write_marks(conn, tables, &next)?;
+        Ok(Polled {
+            appended: out.len(),
+            ..Polled::default()
+        })
+    })
+}
+
+/// The (status, date_upd) of the last thread event logged per thread (`None` for a thread
+/// whose events record none); a thread without any event is absent.
+fn logged_thread_marks(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    ids: &[u64],
+) -> QueryResult<HashMap<u64, Option<(String, String)>>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        let mut q = Sql::new(format!(
+            "SELECT CAST(id_customer_thread AS CHAR), data FROM {} WHERE `type` IN ('thread.created', 'thread.updated') AND id_customer_thread IN ",
+            tables.name("threadgate_event")
+        ));
+        in_list(&mut q, chunk.iter().copied());
+        q.push(" ORDER BY id");
+        for r in q.load(conn)? {
+            out.insert(num(&r.0[0]), events::thread_marks(r.0[1].as_deref()));
+        }
+    }
+    Ok(out)
+}
+
+/// Which of the messages already have a `message.created` in the log.
+fn logged_message_ids(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    messages: &[(u64, u64, u32, u64, bool)],
+) -> QueryResult<HashSet<u64>> {
+    let mut out = HashSet::new();
+    for chunk in messages.chunks(1000) {
+        let threads: HashSet<u64> = chunk.iter().map(|m| m.1).collect();
+        let mut q = Sql::new(format!(
+            "SELECT CAST(id_customer_message AS CHAR) FROM {} WHERE `type` = 'message.created' AND id_customer_thread IN ",
+            tables.name("threadgate_event")
+        ));
+        in_list(&mut q, threads);
+        q.push(" AND id_customer_message IN ");
+        in_list(&mut q, chunk.iter().map(|m| m.0));
+        for r in q.load(conn)? {
+            out.insert(num(&r.0[0]));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feed_page_for_a_key_names_its_resources_and_shops() {
+        let mut q = Sql::new("SELECT 1 FROM e WHERE id > 0");
+        push_filter(
+            &mut q,
+            &Filter {
+                threads: false,
+                messages: true,
+                shops: Some(vec![1, 3]),
+            },
+        );
+        assert_eq!(
+            q.text,
+            "SELECT 1 FROM e WHERE id > 0 AND `type` LIKE 'message.%' AND id_shop IN (?, ?)"
+        );
+        let mut q = Sql::new("x");
+        push_filter(&mut q, &Filter::everything());
+        assert_eq!(q.text, "x");
+    }
+
+    #[test]
+    fn appends_bind_every_value() {
+        let mut conn_less = Sql::new("");
+        in_list(&mut conn_less, [1, 2]);
+        assert_eq!(conn_less.text, "(?, ?)");
+    }
+}
