@@ -64,6 +64,11 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         messages: u32,
     },
+    /// Watch the event log (docs/events.md).
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Manage API keys.
     Keys {
         /// Print JSON instead of text meant for people.
@@ -148,6 +153,29 @@ enum KeysCommand {
         db: DbSettings,
         #[command(flatten)]
         argon2: Argon2Settings,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Print events as they are appended, one per line, until Ctrl-C (every resource and
+    /// shop: this reads the database, not the change feed).
+    Tail {
+        #[command(flatten)]
+        db: DbSettings,
+        /// Start after this change feed cursor (`start`: from the oldest event kept); default:
+        /// only the events appended from now on.
+        #[arg(long)]
+        from: Option<String>,
+        /// One JSON object per line (the change feed's event documents).
+        #[arg(long)]
+        json: bool,
+        /// Milliseconds between two reads when there is nothing new.
+        #[arg(long, default_value_t = 1000)]
+        interval_ms: u64,
+        /// Print what there is and stop, instead of waiting for more.
+        #[arg(long)]
+        once: bool,
     },
 }
 
@@ -255,6 +283,68 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { json, command } => keys(json, command),
+        Command::Events {
+            command:
+                EventsCommand::Tail {
+                    db,
+                    from,
+                    json,
+                    interval_ms,
+                    once,
+                },
+        } => tail(&db, from.as_deref(), json, interval_ms, once),
+    }
+}
+
+/// `threadgate events tail`: the change feed's reading, unfiltered, straight from the table.
+fn tail(
+    db: &DbSettings,
+    from: Option<&str>,
+    json: bool,
+    interval_ms: u64,
+    once: bool,
+) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use threadgate::db::events::{self as event_log, FeedError};
+    use threadgate::events::{self, Filter};
+
+    let tables = Tables::new(&db.table_prefix);
+    let mut conn = connect(db)?;
+    let mut cursor = match from {
+        Some("start") => None,
+        Some(c) => Some(events::decode_cursor(c.trim()).ok_or_else(|| {
+            anyhow::anyhow!("--from {c:?} is not a change feed cursor (or `start`)")
+        })?),
+        None => Some(event_log::bounds(&mut conn, &tables)?.0),
+    };
+    let everything = Filter::everything();
+    let mut out = std::io::stdout().lock();
+    loop {
+        let page = match event_log::feed(&mut conn, &tables, cursor, 500, &everything) {
+            Ok(p) => p,
+            Err(FeedError::Expired { purged_through }) => anyhow::bail!(
+                "events after this cursor were purged (every event up to #{purged_through} is gone); start again with --from start"
+            ),
+            Err(FeedError::Db(e)) => return Err(e.into()),
+        };
+        for e in &page.events {
+            if json {
+                writeln!(out, "{}", e.to_json())?;
+            } else {
+                writeln!(out, "{}", e.to_line())?;
+            }
+        }
+        out.flush()?;
+        cursor = Some(page.last_id);
+        if page.end_of_stream {
+            if once {
+                if !json {
+                    eprintln!("cursor: {}", events::encode_cursor(page.last_id));
+                }
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(interval_ms.max(50)));
+        }
     }
 }
 

@@ -63,8 +63,8 @@ pub fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
 }
 
 /// Starts the background work on the current actix runtime: the shop snapshot refresh every
-/// `THREADGATE_CONFIG_REFRESH` seconds and the key generation poll every
-/// `THREADGATE_KEY_POLL_MS`.
+/// `THREADGATE_CONFIG_REFRESH` seconds, the key generation poll every
+/// `THREADGATE_KEY_POLL_MS`, and with events on the watcher and the retention purge.
 pub fn spawn_background(state: web::Data<AppState>) {
     let refresh_every = Duration::from_secs(state.settings.config_refresh.max(1));
     let refresher = state.clone();
@@ -78,6 +78,7 @@ pub fn spawn_background(state: web::Data<AppState>) {
             }
         }
     });
+    spawn_events(state.clone());
     if state.settings.key_poll_ms == 0 {
         return;
     }
@@ -91,6 +92,42 @@ pub fn spawn_background(state: web::Data<AppState>) {
                 // The snapshot refresh warns about an unreachable database; 4 times a second
                 // would only repeat it.
                 tracing::debug!(error = %e, "could not read the key generation");
+            }
+        }
+    });
+}
+
+/// How often the retention purge runs.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// With events on: the watcher every `THREADGATE_EVENTS_WATCH_MS` (unless 0) and the
+/// retention purge at start and every 10 minutes (docs/events.md).
+fn spawn_events(state: web::Data<AppState>) {
+    if !state.settings.events_on() {
+        return;
+    }
+    let purger = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = purger.purge_events().await {
+                tracing::warn!(error = %e, "could not purge old events");
+            }
+        }
+    });
+    if state.settings.events_watch_ms == 0 {
+        return;
+    }
+    let every = Duration::from_millis(state.settings.events_watch_ms);
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.watch_events().await {
+                tracing::warn!(error = %e, "watcher: could not poll for outside changes");
             }
         }
     });

@@ -119,6 +119,55 @@ impl AppState {
         Ok(())
     }
 
+    /// One poll of the event watcher (`db::events::poll`, docs/events.md "Outside changes"):
+    /// counted in the metrics, logged at `info` when it appended something.
+    pub async fn watch_events(&self) -> Result<db::events::Polled, DbError> {
+        let tables = self.tables.clone();
+        let now = self.shop_now();
+        let polled = db::run(&self.pool, move |conn| {
+            db::events::poll(conn, &tables, &now).map_err(DbError::from)
+        })
+        .await;
+        match &polled {
+            Ok(p) if p.appended > 0 => {
+                self.metrics.events_appended("shop", p.appended);
+                self.metrics.watcher_poll("found");
+                tracing::info!(appended = p.appended, "watcher: outside changes logged");
+            }
+            Ok(p) if p.skipped => self.metrics.watcher_poll("skipped"),
+            Ok(p) => {
+                if p.started {
+                    tracing::info!("watcher: first poll on this database, marks set");
+                }
+                self.metrics.watcher_poll("nothing");
+            }
+            Err(_) => self.metrics.watcher_poll("failed"),
+        }
+        polled
+    }
+
+    /// Purges the events older than `THREADGATE_EVENTS_RETENTION_DAYS`, in batches of 1 000
+    /// (each its own short transaction); returns how many went.
+    pub async fn purge_events(&self) -> Result<usize, DbError> {
+        let tables = self.tables.clone();
+        let days = self.settings.events_retention_days;
+        let purged = db::run(&self.pool, move |conn| {
+            let mut total = 0;
+            loop {
+                let n = db::events::purge_batch(conn, &tables, days, 1000)?;
+                total += n;
+                if n == 0 {
+                    return Ok::<_, DbError>(total);
+                }
+            }
+        })
+        .await?;
+        if purged > 0 {
+            tracing::info!(purged, days, "events older than the retention purged");
+        }
+        Ok(purged)
+    }
+
     /// Re-reads the shop snapshot (a changed key generation empties the key cache at once)
     /// and writes when keys were last used.
     pub async fn refresh(&self) -> Result<(), DbError> {

@@ -95,6 +95,32 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The event as `events tail` prints it for a person: id, time, type, ids, source, data.
+    pub fn to_line(&self) -> String {
+        let mut line = format!(
+            "#{} {} {:<15} shop={} thread={}",
+            self.id,
+            iso_utc(&self.created_at),
+            self.kind,
+            self.id_shop,
+            self.id_customer_thread
+        );
+        if let Some(m) = self.id_customer_message {
+            line.push_str(&format!(" message={m}"));
+        }
+        match self.id_key {
+            Some(k) => line.push_str(&format!(" source={} key={k}", self.source)),
+            None => line.push_str(&format!(" source={}", self.source)),
+        }
+        if let Some(d) = &self.data {
+            line.push(' ');
+            line.push_str(d);
+        }
+        line
+    }
+}
+
 /// `2026-12-06 18:04:30.123456` → `2026-12-06T18:04:30.123456Z`.
 pub fn iso_utc(db: &str) -> String {
     let mut s = db.replacen(' ', "T", 1);
@@ -235,11 +261,11 @@ mod tests {
     fn data_documents_have_their_fixed_shapes() {
         assert_eq!(
             message_created_data(1, false, true),
-            r#"{"id_employee":1,"private":0,"notify_customer":true}"#
+            r#"{"id_employee":1,"notify_customer":true,"private":0}"#
         );
         assert_eq!(
             thread_data(Some(&["status"]), "closed", "2024-01-02 00:00:00"),
-            r#"{"changed":["status"],"status":"closed","date_upd":"2024-01-02 00:00:00"}"#
+            r#"{"changed":["status"],"date_upd":"2024-01-02 00:00:00","status":"closed"}"#
         );
         assert_eq!(
             thread_marks(Some(&thread_data(None, "open", "2024-01-02 00:00:00"))),
@@ -273,8 +299,13 @@ mod tests {
             data: None,
             id_customer_message: None,
             id_key: None,
-            ..e
+            ..e.clone()
         };
+        assert_eq!(
+            e.to_line(),
+            "#7 2026-12-06T18:04:30.123456Z message.created shop=1 thread=1 message=4 source=api key=2 \
+             {\"id_employee\":0,\"notify_customer\":true,\"private\":0}"
+        );
         assert_eq!(bare.to_json()["data"], json!({}));
         assert_eq!(bare.to_json()["id_key"], Value::Null);
     }

@@ -1,9 +1,11 @@
 //! The only module that knows actix: routes, the webservice dispatcher, PrestaShop's headers,
 //! the rendering of every error — actix's own included — as an error document, and the
-//! access log, request ids and `/metrics` handler (`observe`).
+//! access log, request ids and `/metrics` handler (`observe`), and the change feed
+//! (`changes`).
 
 pub mod body;
 pub mod bridges;
+pub mod changes;
 pub mod keys;
 pub mod observe;
 pub mod request;
@@ -17,5 +19,6 @@ use actix_web::web;
 /// and `&` in the path), so it is the default service; foreign routes (bridges) go before it.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(bridges::routes);
+    cfg.configure(changes::routes);
     cfg.default_service(web::to(webservice::dispatch));
 }

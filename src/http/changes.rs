@@ -1,0 +1,208 @@
+//! The change feed, `GET /threadgate/v1/changes?cursor=...&limit=...` (docs/events.md,
+//! "Change feed"; described by docs/openapi/changes.yaml): the event log in order, for the
+//! same keys as `/api/` (Basic user name, a forwarded `Authorization`, or `ws_key`). A key sees
+//! the events of the resources it may GET (`customer_threads`: `thread.*`,
+//! `customer_messages`: `message.*`) on its shops. Every answer is JSON, errors included:
+//! `{"error": {"status": N, "code": "...", "message": "..."}}`.
+
+use actix_web::http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, RETRY_AFTER};
+use actix_web::http::Method as HttpMethod;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use crate::auth::credential;
+use crate::db::{self, events as event_log};
+use crate::error::{ApiError, DbError};
+use crate::events::{self, Filter};
+use crate::query::Params;
+use crate::resource::Method;
+use crate::state::AppState;
+
+/// The feed's path.
+pub const PATH: &str = "/threadgate/v1/changes";
+/// Events per page when the request does not say.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// Events per page at most.
+pub const MAX_LIMIT: u32 = 1000;
+const REALM: &str = "Basic realm=\"threadgate\"";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(PATH, web::route().to(changes));
+}
+
+/// An error answer of the feed.
+#[derive(Debug)]
+struct FeedError {
+    status: u16,
+    code: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+fn err(status: u16, code: &'static str, message: impl Into<String>) -> FeedError {
+    FeedError {
+        status,
+        code,
+        message: message.into(),
+        retry_after: None,
+    }
+}
+
+impl From<DbError> for FeedError {
+    fn from(e: DbError) -> FeedError {
+        tracing::error!(error = %e, "the change feed could not be read");
+        err(500, "internal_error", "The event log could not be read")
+    }
+}
+
+/// A key check's failure in the feed's terms (the PrestaShop messages say what is wrong).
+fn key_error(e: ApiError) -> FeedError {
+    let message = e
+        .errors
+        .iter()
+        .map(|x| x.message.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let code = match e.status {
+        401 => "unauthorized",
+        403 => "forbidden",
+        429 => "too_many_requests",
+        503 => "service_unavailable",
+        _ => "internal_error",
+    };
+    FeedError {
+        status: if code == "internal_error" { 500 } else { e.status },
+        code,
+        message,
+        retry_after: e.retry_after,
+    }
+}
+
+async fn changes(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match feed(&req, &state).await {
+        Ok(body) => HttpResponse::Ok()
+            .insert_header(("Content-Type", "application/json"))
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .body(body.to_string()),
+        Err(e) => {
+            let mut b = HttpResponse::build(
+                actix_web::http::StatusCode::from_u16(e.status)
+                    .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
+            );
+            b.insert_header(("Content-Type", "application/json"))
+                .insert_header((CACHE_CONTROL, "no-store"));
+            match e.status {
+                401 => {
+                    b.insert_header((actix_web::http::header::WWW_AUTHENTICATE, REALM));
+                }
+                405 => {
+                    b.insert_header((ALLOW, "GET"));
+                }
+                _ => {}
+            }
+            if let Some(s) = e.retry_after {
+                b.insert_header((RETRY_AFTER, s.to_string()));
+            }
+            b.body(
+                json!({"error": {"status": e.status, "code": e.code, "message": e.message}})
+                    .to_string(),
+            )
+        }
+    }
+}
+
+async fn feed(req: &HttpRequest, state: &AppState) -> Result<Value, FeedError> {
+    if req.method() != HttpMethod::GET {
+        return Err(err(
+            405,
+            "method_not_allowed",
+            format!("The change feed answers GET only, not {}", req.method()),
+        ));
+    }
+    let params = Params::parse(req.query_string());
+    let limit = match params.get_str("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(err(
+                    400,
+                    "invalid_limit",
+                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+                ))
+            }
+        },
+    };
+    let cursor = match params.get_str("cursor") {
+        None => None,
+        Some(c) => Some(events::decode_cursor(c.trim()).ok_or_else(|| {
+            err(
+                400,
+                "invalid_cursor",
+                "cursor is not a cursor this feed gave: pass the last answer's cursor as it is, or none to start from the oldest event kept",
+            )
+        })?),
+    };
+    let headers = req.headers();
+    let forwarded = state
+        .settings
+        .forwarded_auth_headers
+        .iter()
+        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
+    let key = credential::find_key(
+        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        forwarded,
+        params.get_str("ws_key"),
+    )
+    .ok_or_else(|| key_error(ApiError::no_key()))?;
+    let snapshot = state.snapshot();
+    let shop = snapshot
+        .shop_for_request(
+            &super::request::request_host(headers),
+            &super::request::percent_decode(req.path()),
+        )
+        .shop;
+    if !snapshot.webservice_enabled(shop) {
+        return Err(key_error(ApiError::webservice_disabled()));
+    }
+    let account = super::keys::authenticate(req, state, &key)
+        .await
+        .map_err(key_error)?
+        .account;
+    let filter = Filter {
+        threads: account.allows("customer_threads", Method::Get),
+        messages: account.allows("customer_messages", Method::Get),
+        shops: Some(account.shops.clone()),
+    };
+    if !filter.threads && !filter.messages {
+        return Err(err(
+            403,
+            "forbidden",
+            "This key may not GET customer_threads nor customer_messages, so it sees no event",
+        ));
+    }
+    let tables = state.tables.clone();
+    let page = db::run(&state.pool, move |conn| {
+        Ok::<_, DbError>(event_log::feed(conn, &tables, cursor, limit, &filter))
+    })
+    .await?;
+    let page = match page {
+        Ok(p) => p,
+        Err(event_log::FeedError::Expired { purged_through }) => {
+            return Err(err(
+                410,
+                "cursor_expired",
+                format!(
+                    "Events after this cursor were purged (they are kept {} days; every event up to #{purged_through} is gone): read the feed again without a cursor and resynchronise",
+                    state.settings.events_retention_days
+                ),
+            ))
+        }
+        Err(event_log::FeedError::Db(e)) => return Err(DbError::from(e).into()),
+    };
+    Ok(json!({
+        "events": page.events.iter().map(events::Event::to_json).collect::<Vec<_>>(),
+        "cursor": events::encode_cursor(page.last_id),
+        "end_of_stream": page.end_of_stream,
+    }))
+}
