@@ -191,7 +191,9 @@ pub struct FeedPage {
 #[derive(Debug)]
 pub enum FeedError {
     /// Events after the cursor were purged (retention).
-    Expired { purged_through: u64 },
+    Expired {
+        purged_through: u64,
+    },
     Db(diesel::result::Error),
 }
 
@@ -387,7 +389,8 @@ fn thread_row(r: &TextRow) -> ThreadRow {
     }
 }
 
-const THREAD_COLUMNS: &str = "CAST(id_customer_thread AS CHAR), CAST(id_shop AS CHAR), status, CAST(date_upd AS CHAR)";
+const THREAD_COLUMNS: &str =
+    "CAST(id_customer_thread AS CHAR), CAST(id_shop AS CHAR), status, CAST(date_upd AS CHAR)";
 
 /// What one poll did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -55,7 +55,12 @@ impl Pending {
 /// After a scan of `id > last OR id IN (gaps)` ordered by id: the new last id and gaps.
 /// `found` are the ids the scan returned (sorted); `now` is the database's unix time.
 pub fn advance(last: u64, gaps: &[(u64, i64)], found: &[u64], now: i64) -> (u64, Vec<(u64, i64)>) {
-    let new_last = found.iter().copied().filter(|&id| id > last).max().unwrap_or(last);
+    let new_last = found
+        .iter()
+        .copied()
+        .filter(|&id| id > last)
+        .max()
+        .unwrap_or(last);
     let mut out: Vec<(u64, i64)> = gaps
         .iter()
         .filter(|(id, since)| found.binary_search(id).is_err() && now - since < GAP_TTL_SECS)
@@ -91,7 +96,11 @@ pub fn lookback_floor(mark: &str) -> Option<String> {
 
 /// The look-back window after a scan: what it held plus `seen`, without the entries older
 /// than the new mark's floor, newest kept when over [`MAX_WINDOW`].
-pub fn next_window(old: &[(u64, String)], seen: &[(u64, String)], mark: &str) -> Vec<(u64, String)> {
+pub fn next_window(
+    old: &[(u64, String)],
+    seen: &[(u64, String)],
+    mark: &str,
+) -> Vec<(u64, String)> {
     let floor = lookback_floor(mark).unwrap_or_default();
     let mut w: Vec<(u64, String)> = old
         .iter()

@@ -10,6 +10,7 @@ use actix_web::http::Method as HttpMethod;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::response::Rendered;
 use crate::auth::credential;
 use crate::db::{self, events as event_log};
 use crate::error::{ApiError, DbError};
@@ -71,7 +72,11 @@ fn key_error(e: ApiError) -> FeedError {
         _ => "internal_error",
     };
     FeedError {
-        status: if code == "internal_error" { 500 } else { e.status },
+        status: if code == "internal_error" {
+            500
+        } else {
+            e.status
+        },
         code,
         message,
         retry_after: e.retry_after,
@@ -103,10 +108,13 @@ async fn changes(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             if let Some(s) = e.retry_after {
                 b.insert_header((RETRY_AFTER, s.to_string()));
             }
-            b.body(
+            let res = b.body(
                 json!({"error": {"status": e.status, "code": e.code, "message": e.message}})
                     .to_string(),
-            )
+            );
+            // Already in the feed's format: the error middleware leaves it alone.
+            res.extensions_mut().insert(Rendered);
+            res
         }
     }
 }

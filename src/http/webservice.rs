@@ -171,7 +171,9 @@ async fn handle(
             ctx.head = method == Method::Head;
             read(state, res, path, params, ctx, base, guard).await
         }
-        Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx, guard, outbox).await,
+        Method::Delete => {
+            write::delete(state, res, path.id.as_deref(), params, ctx, guard, outbox).await
+        }
         Method::Post | Method::Put | Method::Patch => {
             // PrestaShop reads a body only when the real method carries one (spec §1).
             let body = match req.method().as_str() {

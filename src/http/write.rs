@@ -9,8 +9,8 @@ use super::keys::Guard;
 use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
 use crate::db::{self, events as event_log, writes};
-use crate::events::{self, Kind, NewEvent, Source};
 use crate::error::{ApiError, DbError};
+use crate::events::{self, Kind, NewEvent, Source};
 use crate::ingest::EntityInput;
 use crate::php;
 use crate::query::{Display, Param, Params};
@@ -217,7 +217,9 @@ fn saved_events(
         let id = number(row, "id") as u32;
         let changed = befores
             .get(n)
-            .map(|b| events::changed_fields(&names, b, &row.values[..names.len().min(row.values.len())]))
+            .map(|b| {
+                events::changed_fields(&names, b, &row.values[..names.len().min(row.values.len())])
+            })
             .unwrap_or_default();
         let event = if threads {
             let status = value(row, "status");

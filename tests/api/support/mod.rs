@@ -52,6 +52,8 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     pub tables: Tables,
+    /// Dropped with this value (false for [`TestDb::alias`]).
+    owned: bool,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -76,6 +78,18 @@ impl TestDb {
             url: url_for(&name),
             name,
             tables: Tables::new(prefix),
+            owned: true,
+        }
+    }
+
+    /// The same database, not dropped with this value: for a second server on it (another
+    /// node, or the same one restarted) while the first value lives.
+    pub fn alias(&self) -> TestDb {
+        TestDb {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            tables: self.tables.clone(),
+            owned: false,
         }
     }
 
@@ -150,6 +164,9 @@ fn rand_suffix() -> u32 {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         if let Ok(mut admin) = MysqlConnection::establish(&url_for("mysql")) {
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
         }
