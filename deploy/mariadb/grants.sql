@@ -36,6 +36,11 @@ GRANT SELECT ON `shop`.`ps_threadgate_key_shop` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_threadgate_state` TO 'threadgate'@'localhost';
 GRANT SELECT, UPDATE (`last_used`) ON `shop`.`ps_threadgate_key` TO 'threadgate'@'localhost';
 
+-- threadgate's event log (docs/events.md): every write appends its events, the watcher appends
+-- the shop's and moves its marks, the retention purge deletes old events and moves its mark.
+GRANT SELECT, INSERT, DELETE ON `shop`.`ps_threadgate_event` TO 'threadgate'@'localhost';
+GRANT SELECT, UPDATE ON `shop`.`ps_threadgate_event_state` TO 'threadgate'@'localhost';
+
 -- Only with THREADGATE_AUTH_SOURCE=prestashop (keys read from the shop's own tables):
 -- GRANT SELECT ON `shop`.`ps_webservice_account` TO 'threadgate'@'localhost';
 -- GRANT SELECT ON `shop`.`ps_webservice_permission` TO 'threadgate'@'localhost';

@@ -108,7 +108,7 @@ async fn changes(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             if let Some(s) = e.retry_after {
                 b.insert_header((RETRY_AFTER, s.to_string()));
             }
-            let res = b.body(
+            let mut res = b.body(
                 json!({"error": {"status": e.status, "code": e.code, "message": e.message}})
                     .to_string(),
             );
