@@ -177,6 +177,20 @@ enum EventsCommand {
         #[arg(long)]
         once: bool,
     },
+    /// Run the watcher's poll (docs/events.md, "Outside changes") on one connection, as a
+    /// server does, and print what a poll costs the database: rows read (the session's
+    /// Handler_read_* counters) and time. The polls are real: they log what they find.
+    WatchCost {
+        #[command(flatten)]
+        db: DbSettings,
+        /// Polls to measure (after a first one that sets the marks if needed).
+        #[arg(long, default_value_t = 10)]
+        polls: u32,
+        /// Shop time zone for the marks' cap (as `serve --timezone`; the shop's PS_TIMEZONE
+        /// is not read here).
+        #[arg(long, default_value = "UTC")]
+        timezone: chrono_tz::Tz,
+    },
 }
 
 fn parse_method(s: &str) -> Result<Method, String> {
@@ -293,7 +307,72 @@ fn main() -> anyhow::Result<()> {
                     once,
                 },
         } => tail(&db, from.as_deref(), json, interval_ms, once),
+        Command::Events {
+            command:
+                EventsCommand::WatchCost {
+                    db,
+                    polls,
+                    timezone,
+                },
+        } => watch_cost(&db, polls, timezone),
     }
+}
+
+/// `threadgate events watch-cost`.
+fn watch_cost(db: &DbSettings, polls: u32, timezone: chrono_tz::Tz) -> anyhow::Result<()> {
+    use threadgate::db::events as event_log;
+    use threadgate::db::sql::Sql;
+
+    let tables = Tables::new(&db.table_prefix);
+    let mut conn = connect(db)?;
+    let now = || {
+        chrono::Utc::now()
+            .with_timezone(&timezone)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
+    };
+    let counters = |conn: &mut diesel::MysqlConnection| -> anyhow::Result<Vec<(String, u64)>> {
+        Ok(Sql::new(
+            "SELECT VARIABLE_NAME, CAST(VARIABLE_VALUE AS CHAR) FROM information_schema.SESSION_STATUS \
+             WHERE VARIABLE_NAME LIKE 'HANDLER_READ%' ORDER BY VARIABLE_NAME",
+        )
+        .load(conn)?
+        .into_iter()
+        .map(|r| {
+            (
+                r.0[0].clone().unwrap_or_default().to_ascii_lowercase(),
+                r.0[1].as_deref().and_then(|v| v.parse().ok()).unwrap_or(0),
+            )
+        })
+        .collect())
+    };
+    let first = event_log::poll(&mut conn, &tables, &now())?;
+    eprintln!("first poll: {first:?}");
+    let before = counters(&mut conn)?;
+    let started = std::time::Instant::now();
+    let mut appended = 0;
+    for _ in 0..polls.max(1) {
+        appended += event_log::poll(&mut conn, &tables, &now())?.appended;
+    }
+    let elapsed = started.elapsed();
+    let after = counters(&mut conn)?;
+    let n = u64::from(polls.max(1));
+    let mut total = 0;
+    let mut parts = Vec::new();
+    for ((name, b), (_, a)) in before.iter().zip(&after) {
+        // The counter query itself reads information_schema rows: not counted here.
+        let d = a.saturating_sub(*b) / n;
+        total += d;
+        if d > 0 {
+            parts.push(format!("{name}={d}"));
+        }
+    }
+    println!(
+        "polls={n} ms_per_poll={:.2} rows_read_per_poll={total} ({}) events_appended={appended}",
+        elapsed.as_secs_f64() * 1000.0 / n as f64,
+        parts.join(" ")
+    );
+    Ok(())
 }
 
 /// `threadgate events tail`: the change feed's reading, unfiltered, straight from the table.
