@@ -169,6 +169,13 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_EVENTS_WATCH_MS", default_value_t = 2000)]
     pub events_watch_ms: u64,
 
+    /// Milliseconds between two scans for threads changed outside threadgate (by `date_upd`:
+    /// a whole read of `customer_thread` unless the operator indexed `date_upd`, about a
+    /// second on 1 M threads, docs/events.md), made on the watcher's polls: how late such a
+    /// change may reach the event log. 0: never (new threads and messages are still found).
+    #[arg(long, env = "THREADGATE_EVENTS_UPDATES_MS", default_value_t = 5000)]
+    pub events_updates_ms: u64,
+
     /// Days an event is kept; older ones are purged in batches in the background, and a change
     /// feed cursor older than the oldest kept event is answered 410.
     #[arg(long, env = "THREADGATE_EVENTS_RETENTION_DAYS", default_value_t = 30)]

@@ -186,6 +186,9 @@ enum EventsCommand {
         /// Polls to measure (after a first one that sets the marks if needed).
         #[arg(long, default_value_t = 10)]
         polls: u32,
+        /// Measure polls without the scan for changed threads (new rows only).
+        #[arg(long)]
+        no_updates: bool,
         /// Shop time zone for the marks' cap (as `serve --timezone`; the shop's PS_TIMEZONE
         /// is not read here).
         #[arg(long, default_value = "UTC")]
@@ -312,14 +315,20 @@ fn main() -> anyhow::Result<()> {
                 EventsCommand::WatchCost {
                     db,
                     polls,
+                    no_updates,
                     timezone,
                 },
-        } => watch_cost(&db, polls, timezone),
+        } => watch_cost(&db, polls, !no_updates, timezone),
     }
 }
 
 /// `threadgate events watch-cost`.
-fn watch_cost(db: &DbSettings, polls: u32, timezone: chrono_tz::Tz) -> anyhow::Result<()> {
+fn watch_cost(
+    db: &DbSettings,
+    polls: u32,
+    scan_updates: bool,
+    timezone: chrono_tz::Tz,
+) -> anyhow::Result<()> {
     use threadgate::db::events as event_log;
     use threadgate::db::sql::Sql;
 
@@ -346,13 +355,13 @@ fn watch_cost(db: &DbSettings, polls: u32, timezone: chrono_tz::Tz) -> anyhow::R
         })
         .collect())
     };
-    let first = event_log::poll(&mut conn, &tables, &now())?;
+    let first = event_log::poll(&mut conn, &tables, &now(), true)?;
     eprintln!("first poll: {first:?}");
     let before = counters(&mut conn)?;
     let started = std::time::Instant::now();
     let mut appended = 0;
     for _ in 0..polls.max(1) {
-        appended += event_log::poll(&mut conn, &tables, &now())?.appended;
+        appended += event_log::poll(&mut conn, &tables, &now(), scan_updates)?.appended;
     }
     let elapsed = started.elapsed();
     let after = counters(&mut conn)?;

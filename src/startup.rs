@@ -121,13 +121,21 @@ fn spawn_events(state: web::Data<AppState>) {
         return;
     }
     let every = Duration::from_millis(state.settings.events_watch_ms);
+    let updates_every = Duration::from_millis(state.settings.events_updates_ms);
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_scan: Option<std::time::Instant> = None;
         loop {
             tick.tick().await;
-            if let Err(e) = state.watch_events().await {
-                tracing::warn!(error = %e, "watcher: could not poll for outside changes");
+            // The scan for changed threads runs on the watcher's ticks, at most once per
+            // THREADGATE_EVENTS_UPDATES_MS (0: never).
+            let scan = state.settings.events_updates_ms > 0
+                && last_scan.is_none_or(|t| t.elapsed() + every / 2 >= updates_every);
+            match state.watch_events(scan).await {
+                Ok(_) if scan => last_scan = Some(std::time::Instant::now()),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "watcher: could not poll for outside changes"),
             }
         }
     });

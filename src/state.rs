@@ -119,13 +119,14 @@ impl AppState {
         Ok(())
     }
 
-    /// One poll of the event watcher (`db::events::poll`, docs/events.md "Outside changes"):
-    /// counted in the metrics, logged at `info` when it appended something.
-    pub async fn watch_events(&self) -> Result<db::events::Polled, DbError> {
+    /// One poll of the event watcher (`db::events::poll`, docs/events.md "Outside changes"),
+    /// with the scan for changed threads or not: counted in the metrics, logged at `info` when
+    /// it appended something.
+    pub async fn watch_events(&self, scan_updates: bool) -> Result<db::events::Polled, DbError> {
         let tables = self.tables.clone();
         let now = self.shop_now();
         let polled = db::run(&self.pool, move |conn| {
-            db::events::poll(conn, &tables, &now).map_err(DbError::from)
+            db::events::poll(conn, &tables, &now, scan_updates).map_err(DbError::from)
         })
         .await;
         match &polled {

@@ -420,7 +420,15 @@ fn min_date(a: String, b: &str) -> String {
 /// threadgate's is either wholly visible (its row and its event) or not at all. The append row
 /// is locked only at the end; if the marks changed meanwhile (another node polled), nothing is
 /// written.
-pub fn poll(conn: &mut MysqlConnection, tables: &Tables, shop_now: &str) -> QueryResult<Polled> {
+///
+/// `scan_updates`: whether this poll also looks for changed threads by `date_upd` (a whole read
+/// of `customer_thread` unless it has an index on `date_upd`); new rows are always looked for.
+pub fn poll(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    shop_now: &str,
+    scan_updates: bool,
+) -> QueryResult<Polled> {
     conn.transaction(|conn| {
         let marks = read_marks(conn, tables)?;
         let t = tables.name("customer_thread");
@@ -527,7 +535,11 @@ pub fn poll(conn: &mut MysqlConnection, tables: &Tables, shop_now: &str) -> Quer
         }
         q.push(" ORDER BY date_upd, id_customer_thread LIMIT ")
             .bind_int(watch::BATCH);
-        let changed: Vec<ThreadRow> = q.load(conn)?.iter().map(thread_row).collect();
+        let changed: Vec<ThreadRow> = if scan_updates {
+            q.load(conn)?.iter().map(thread_row).collect()
+        } else {
+            Vec::new()
+        };
 
         // What the log already has, in this same snapshot.
         let thread_ids: Vec<u64> = new_threads
@@ -616,7 +628,9 @@ pub fn poll(conn: &mut MysqlConnection, tables: &Tables, shop_now: &str) -> Quer
             (a, b) => a.or(b),
         }
         .map(|d| min_date(d, shop_now));
-        next.pending.after = if changed.len() as i64 == watch::BATCH {
+        next.pending.after = if !scan_updates {
+            marks.pending.after.clone()
+        } else if changed.len() as i64 == watch::BATCH {
             changed.last().map(|r| (r.date_upd.clone(), r.id))
         } else {
             None

@@ -117,9 +117,14 @@ fn key_id(db: &TestDb) -> u64 {
 }
 
 fn poll(app: &TestApp) -> Polled {
+    poll_with(app, true)
+}
+
+/// A watcher poll, with the scan for changed threads (`scan_updates`) or not.
+fn poll_with(app: &TestApp, scan_updates: bool) -> Polled {
     let state = app.state.clone();
     actix_web::rt::System::new()
-        .block_on(async move { state.watch_events().await })
+        .block_on(async move { state.watch_events(scan_updates).await })
         .expect("watcher poll")
 }
 
@@ -350,6 +355,14 @@ fn the_watcher_logs_outside_changes_once_and_never_threadgate_writes() {
     assert_eq!(poll(&other), found(2));
     assert_eq!(poll(&app), found(0));
     assert_eq!(event_count(&app.db), 8);
+
+    // Changed threads are found by the polls that scan for them (THREADGATE_EVENTS_UPDATES_MS).
+    app.db.exec(&format!(
+        "UPDATE `ps_customer_thread` SET status = 'pending1', date_upd = '{now}' WHERE id_customer_thread = 2"
+    ));
+    assert_eq!(poll_with(&app, false), found(0));
+    assert_eq!(poll_with(&app, true), found(1));
+    assert_eq!(poll_with(&app, true), found(0));
 }
 
 #[test]
