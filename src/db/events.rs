@@ -540,11 +540,22 @@ pub fn poll(
         } else {
             Vec::new()
         };
+        // Seen unchanged by an earlier poll: not looked up in the log again.
+        let window: HashSet<(u64, &str)> = marks
+            .pending
+            .window
+            .iter()
+            .map(|(id, d)| (*id, d.as_str()))
+            .collect();
+        let fresh: Vec<&ThreadRow> = changed
+            .iter()
+            .filter(|r| !window.contains(&(r.id, r.date_upd.as_str())))
+            .collect();
 
         // What the log already has, in this same snapshot.
         let thread_ids: Vec<u64> = new_threads
             .iter()
-            .chain(&changed)
+            .chain(fresh.iter().copied())
             .map(|r| r.id)
             .collect::<HashSet<_>>()
             .into_iter()
@@ -580,16 +591,7 @@ pub fn poll(
                 data: Some(events::message_created_data(*employee, *private, false)),
             });
         }
-        let window: HashSet<(u64, &str)> = marks
-            .pending
-            .window
-            .iter()
-            .map(|(id, d)| (*id, d.as_str()))
-            .collect();
-        for r in &changed {
-            if window.contains(&(r.id, r.date_upd.as_str())) {
-                continue;
-            }
+        for r in fresh {
             let last = known.get(&r.id).cloned().flatten();
             if last.as_ref().is_some_and(|(_, d)| *d == r.date_upd) {
                 continue;

@@ -357,8 +357,13 @@ fn the_watcher_logs_outside_changes_once_and_never_threadgate_writes() {
     assert_eq!(event_count(&app.db), 8);
 
     // Changed threads are found by the polls that scan for them (THREADGATE_EVENTS_UPDATES_MS).
+    // A second after the API's PATCH of thread 2 (within its second it could not be told apart).
+    let later = (chrono::NaiveDateTime::parse_from_str(&now, "%Y-%m-%d %H:%M:%S").unwrap()
+        + chrono::Duration::seconds(1))
+    .format("%Y-%m-%d %H:%M:%S")
+    .to_string();
     app.db.exec(&format!(
-        "UPDATE `ps_customer_thread` SET status = 'pending1', date_upd = '{now}' WHERE id_customer_thread = 2"
+        "UPDATE `ps_customer_thread` SET status = 'pending1', date_upd = '{later}' WHERE id_customer_thread = 2"
     ));
     assert_eq!(poll_with(&app, false), found(0));
     assert_eq!(poll_with(&app, true), found(1));
