@@ -1,9 +1,9 @@
 //! The change feed, `GET /threadgate/v1/changes?cursor=...&limit=...` (docs/events.md,
-//! "Change feed"; described by docs/openapi/changes.json, OpenAPI 3.1): the event log in order, for the
-//! same keys as `/api/` (Basic user name, a forwarded `Authorization`, or `ws_key`). A key sees
-//! the events of the resources it may GET (`customer_threads`: `thread.*`,
-//! `customer_messages`: `message.*`) on its shops. Every answer is JSON, errors included:
-//! `{"error": {"status": N, "code": "...", "message": "..."}}`.
+//! "Change feed"; described by docs/openapi/changes.json, OpenAPI 3.1): the event log in
+//! order, for the same keys as `/api/` (Basic user name, a forwarded `Authorization`, or
+//! `ws_key`). A key sees the events of the resources it may GET (`customer_threads`:
+//! `thread.*`, `customer_messages`: `message.*`) on its shops. Every answer is JSON, errors
+//! included: `{"error": {"status": N, "code": "...", "message": "..."}}`.
 
 use actix_web::http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, RETRY_AFTER};
 use actix_web::http::Method as HttpMethod;
