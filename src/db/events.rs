@@ -308,6 +308,11 @@ pub fn messages_of(
     ));
     in_list(&mut q, ids.iter().copied());
     q.push(" ORDER BY m.id_customer_message");
+    if by_thread {
+        // Locked, and no message can join these threads before the DELETE: the rows deleted
+        // are exactly the ones that get an event. (Messages named by id are locked already.)
+        q.push(" FOR UPDATE");
+    }
     Ok(q.load(conn)?
         .iter()
         .map(|r| (num(&r.0[0]), num(&r.0[1]), num(&r.0[2])))
