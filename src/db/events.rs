@@ -52,50 +52,80 @@ pub fn lock(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<u64> {
 
 /// Appends `events` in order. Call it inside the transaction of the change, as its last
 /// statements: the append row stays locked until COMMIT, and the shorter that is, the less
-/// other writers wait.
+/// other writers wait. One event (nearly every write) takes the lock and is inserted by one
+/// statement (`INSERT ... SELECT ... FROM` the append row `FOR UPDATE`).
 pub fn append(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) -> QueryResult<()> {
-    if events.is_empty() {
-        return Ok(());
+    match events {
+        [] => Ok(()),
+        [e] => {
+            let mut q = Sql::new(format!(
+                "INSERT INTO {} ({INSERT_COLUMNS}) SELECT ",
+                tables.name("threadgate_event")
+            ));
+            // A handful of shapes (NULL or not): kept.
+            q.cacheable = true;
+            values(&mut q, e);
+            q.push(&format!(
+                " FROM {} WHERE id = 1 FOR UPDATE",
+                tables.name("threadgate_event_state")
+            ));
+            if q.execute(conn)? != 1 {
+                // No append row: the migration is missing. Never a change without its event.
+                return Err(diesel::result::Error::NotFound);
+            }
+            Ok(())
+        }
+        _ => {
+            lock(conn, tables)?;
+            insert(conn, tables, events)
+        }
     }
-    lock(conn, tables)?;
-    insert(conn, tables, events)
 }
 
+const INSERT_COLUMNS: &str =
+    "`type`, id_customer_thread, id_customer_message, id_shop, source, id_key, data, created_at";
+
+/// An event's values, in [`INSERT_COLUMNS`] order.
+fn values(q: &mut Sql, e: &NewEvent) {
+    q.bind_text(e.kind.as_str()).push(", ");
+    q.bind_int(i64::from(e.thread)).push(", ");
+    match e.message {
+        Some(m) => q.bind_int(i64::from(m)),
+        None => q.push("NULL"),
+    };
+    q.push(", ");
+    q.bind_int(i64::from(e.shop)).push(", ");
+    match e.source {
+        Source::Api { key } => {
+            q.push("'api', ").bind_int(i64::from(key));
+        }
+        Source::Shop => {
+            q.push("'shop', NULL");
+        }
+    }
+    q.push(", ");
+    match &e.data {
+        Some(d) => q.bind_text(d.as_str()),
+        None => q.push("NULL"),
+    };
+    q.push(", UTC_TIMESTAMP(6)");
+}
+
+/// Inserts `events` (the append row must be locked already).
 fn insert(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) -> QueryResult<()> {
     for chunk in events.chunks(500) {
         let mut q = Sql::new(format!(
-            "INSERT INTO {} (`type`, id_customer_thread, id_customer_message, id_shop, source, id_key, data, created_at) VALUES ",
+            "INSERT INTO {} ({INSERT_COLUMNS}) VALUES ",
             tables.name("threadgate_event")
         ));
-        // One event (nearly every write) has a handful of shapes (NULL or not): keep them.
         q.cacheable = chunk.len() == 1;
         for (n, e) in chunk.iter().enumerate() {
             if n > 0 {
                 q.push(", ");
             }
             q.push("(");
-            q.bind_text(e.kind.as_str()).push(", ");
-            q.bind_int(i64::from(e.thread)).push(", ");
-            match e.message {
-                Some(m) => q.bind_int(i64::from(m)),
-                None => q.push("NULL"),
-            };
-            q.push(", ");
-            q.bind_int(i64::from(e.shop)).push(", ");
-            match e.source {
-                Source::Api { key } => {
-                    q.push("'api', ").bind_int(i64::from(key));
-                }
-                Source::Shop => {
-                    q.push("'shop', NULL");
-                }
-            }
-            q.push(", ");
-            match &e.data {
-                Some(d) => q.bind_text(d.as_str()),
-                None => q.push("NULL"),
-            };
-            q.push(", UTC_TIMESTAMP(6))");
+            values(&mut q, e);
+            q.push(")");
         }
         q.execute(conn)?;
     }
