@@ -189,10 +189,6 @@ enum EventsCommand {
         /// Measure polls without the scan for changed threads (new rows only).
         #[arg(long)]
         no_updates: bool,
-        /// Shop time zone for the marks' cap (as `serve --timezone`; the shop's PS_TIMEZONE
-        /// is not read here).
-        #[arg(long, default_value = "UTC")]
-        timezone: chrono_tz::Tz,
     },
 }
 
@@ -316,30 +312,22 @@ fn main() -> anyhow::Result<()> {
                     db,
                     polls,
                     no_updates,
-                    timezone,
                 },
-        } => watch_cost(&db, polls, !no_updates, timezone),
+        } => watch_cost(&db, polls, !no_updates),
     }
 }
 
 /// `threadgate events watch-cost`.
-fn watch_cost(
-    db: &DbSettings,
-    polls: u32,
-    scan_updates: bool,
-    timezone: chrono_tz::Tz,
-) -> anyhow::Result<()> {
+fn watch_cost(db: &DbSettings, polls: u32, scan_updates: bool) -> anyhow::Result<()> {
     use threadgate::db::events as event_log;
     use threadgate::db::sql::Sql;
 
     let tables = Tables::new(&db.table_prefix);
     let mut conn = connect(db)?;
-    let now = || {
-        chrono::Utc::now()
-            .with_timezone(&timezone)
-            .format("%Y-%m-%d %H:%M:%S")
-            .to_string()
-    };
+    // The shop's now as a server has it (PS_TIMEZONE, else THREADGATE_TIMEZONE, else UTC):
+    // the watcher's `date_upd` mark never passes it. Read once: the measured polls run only
+    // their own statements.
+    let now = |conn: &mut diesel::MysqlConnection| admin::shop_now(conn, &tables);
     let counters = |conn: &mut diesel::MysqlConnection| -> anyhow::Result<Vec<(String, u64)>> {
         Ok(Sql::new(
             "SELECT VARIABLE_NAME, CAST(VARIABLE_VALUE AS CHAR) FROM information_schema.SESSION_STATUS \
@@ -355,13 +343,14 @@ fn watch_cost(
         })
         .collect())
     };
-    let first = event_log::poll(&mut conn, &tables, &now(), true)?;
+    let shop_now = now(&mut conn);
+    let first = event_log::poll(&mut conn, &tables, &shop_now, true)?;
     eprintln!("first poll: {first:?}");
     let before = counters(&mut conn)?;
     let started = std::time::Instant::now();
     let mut appended = 0;
     for _ in 0..polls.max(1) {
-        appended += event_log::poll(&mut conn, &tables, &now(), scan_updates)?.appended;
+        appended += event_log::poll(&mut conn, &tables, &shop_now, scan_updates)?.appended;
     }
     let elapsed = started.elapsed();
     let after = counters(&mut conn)?;
