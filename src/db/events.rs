@@ -174,8 +174,21 @@ fn push_filter(q: &mut Sql, filter: &Filter) {
     }
 }
 
-/// Up to `limit` events after `after_id` and up to `up_to` (inclusive), in id order.
+/// Up to `limit` events after `after_id`, in id order, that `filter` lets through. Ids are in
+/// commit order (the append lock), so what one statement sees is every event up to the last id
+/// it returns: going on from that id never skips one that commits later.
 pub fn page(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    after_id: u64,
+    limit: u32,
+    filter: &Filter,
+) -> QueryResult<Vec<Event>> {
+    page_up_to(conn, tables, after_id, i64::MAX as u64, limit, filter)
+}
+
+/// [`page`], up to `up_to` (inclusive).
+fn page_up_to(
     conn: &mut MysqlConnection,
     tables: &Tables,
     after_id: u64,
@@ -187,7 +200,8 @@ pub fn page(
         "SELECT {EVENT_COLUMNS} FROM {} WHERE id > ",
         tables.name("threadgate_event")
     ));
-    q.bind_int(after_id as i64).push(" AND id <= ");
+    q.bind_int(after_id.min(i64::MAX as u64) as i64)
+        .push(" AND id <= ");
     q.bind_int(up_to.min(i64::MAX as u64) as i64);
     push_filter(&mut q, filter);
     q.push(" ORDER BY id LIMIT ").bind_int(i64::from(limit));
@@ -233,10 +247,10 @@ impl From<diesel::result::Error> for FeedError {
     }
 }
 
-/// The page after `cursor` (`None`: from the oldest event kept). The highest id is read first:
-/// ids are in commit order, so every id up to it is final, and the page never skips one that
-/// commits later. Events the filter hides are passed over: the cursor goes on to the highest id
-/// read when the page is not full.
+/// The page after `cursor` (`None`: from the oldest event kept). The highest id is read first
+/// (every id up to it is final: ids are in commit order) and bounds the page, so that when the
+/// page is not full the cursor can go on to it, past the events the filter hides, and the
+/// answer can say it is the end of the stream.
 pub fn feed(
     conn: &mut MysqlConnection,
     tables: &Tables,
@@ -249,7 +263,7 @@ pub fn feed(
     if cursor.is_some() && after < purged_through {
         return Err(FeedError::Expired { purged_through });
     }
-    let events = page(conn, tables, after, max, limit, filter)?;
+    let events = page_up_to(conn, tables, after, max, limit, filter)?;
     let full = events.len() == limit as usize;
     let last_id = match events.last() {
         Some(e) if full => e.id,
