@@ -14,6 +14,7 @@ pub mod reads;
 pub mod schema;
 pub mod shop;
 pub mod sql;
+pub mod tune;
 pub mod writes;
 
 use std::sync::Arc;
