@@ -753,6 +753,104 @@ mod tests {
     }
 
     #[test]
+    fn other_sorts_page_by_key_after_the_first_chunk_with_mixed_directions_and_nulls() {
+        let cols = Columns::for_display(&T, &Display::Full);
+        let q = list(
+            Display::Full,
+            vec![
+                SortKey {
+                    field: 9,
+                    direction: Direction::Asc,
+                },
+                SortKey {
+                    field: 3,
+                    direction: Direction::Desc,
+                },
+            ],
+            Some(Limit {
+                offset: 5,
+                count: 2000,
+            }),
+            vec![],
+        );
+        let first = chunk_sql(&tables(), &T, &cols, &q, &Cursor::start(), 500).unwrap();
+        assert!(
+            first.text.contains("CAST(a.`id_customer_message` AS CHAR), CAST((main.`status` + 0) AS CHAR), CAST(main.`id_customer` AS CHAR), (SELECT CAST(key_generation"),
+            "the rows carry their sort keys: {}",
+            first.text
+        );
+        assert!(first.text.contains("LIMIT ?, ?) page"), "{}", first.text);
+        assert_eq!(first.binds, vec![Bind::Int(5), Bind::Int(501)]);
+        let cursor = Cursor {
+            returned: 500,
+            last_id: Some(77),
+            last_keys: Some(vec![Some("2".into()), None]),
+            done: false,
+        };
+        let next = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
+        assert!(
+            next.text.contains(
+                "FROM `ps_customer_thread` main WHERE 1 AND (((main.`status` + 0) > ?) OR ((main.`status` + 0) = ? AND main.`id_customer` IS NULL AND main.`id_customer_thread` > ?)) ORDER BY main.`status` ASC, main.`id_customer` DESC, main.`id_customer_thread` ASC LIMIT ?, ?) page"
+            ),
+            "a NULL sorts last descending: nothing after it but equal NULLs with a higher id: {}",
+            next.text
+        );
+        assert_eq!(
+            next.binds,
+            vec![
+                Bind::Text("2".into()),
+                Bind::Text("2".into()),
+                Bind::Int(77),
+                Bind::Int(0),
+                Bind::Int(501)
+            ],
+            "the offset applied once, to the first chunk"
+        );
+        let cursor = Cursor {
+            last_keys: Some(vec![None, Some("7".into())]),
+            ..cursor
+        };
+        let next = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
+        assert!(
+            next.text.contains(
+                "WHERE 1 AND (((main.`status` + 0) IS NOT NULL) OR ((main.`status` + 0) IS NULL AND (main.`id_customer` < ? OR main.`id_customer` IS NULL)) OR ((main.`status` + 0) IS NULL AND main.`id_customer` = ? AND main.`id_customer_thread` > ?)) ORDER BY"
+            ),
+            "{}",
+            next.text
+        );
+    }
+
+    #[test]
+    fn text_columns_keep_paging_by_offset() {
+        use crate::resource::customer_messages::CUSTOMER_MESSAGES as M;
+        let cols = Columns::for_display(&M, &Display::Minimum);
+        let message = M.fields.iter().position(|f| f.name == "message").unwrap();
+        let q = list(
+            Display::Minimum,
+            vec![SortKey {
+                field: message,
+                direction: Direction::Asc,
+            }],
+            None,
+            vec![],
+        );
+        let first = chunk_sql(&tables(), &M, &cols, &q, &Cursor::start(), 500).unwrap();
+        assert!(
+            !first.text.contains("CAST(main.`message`"),
+            "{}",
+            first.text
+        );
+        let cursor = Cursor {
+            returned: 500,
+            last_id: Some(9),
+            last_keys: None,
+            done: false,
+        };
+        let next = chunk_sql(&tables(), &M, &cols, &q, &cursor, 500).unwrap();
+        assert_eq!(&next.binds[..], [Bind::Int(500), Bind::Int(501)]);
+    }
+
+    #[test]
     fn negative_or_exhausted_limits_need_no_statement() {
         let cols = Columns::for_display(&T, &Display::Minimum);
         for limit in [

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::reads::{chunk_sql, Columns, Cursor};
 use super::sql::{Sql, TextRow};
 use super::{bridge, Tables};
-use crate::query::{Condition, Direction, Display, Filter, ListQuery, SortKey};
+use crate::query::{Condition, Direction, Display, Filter, Limit, ListQuery, SortKey};
 use crate::resource::customer_messages::CUSTOMER_MESSAGES;
 use crate::resource::customer_threads::CUSTOMER_THREADS;
 use crate::resource::ResourceDef;
@@ -102,7 +102,9 @@ struct Shape {
     sql: Sql,
 }
 
+/// A page of 50 (`limit=50`) filtered on one field, or (no filter) a whole list.
 fn list(filter: Option<(usize, &str)>, sort: &[(usize, Direction)]) -> ListQuery {
+    let page = filter.is_some();
     ListQuery {
         display: Display::Minimum,
         filters: filter
@@ -116,14 +118,17 @@ fn list(filter: Option<(usize, &str)>, sort: &[(usize, Direction)]) -> ListQuery
             .iter()
             .map(|&(field, direction)| SortKey { field, direction })
             .collect(),
-        limit: None,
+        limit: page.then_some(Limit {
+            offset: 0,
+            count: 50,
+        }),
     }
 }
 
 /// The id-picking statement of a list chunk (what `display=full` pages by, too).
 fn list_sql(res: &ResourceDef, tables: &Tables, q: &ListQuery, cursor: &Cursor) -> Sql {
     let cols = Columns::for_display(res, &Display::Minimum);
-    chunk_sql(tables, res, &cols, q, cursor, 500).expect("a list without a limit has a chunk")
+    chunk_sql(tables, res, &cols, q, cursor, 500).expect("a list of 50 or more has a chunk")
 }
 
 fn field(res: &ResourceDef, name: &str) -> usize {
@@ -133,7 +138,9 @@ fn field(res: &ResourceDef, name: &str) -> usize {
         .expect("a field of the resource")
 }
 
-fn shapes(tables: &Tables) -> Vec<Shape> {
+/// The statements threadgate issues; `newest` is the newest `date_upd` of the shop's threads,
+/// the bound of a later chunk of the whole list by key (so nearly every thread is after it).
+fn shapes(tables: &Tables, newest: &str) -> Vec<Shape> {
     let t = &CUSTOMER_THREADS;
     let m = &CUSTOMER_MESSAGES;
     let upd = field(t, "date_upd");
@@ -142,7 +149,7 @@ fn shapes(tables: &Tables) -> Vec<Shape> {
     let by = |name: &str, value: &str| list(Some((field(t, name), value)), &desc);
     let mut shapes = vec![
         Shape {
-            name: "threads by id_customer, newest first (list page)",
+            name: "threads by id_customer, newest first (a list page)",
             alias: "main",
             keys: &["threadgate_customer_upd"],
             ordered: true,
@@ -181,7 +188,7 @@ fn shapes(tables: &Tables) -> Vec<Shape> {
                 &Cursor {
                     returned: 500,
                     last_id: Some(1),
-                    last_keys: Some(vec![Some("2024-01-01 00:00:00".to_owned())]),
+                    last_keys: Some(vec![Some(newest.to_owned())]),
                     done: false,
                 },
             ),
@@ -191,7 +198,12 @@ fn shapes(tables: &Tables) -> Vec<Shape> {
             alias: "main",
             keys: &["id_customer"],
             ordered: true,
-            sql: list_sql(t, tables, &list(Some((field(t, "id_customer"), "1")), &[]), &start),
+            sql: list_sql(
+                t,
+                tables,
+                &list(Some((field(t, "id_customer"), "1")), &[]),
+                &start,
+            ),
         },
         Shape {
             name: "messages by id_customer_thread, oldest first",
@@ -399,7 +411,16 @@ pub fn report(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Rep
             },
         });
     }
-    for shape in shapes(tables) {
+    let newest = Sql::new(format!(
+        "SELECT CAST(MAX(date_upd) AS CHAR) FROM {}",
+        tables.name("customer_thread")
+    ))
+    .load(conn)?
+    .into_iter()
+    .next()
+    .and_then(|r| r.0.into_iter().next().flatten())
+    .unwrap_or_else(|| "2024-01-01 00:00:00".to_owned());
+    for shape in shapes(tables, &newest) {
         let rows = explain(conn, &shape.sql)?;
         let first = rows.iter().find(|r| r.table == shape.alias);
         let keyed = first.is_some_and(|r| {
@@ -525,10 +546,7 @@ mod tests {
         for def in INDEXES {
             assert!(def.name.starts_with(PREFIX), "{}", def.name);
         }
-        assert_eq!(
-            INDEXES[0].column_list(),
-            "(`id_customer`, `date_upd` DESC)"
-        );
+        assert_eq!(INDEXES[0].column_list(), "(`id_customer`, `date_upd` DESC)");
     }
 
     #[test]
@@ -551,7 +569,7 @@ mod tests {
 
     #[test]
     fn the_list_shapes_are_the_statements_threadgate_sends() {
-        let s = shapes(&Tables::new("shop2_"));
+        let s = shapes(&Tables::new("shop2_"), "2024-01-01 00:00:00");
         assert_eq!(
             s[0].sql.text,
             "SELECT CAST(main.`id_customer_thread` AS CHAR), (SELECT CAST(key_generation AS CHAR) FROM `shop2_threadgate_state` WHERE id = 1) FROM `shop2_customer_thread` main WHERE 1 AND main.`id_customer` = ? ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?"
