@@ -7,10 +7,14 @@
 //! Lists are read in chunks so `display=full` over a million rows streams in constant memory:
 //! diesel's MySQL backend buffers a whole result set, so one chunk is one bounded result set.
 //! A chunk's ids are picked first in a derived table (filters, order, `LIMIT`), and only those
-//! rows are read in full and joined to their associations. Id order (the default, decisions
-//! W11, or `sort=[id_ASC|DESC]`) pages by keyset; any other sort by offset with the id as a
-//! tie-breaker, so pages never overlap. Each chunk asks for one row more than it needs, so the
-//! end of a list is known without another statement.
+//! rows are read in full and joined to their associations. Every order pages by key, the id
+//! being the final tie-breaker (docs/compatibility.md, W11): id order (the default, or
+//! `sort=[id_ASC|DESC]`) by `id > last`, any other sort by "after the last row's sort keys, then
+//! its id", compared by MariaDB itself (the rows carry their keys' values), so a long list in any
+//! order is one pass over an index instead of one sort of the whole table per chunk
+//! (docs/tuning.md). A `limit=o,n` offset applies once, to the first chunk. Only a sort on a
+//! `TEXT` column (`message`) still pages by offset ([`key_expr`]). Each chunk asks for one row
+//! more than it needs, so the end of a list is known without another statement.
 //!
 //! A request's first statement also returns the key store's generation (an uncorrelated scalar
 //! subquery, computed once, as the last column of every row), so a key revoked a moment ago is
