@@ -278,19 +278,24 @@ fn main() -> anyhow::Result<()> {
         } => {
             let tables = Tables::new(&db.table_prefix);
             let mut conn = connect(&db)?;
-            let changed = if apply {
+            let (changed, failed) = if apply {
                 tune::apply(&mut conn, &tables)?
             } else if revert {
-                tune::revert(&mut conn, &tables)?
+                (tune::revert(&mut conn, &tables)?, Vec::new())
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
             let mut report = tune::report(&mut conn, &tables)?;
             report.changed = changed;
+            report.failed = failed;
             if json {
-                return print_json(&report);
+                print_json(&report)?;
+            } else {
+                print!("{}", tune::text(&report));
             }
-            print!("{}", tune::text(&report));
+            if !report.failed.is_empty() {
+                anyhow::bail!("{} index(es) could not be added", report.failed.len());
+            }
             Ok(())
         }
         Command::Keys { json, command } => keys(json, command),

@@ -290,6 +290,9 @@ pub struct Report {
     pub shapes: Vec<ShapeReport>,
     /// `ALTER TABLE` statements run by `--apply` / `--revert`.
     pub changed: Vec<String>,
+    /// Statements MariaDB refused, with its error (e.g. a key too long for an old row format):
+    /// the other indexes are still added.
+    pub failed: Vec<String>,
 }
 
 /// An index on a table: name and (column, descending) in order.
@@ -423,11 +426,8 @@ pub fn report(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Rep
     for shape in shapes(tables, &newest) {
         let rows = explain(conn, &shape.sql)?;
         let first = rows.iter().find(|r| r.table == shape.alias);
-        let keyed = first.is_some_and(|r| {
-            r.key
-                .as_deref()
-                .is_some_and(|k| shape.keys.iter().any(|w| *w == k))
-        });
+        let keyed =
+            first.is_some_and(|r| r.key.as_deref().is_some_and(|k| shape.keys.contains(&k)));
         let sorted = rows.iter().any(|r| r.extra.contains("Using filesort"));
         report.shapes.push(ShapeReport {
             shape: shape.name.to_owned(),
@@ -439,9 +439,14 @@ pub fn report(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Rep
     Ok(report)
 }
 
-/// Adds the missing [`INDEXES`] online; returns the statements run.
-pub fn apply(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Vec<String>> {
+/// Adds the missing [`INDEXES`] online; returns the statements run and those MariaDB refused
+/// (each with its error; one refused index does not stop the others).
+pub fn apply(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+) -> anyhow::Result<(Vec<String>, Vec<String>)> {
     let mut run = Vec::new();
+    let mut failed = Vec::new();
     for def in INDEXES {
         if !table_exists(conn, tables, def.table)? {
             continue;
@@ -456,10 +461,12 @@ pub fn apply(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Vec<
             def.name,
             def.column_list()
         );
-        Sql::new(sql.clone()).execute(conn)?;
-        run.push(sql);
+        match Sql::new(sql.clone()).execute(conn) {
+            Ok(_) => run.push(sql),
+            Err(e) => failed.push(format!("{sql}: {e}")),
+        }
     }
-    Ok(run)
+    Ok((run, failed))
 }
 
 /// Drops every `threadgate_` index of the tables [`INDEXES`] names, and no other index.
@@ -498,6 +505,9 @@ pub fn text(report: &Report) -> String {
     let mut s = String::new();
     for c in &report.changed {
         s.push_str(&format!("ran: {c}\n"));
+    }
+    for f in &report.failed {
+        s.push_str(&format!("FAILED: {f}\n"));
     }
     s.push_str(&format!("indexes (prefix {}):\n", report.prefix));
     for i in &report.indexes {
