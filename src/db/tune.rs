@@ -383,8 +383,24 @@ fn explain(conn: &mut MysqlConnection, sql: &Sql) -> anyhow::Result<Vec<ExplainR
         .collect())
 }
 
+/// Refuses a prefix without the shop's tables (a typo must not look like "nothing to do") or
+/// without threadgate's (the list statements read its state).
+fn check_tables(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<()> {
+    for (table, hint) in [
+        ("customer_thread", "check THREADGATE_TABLE_PREFIX"),
+        ("customer_message", "check THREADGATE_TABLE_PREFIX"),
+        ("threadgate_state", "run `threadgate migrate` first"),
+    ] {
+        if !table_exists(conn, tables, table)? {
+            anyhow::bail!("no table {}: {hint}", table_name(tables, table));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the schema and explains every shape.
 pub fn report(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Report> {
+    check_tables(conn, tables)?;
     let mut report = Report {
         prefix: tables.prefix.clone(),
         ..Report::default()
@@ -445,6 +461,7 @@ pub fn apply(
     conn: &mut MysqlConnection,
     tables: &Tables,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    check_tables(conn, tables)?;
     let mut run = Vec::new();
     let mut failed = Vec::new();
     for def in INDEXES {
@@ -471,6 +488,7 @@ pub fn apply(
 
 /// Drops every `threadgate_` index of the tables [`INDEXES`] names, and no other index.
 pub fn revert(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Vec<String>> {
+    check_tables(conn, tables)?;
     let mut run = Vec::new();
     for table in managed_tables() {
         for e in indexes_of(conn, tables, table)? {

@@ -236,3 +236,27 @@ fn a_fresh_migrate_creates_the_indexes_with_the_tables() {
         .iter()
         .all(|l| l.starts_with("  threadgate_") && l.ends_with(": present")));
 }
+
+#[test]
+fn tune_under_a_prefix_without_a_shop_changes_nothing_and_says_why() {
+    let db = TestDb::seeded("ps_");
+    let before = statistics(&db);
+    for args in [&[][..], &["--apply"][..]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_threadgate"))
+            .arg("tune")
+            .args(args)
+            .env("DATABASE_URL", &db.url)
+            .env("THREADGATE_TABLE_PREFIX", "shop9_")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("no table shop9_customer_thread: check THREADGATE_TABLE_PREFIX"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(statistics(&db), before);
+}
