@@ -99,6 +99,8 @@ pub enum Failure {
     MethodNotAllowed,
     TooManyRequests,
     ServiceUnavailable,
+    /// The database is unavailable (threadgate's own: myKaarma documents no such answer).
+    Unavailable,
     Internal,
 }
 
@@ -111,7 +113,7 @@ impl Failure {
             | Failure::InvalidRequestData(_) => 400,
             Failure::MethodNotAllowed => 405,
             Failure::TooManyRequests => 429,
-            Failure::ServiceUnavailable => 503,
+            Failure::ServiceUnavailable | Failure::Unavailable => 503,
             Failure::Internal => 500,
         }
     }
@@ -126,7 +128,7 @@ impl Failure {
             Failure::InvalidRequestData(_) => "INVALID_REQUEST_DATA",
             Failure::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Failure::TooManyRequests => "TOO_MANY_REQUESTS",
-            Failure::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Failure::ServiceUnavailable | Failure::Unavailable => "SERVICE_UNAVAILABLE",
             Failure::Internal => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -144,6 +146,7 @@ impl Failure {
             Failure::MethodNotAllowed => "Method not allowed, use POST.".into(),
             Failure::TooManyRequests => "Too many failed authentication attempts from this address, retry later.".into(),
             Failure::ServiceUnavailable => "The webservice is disabled.".into(),
+            Failure::Unavailable => "The service is temporarily unavailable, retry later.".into(),
             Failure::Internal => "Internal error.".into(),
         }
     }

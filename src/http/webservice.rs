@@ -71,7 +71,11 @@ async fn handle(
     )
     .ok_or_else(ApiError::no_key)?;
 
-    let snapshot = state.snapshot();
+    // Before the shop configuration is first read (the server started before its database,
+    // or the prefix's tables are missing) nothing can be answered: 503, like an outage.
+    let snapshot = state
+        .snapshot()
+        .ok_or_else(|| ApiError::unavailable("the shop configuration is not loaded yet"))?;
     let default_shop = snapshot.default_shop();
     if !snapshot.webservice_enabled() {
         return Err(ApiError::webservice_disabled());

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod bridges;
+mod faults;
 mod keys;
 mod lists;
 mod live_shop;
