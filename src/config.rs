@@ -149,7 +149,7 @@ pub struct ServeSettings {
     /// Milliseconds one database step of a request (its statements on one connection) may
     /// take once it holds a connection, before the request is answered 503: a database that
     /// stops answering (paused, cut off) never holds a request longer.
-    #[arg(long, env = "THREADGATE_DB_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "THREADGATE_DB_TIMEOUT_MS", default_value_t = 5_000)]
     pub db_timeout_ms: u64,
 
     /// Start without a reachable database and wait for it (answering 503 meanwhile, retrying

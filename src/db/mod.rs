@@ -127,7 +127,7 @@ impl Default for PoolTimeouts {
     fn default() -> PoolTimeouts {
         PoolTimeouts {
             checkout: Duration::from_secs(3),
-            statements: Duration::from_secs(10),
+            statements: Duration::from_secs(5),
         }
     }
 }

@@ -324,6 +324,34 @@ fn delete_ids(params: &Params, path_id: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db_error(message: &str) -> TxError {
+        TxError::Db(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_connection_lost_during_commit_or_a_timeout_is_503_never_a_rollback_answer() {
+        let lost = "Lost connection to server during query";
+        for (e, stage) in [
+            (db_error(lost), Stage::Commit),
+            (db_error(lost), Stage::Statements),
+            (
+                TxError::Unavailable(DbError::TimedOut(std::time::Duration::from_secs(8))),
+                Stage::Statements,
+            ),
+        ] {
+            let answer = finish(e, stage, "POST");
+            assert_eq!((answer.status, answer.retry_after), (503, Some(2)));
+            assert_eq!(answer.errors[0].message, crate::error::UNAVAILABLE_MESSAGE);
+        }
+        // A statement's own failure rolls the transaction back: 500 code 46, as before.
+        let answer = finish(db_error("Duplicate entry"), Stage::Statements, "POST");
+        assert_eq!((answer.status, answer.errors[0].code), (500, 46));
+    }
 
     #[test]
     fn delete_ids_come_from_the_id_parameter_first() {
