@@ -156,42 +156,44 @@ fn a_wrong_prefix_stays_not_ready_and_says_which_tables_are_missing() {
 }
 
 #[test]
-fn a_connection_killed_during_a_statement_is_answered_503_and_never_handed_out_again() {
+fn a_connection_killed_during_a_read_is_answered_503_and_never_handed_out_again() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     assert_eq!(app.get(&key, "/api/customer_threads/1").status, 200);
-    // Hold thread 1 so that a PUT waits on its lock, then kill the server's connection.
+    // Hold the table so that a read (no transaction: diesel's own broken-transaction check
+    // does not see it) waits, then kill the server's connection under it.
     let mut locker = app.db.conn();
     locker
-        .batch_execute(
-            "BEGIN; SELECT * FROM ps_customer_thread WHERE id_customer_thread = 1 FOR UPDATE;",
-        )
+        .batch_execute("LOCK TABLES ps_customer_thread WRITE")
         .unwrap();
     let port = app.port;
-    let put_key = key.clone();
-    let put = std::thread::spawn(move || {
+    let get_key = key.clone();
+    let get = std::thread::spawn(move || {
         crate::support::http::send(
             port,
-            &format!("PUT /api/customer_threads HTTP/1.1\r\nAuthorization: {}", basic(&put_key)),
-            b"<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>2</id_contact><token>x</token></customer_thread></prestashop>",
+            &format!(
+                "GET /api/customer_threads/1 HTTP/1.1\r\nAuthorization: {}",
+                basic(&get_key)
+            ),
+            b"",
         )
     });
-    let victim = waiting_connection(&app.db);
+    let victim = waiting_connection(&app.db, "STATE LIKE 'Waiting for table%'");
     app.db
         .conn()
         .batch_execute(&format!("KILL {victim}"))
         .unwrap();
-    let r = put.join().unwrap();
-    assert_unavailable_xml(&r);
-    locker.batch_execute("ROLLBACK").unwrap();
+    assert_unavailable_xml(&get.join().unwrap());
+    locker.batch_execute("UNLOCK TABLES").unwrap();
     // The pool holds two connections: had the killed one gone back, one of these would fail.
     for _ in 0..4 {
         assert_eq!(app.get(&key, "/api/customer_threads/1").status, 200);
     }
 }
 
-/// The id of the connection waiting on a row lock in `db` (polled every 50 ms, 10 s at most).
-fn waiting_connection(db: &TestDb) -> u64 {
+/// The id of another connection to `db` whose processlist row matches `condition` (polled
+/// every 50 ms, 10 s at most).
+fn waiting_connection(db: &TestDb, condition: &str) -> u64 {
     #[derive(diesel::QueryableByName)]
     struct Id {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -200,7 +202,7 @@ fn waiting_connection(db: &TestDb) -> u64 {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let found: Vec<Id> = diesel::sql_query(format!(
-            "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = '{}' AND INFO LIKE '%FOR UPDATE%' AND ID <> CONNECTION_ID() AND STATE <> ''",
+            "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID() AND {condition}",
             db.name
         ))
         .load(&mut db.conn())
@@ -223,11 +225,21 @@ fn a_database_restart_and_pause_are_answered_503_then_served_again_without_losin
     server.start();
     let db = TestDb::seeded_on(&server, "ps_");
     let key = db.full_key();
-    let app = TestApp::with(db, impatient());
+    let mut settings = impatient();
+    settings.bridge_cache_ms = 600_000;
+    let app = TestApp::with(db, settings);
+    let m10 = |id: u32| {
+        app.raw(
+            &format!("GET /api/inbox/threads/{id} HTTP/1.1\r\nAuthorization: {key}"),
+            b"",
+        )
+    };
     let mut acked: Vec<String> = Vec::new();
     acked.extend(post_thread(&app, &key));
     assert_eq!(acked.len(), 1);
     assert_eq!(app.get(&key, "/api/customer_threads/1").status, 200);
+    let m10_before = m10(1);
+    assert_eq!(m10_before.status, 200);
 
     // --- the database stops ---
     server.stop();
@@ -258,10 +270,10 @@ fn a_database_restart_and_pause_are_answered_503_then_served_again_without_losin
             json!({"status": "not ready", "checks": {"database": "unreachable", "shop_tables": "unknown", "shop_configuration": "loaded"}})
         )
     );
-    let r = app.raw(
-        &format!("GET /api/inbox/threads/1 HTTP/1.1\r\nAuthorization: {key}"),
-        b"",
-    );
+    // M10: a thread read before is served from the bridges' read cache; another is not.
+    let r = m10(1);
+    assert_eq!((r.status, &r.body), (200, &m10_before.body));
+    let r = m10(2);
     assert_eq!(r.status, 503);
     assert_eq!(r.header("Retry-After"), Some("2"));
     assert_eq!(
@@ -434,7 +446,7 @@ fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_connections() {
             b"<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>2</id_contact><token>drained</token></customer_thread></prestashop>",
         )
     });
-    waiting_connection(&db);
+    waiting_connection(&db, "INFO LIKE '%FOR UPDATE%' AND STATE <> ''");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
