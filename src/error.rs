@@ -3,8 +3,9 @@
 //! Which error belongs where:
 //! - pure modules (`query`, `validate`, `ingest`, `auth` parsing) return `ApiError` built with
 //!   the constructors below, one per PrestaShop error code, with the exact texts of spec §13.4;
-//! - `db` returns [`DbError`]; the handler turns it into `ApiError::internal` (never a SQL text,
-//!   a file path or a stack trace in a body, decisions W20);
+//! - `db` returns [`DbError`]; the handler turns it into `ApiError::unavailable` (503, the
+//!   database cannot be reached) or `ApiError::internal` (500, any other failure), never a SQL
+//!   text, a file path or a stack trace in a body (decisions W20);
 //! - `http` is the only place that renders an `ApiError` (XML or JSON, spec §13.1), and it
 //!   re-renders actix's own errors through it.
 //!

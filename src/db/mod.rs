@@ -4,7 +4,10 @@
 //! of strings — exactly what PrestaShop's PDO layer returns (`ATTR_STRINGIFY_FETCHES`, §5.4).
 //!
 //! Must not import actix or `http`. Callers hand `run` a closure; it runs on tokio's blocking
-//! pool with a pooled connection, so no connection is ever held across an `.await`.
+//! pool with a pooled connection, so no connection is ever held across an `.await`. `run` waits
+//! a bounded time for a connection and for the answer, and discards a connection whose
+//! statement failed at the connection level (`fault`), so a restarted database is served
+//! again without a restart of threadgate.
 
 pub mod bridge;
 pub mod cache;
@@ -72,7 +75,7 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<Conn, Self::Error> {
         let mut conn =
             MysqlConnection::establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
-        // PrestaShop's sessions run with an empty sql_mode (DbPDO, spec §5.3): the `''` status
+        // PrestaShop's sessions run with an empty sql_mode (`classes/db/DbPDO.php`): the `''` status
         // it stores for an omitted status is refused in strict mode. threadgate validates,
         // casts and cuts values itself before writing, so nothing relies on silent coercion.
         conn.batch_execute("SET SESSION sql_mode = ''")
