@@ -75,9 +75,10 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<Conn, Self::Error> {
         let mut conn =
             MysqlConnection::establish(&self.url).map_err(diesel::r2d2::Error::ConnectionError)?;
-        // PrestaShop's sessions run with an empty sql_mode (`classes/db/DbPDO.php`): the `''` status
-        // it stores for an omitted status is refused in strict mode. threadgate validates,
-        // casts and cuts values itself before writing, so nothing relies on silent coercion.
+        // PrestaShop's sessions run with an empty sql_mode (`classes/db/DbPDO.php`): the `''`
+        // status it stores for an omitted status is refused in strict mode. threadgate
+        // validates, casts and cuts values itself before writing, so nothing relies on silent
+        // coercion.
         conn.batch_execute("SET SESSION sql_mode = ''")
             .map_err(diesel::r2d2::Error::QueryError)?;
         Ok(Conn { conn, lost: false })
@@ -192,6 +193,15 @@ where
     T: Send + 'static,
     E: From<DbError> + Fault + Send + 'static,
 {
+    // In an outage with no connection left in the pool, answer at once instead of queueing a
+    // blocking thread per request for the whole checkout time: r2d2 keeps reconnecting in the
+    // background (every 1.5 s at most), and the first request that finds a connection again
+    // ends the outage.
+    if pool.health.is_down() && pool.inner.state().idle_connections == 0 {
+        return Err(E::from(DbError::Unavailable(
+            "the database is unreachable and no connection is open".into(),
+        )));
+    }
     let p = pool.clone();
     let checkout = pool.checkout.min(limit);
     let task = tokio::task::spawn_blocking(move || {
