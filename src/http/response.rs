@@ -139,9 +139,10 @@ where
 /// An error document in the negotiated format (spec §13.1); 404 of an unknown id has no body
 /// and no `Content-Type` (decisions W25).
 pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
-    if e.is_unavailable() || e.status == 503 {
+    if e.status == 503 {
         // An outage is logged once by the pool (`db::fault::Health`), not once per request.
-        tracing::debug!(error = %e, cause = e.cause.as_deref().unwrap_or(""), "request refused: service unavailable");
+        let cause = e.cause.as_deref().unwrap_or("");
+        tracing::debug!(error = %e, cause, "request refused: service unavailable");
     } else if e.status >= 500 {
         tracing::error!(error = %e, "request failed");
     } else {

@@ -29,6 +29,16 @@ enum TxError {
     Unavailable(DbError),
 }
 
+impl std::fmt::Display for TxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TxError::Api(e) => e.fmt(f),
+            TxError::Db(e) => e.fmt(f),
+            TxError::Unavailable(e) => e.fmt(f),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for TxError {
     fn from(e: diesel::result::Error) -> TxError {
         TxError::Db(e)
@@ -116,7 +126,7 @@ fn finish(e: TxError, stage: Stage, method: &str) -> ApiError {
     if unknown {
         tracing::error!(
             method,
-            error = ?e,
+            error = %e,
             "write outcome unknown: the database was lost during COMMIT or did not answer in time; answered 503"
         );
     }
