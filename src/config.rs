@@ -156,6 +156,36 @@ pub struct ServeSettings {
     /// MiB of memory the bridges' read cache may hold (split between M10 and the thread list).
     #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MIB", default_value_t = 64)]
     pub bridge_cache_mib: usize,
+
+    /// Milliseconds a request waits for a free database connection (all in use, or the
+    /// database unreachable) before it is answered 503 with `Retry-After`.
+    #[arg(
+        long,
+        env = "THREADGATE_DB_CHECKOUT_TIMEOUT_MS",
+        default_value_t = 3000
+    )]
+    pub db_checkout_timeout_ms: u64,
+
+    /// Milliseconds one database step of a request (its statements on one connection) may
+    /// take once it holds a connection, before the request is answered 503: a database that
+    /// stops answering (paused, cut off) never holds a request longer.
+    #[arg(long, env = "THREADGATE_DB_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_timeout_ms: u64,
+
+    /// Start without a reachable database and wait for it (answering 503 meanwhile, retrying
+    /// with a capped backoff); `false` exits at once when the database or the shop's tables
+    /// cannot be read, as before.
+    #[arg(
+        long,
+        env = "THREADGATE_DB_WAIT",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub db_wait: bool,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT; the rest are cut.
+    #[arg(long, env = "THREADGATE_SHUTDOWN_TIMEOUT", default_value_t = 20)]
+    pub shutdown_timeout: u64,
 }
 
 /// Where keys are checked (decisions, Keys and permissions).
@@ -208,6 +238,14 @@ impl ServeSettings {
         match self.auth_source {
             KeySource::Own => Duration::from_secs(self.key_cache_ttl),
             KeySource::Prestashop => Duration::from_secs(self.prestashop_key_ttl),
+        }
+    }
+
+    /// How the pool waits for the database.
+    pub fn pool_timeouts(&self) -> crate::db::PoolTimeouts {
+        crate::db::PoolTimeouts {
+            checkout: Duration::from_millis(self.db_checkout_timeout_ms.max(1)),
+            statements: Duration::from_millis(self.db_timeout_ms.max(1)),
         }
     }
 

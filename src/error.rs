@@ -3,8 +3,9 @@
 //! Which error belongs where:
 //! - pure modules (`query`, `validate`, `ingest`, `auth` parsing) return `ApiError` built with
 //!   the constructors below, one per PrestaShop error code, with the exact texts of spec §13.4;
-//! - `db` returns [`DbError`]; the handler turns it into `ApiError::internal` (never a SQL text,
-//!   a file path or a stack trace in a body, decisions W20);
+//! - `db` returns [`DbError`]; the handler turns it into `ApiError::unavailable` (503, the
+//!   database cannot be reached) or `ApiError::internal` (500, any other failure), never a SQL
+//!   text, a file path or a stack trace in a body (decisions W20);
 //! - `http` is the only place that renders an `ApiError` (XML or JSON, spec §13.1), and it
 //!   re-renders actix's own errors through it.
 //!
@@ -31,6 +32,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// Where the error was raised, for logs.
     pub location: &'static Location<'static>,
+    /// For a database that is unavailable ([`ApiError::unavailable`]): why, for the logs only.
+    pub cause: Option<String>,
 }
 
 /// The realm PrestaShop sends with every authentication failure (spec §2.1).
@@ -48,6 +51,7 @@ impl ApiError {
             www_authenticate: false,
             retry_after: None,
             location: Location::caller(),
+            cause: None,
         }
     }
 
@@ -75,6 +79,7 @@ impl ApiError {
             www_authenticate: false,
             retry_after: None,
             location: Location::caller(),
+            cause: None,
         }
     }
 
@@ -82,6 +87,22 @@ impl ApiError {
     #[track_caller]
     pub fn internal() -> ApiError {
         ApiError::new(500, 0, "Internal error")
+    }
+
+    /// The database cannot be reached (no connection within the checkout time, a connection
+    /// lost, no answer in time) or the shop configuration is not loaded yet: 503 with
+    /// `Retry-After` (docs/compatibility.md, Database). `cause` goes to the logs only.
+    #[track_caller]
+    pub fn unavailable(cause: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(503, 0, UNAVAILABLE_MESSAGE);
+        e.retry_after = Some(UNAVAILABLE_RETRY_AFTER);
+        e.cause = Some(cause.into());
+        e
+    }
+
+    /// Whether this is [`ApiError::unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        self.cause.is_some() && self.status == 503
     }
 
     // --- authentication (spec §2.1, decisions W2) ---
@@ -439,6 +460,12 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// The message of [`ApiError::unavailable`].
+pub const UNAVAILABLE_MESSAGE: &str = "The database is unavailable, retry later";
+
+/// `Retry-After` seconds of every "database unavailable" answer (the API's and the bridges').
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 2;
+
 /// SimpleXML's exception text for any body libxml2 cannot parse, empty bodies included.
 pub const XML_PARSE_FAILED: &str = "String could not be parsed as XML";
 
@@ -471,13 +498,59 @@ pub enum DbError {
     Connection(#[from] diesel::ConnectionError),
     #[error("the blocking task was cancelled")]
     Cancelled,
+    /// No connection within the checkout time.
+    #[error("no database connection: {0}")]
+    Unavailable(String),
+    /// No answer within the pool's timeout (the statement may still complete).
+    #[error("no answer from the database within {} ms", .0.as_millis())]
+    TimedOut(std::time::Duration),
+    /// The shop configuration is not loaded yet (the server started before its database).
+    #[error("the shop configuration is not loaded yet")]
+    NotReady,
+}
+
+impl DbError {
+    /// A statement named a table that does not exist (server error 1146): the shop's tables
+    /// are not under the configured prefix, or `threadgate migrate` was not run.
+    pub fn is_missing_table(&self) -> bool {
+        matches!(self, DbError::Query(e) if crate::db::fault::missing_table(e))
+    }
+}
+
+impl crate::db::Fault for DbError {
+    fn unavailable_cause(&self) -> Option<String> {
+        let unavailable = match self {
+            DbError::Pool(_)
+            | DbError::Unavailable(_)
+            | DbError::TimedOut(_)
+            | DbError::NotReady => true,
+            DbError::Connection(_) => true,
+            DbError::Query(e) => crate::db::fault::connection_lost(e),
+            DbError::Cancelled => false,
+        };
+        unavailable.then(|| self.to_string())
+    }
+}
+
+impl crate::db::Fault for ApiError {
+    fn unavailable_cause(&self) -> Option<String> {
+        self.cause.clone().filter(|_| self.status == 503)
+    }
 }
 
 impl From<DbError> for ApiError {
+    /// 503 when the database is unavailable (logged once per outage by the pool, see
+    /// `db::fault::Health`), else 500 and an `error` line: a statement failed on its own.
     #[track_caller]
     fn from(e: DbError) -> ApiError {
-        tracing::error!(error = %e, "database failure");
-        ApiError::internal()
+        use crate::db::Fault;
+        match e.unavailable_cause() {
+            Some(cause) => ApiError::unavailable(cause),
+            None => {
+                tracing::error!(error = %e, "database failure");
+                ApiError::internal()
+            }
+        }
     }
 }
 

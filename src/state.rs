@@ -5,6 +5,7 @@
 //! Kept apart from `startup` (which builds the actix `App` from it and imports `http`) so that
 //! `http` can use the state without importing `startup`: no import circle.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
@@ -35,7 +36,10 @@ pub struct AppState {
     pub bodies: Arc<BodyBudget>,
     /// What `/metrics` reports (served on `THREADGATE_METRICS_BIND` only).
     pub metrics: Arc<Metrics>,
-    snapshot: RwLock<Arc<ShopSnapshot>>,
+    /// Requests being served, for the shutdown's drain count.
+    pub in_flight: Arc<InFlight>,
+    /// `None` until the shop configuration is first read: the server is not ready.
+    snapshot: RwLock<Option<Arc<ShopSnapshot>>>,
 }
 
 /// Verified keys held at most (each entry is a few hundred bytes).
@@ -46,18 +50,19 @@ const LIMITER_CAPACITY: usize = 100_000;
 const BODY_MEMORY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AppState {
-    /// Connects, reads the shop snapshot once, and is ready to serve.
+    /// The state of a server that is not ready yet: the pool opens its connections in the
+    /// background and nothing is read. [`AppState::refresh`] (the start-up wait in `startup`,
+    /// or a test) reads the shop configuration and makes it ready.
     pub fn new(db_settings: &DbSettings, settings: ServeSettings) -> anyhow::Result<AppState> {
         let metrics = Arc::new(Metrics::new());
         let pool = db::pool(
             &db_settings.database_url,
             db_settings.pool_size,
+            settings.pool_timeouts(),
             metrics.db.clone(),
-        )?;
+        );
         let tables = Tables::new(&db_settings.table_prefix);
-        let snapshot = shop::load(&mut *pool.get()?, &tables)?;
         let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
-        keys.set_generation(snapshot.key_generation);
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
         let data_generation = Arc::new(DataGeneration::default());
         let bridges = BridgeState::new(&settings, data_generation.clone());
@@ -76,7 +81,8 @@ impl AppState {
             bridges,
             bodies,
             metrics,
-            snapshot: RwLock::new(Arc::new(snapshot)),
+            in_flight: Arc::new(InFlight::default()),
+            snapshot: RwLock::new(None),
         })
     }
 
@@ -92,16 +98,28 @@ impl AppState {
         })
     }
 
-    pub fn snapshot(&self) -> Arc<ShopSnapshot> {
+    /// The shop configuration as last read; `None` before the first read succeeded.
+    pub fn snapshot(&self) -> Option<Arc<ShopSnapshot>> {
         self.snapshot
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
+    /// The shop configuration is loaded (it stays loaded through a database outage).
+    pub fn is_ready(&self) -> bool {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17); in the setting's time
+    /// zone while the configuration is not loaded.
     pub fn shop_now(&self) -> String {
-        self.snapshot().now(self.settings.timezone)
+        self.snapshot()
+            .unwrap_or_default()
+            .now(self.settings.timezone)
     }
 
     /// Reads the key store's generation alone; a newer one empties the key cache, so the next
@@ -136,7 +154,67 @@ impl AppState {
         })
         .await?;
         self.keys.set_generation(snapshot.key_generation);
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snapshot));
         Ok(())
+    }
+}
+
+/// Requests in flight, and how many finished or were cut (their future dropped before the
+/// response was ready), counted by the middleware in `startup::app`.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    active: AtomicUsize,
+    finished: AtomicU64,
+    cut: AtomicU64,
+}
+
+/// [`InFlight`]'s counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlightCount {
+    pub active: usize,
+    pub finished: u64,
+    pub cut: u64,
+}
+
+impl InFlight {
+    /// A request starts; the guard counts it finished ([`RequestGuard::finish`]) or cut (drop).
+    pub fn enter(self: &Arc<Self>) -> RequestGuard {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        RequestGuard {
+            counter: self.clone(),
+            finished: false,
+        }
+    }
+
+    pub fn count(&self) -> InFlightCount {
+        InFlightCount {
+            active: self.active.load(Ordering::Acquire),
+            finished: self.finished.load(Ordering::Acquire),
+            cut: self.cut.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// One request in flight.
+pub struct RequestGuard {
+    counter: Arc<InFlight>,
+    finished: bool,
+}
+
+impl RequestGuard {
+    pub fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        let c = &self.counter;
+        if self.finished {
+            c.finished.fetch_add(1, Ordering::AcqRel);
+        } else {
+            c.cut.fetch_add(1, Ordering::AcqRel);
+        }
+        c.active.fetch_sub(1, Ordering::AcqRel);
     }
 }

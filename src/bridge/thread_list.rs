@@ -103,6 +103,8 @@ pub enum Failure {
     RequestTimeout,
     /// The memory for request bodies is spent (`http::body`).
     Busy,
+    /// The database is unavailable (threadgate's own: myKaarma documents no such answer).
+    Unavailable,
     Internal,
 }
 
@@ -115,7 +117,7 @@ impl Failure {
             | Failure::InvalidRequestData(_) => 400,
             Failure::MethodNotAllowed => 405,
             Failure::TooManyRequests => 429,
-            Failure::ServiceUnavailable | Failure::Busy => 503,
+            Failure::ServiceUnavailable | Failure::Busy | Failure::Unavailable => 503,
             Failure::RequestTimeout => 408,
             Failure::Internal => 500,
         }
@@ -131,7 +133,9 @@ impl Failure {
             Failure::InvalidRequestData(_) => "INVALID_REQUEST_DATA",
             Failure::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Failure::TooManyRequests => "TOO_MANY_REQUESTS",
-            Failure::ServiceUnavailable | Failure::Busy => "SERVICE_UNAVAILABLE",
+            Failure::ServiceUnavailable | Failure::Busy | Failure::Unavailable => {
+                "SERVICE_UNAVAILABLE"
+            }
             Failure::RequestTimeout => "REQUEST_TIMEOUT",
             Failure::Internal => "INTERNAL_SERVER_ERROR",
         }
@@ -152,6 +156,7 @@ impl Failure {
             Failure::ServiceUnavailable => "The webservice is disabled.".into(),
             Failure::RequestTimeout => "The request body did not arrive in time.".into(),
             Failure::Busy => "Too many request bodies are being received at once, retry later.".into(),
+            Failure::Unavailable => "The service is temporarily unavailable, retry later.".into(),
             Failure::Internal => "Internal error.".into(),
         }
     }

@@ -281,6 +281,45 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
     })
 }
 
+/// The tables a server needs under its prefix: the shop's own (configuration, shops,
+/// languages, threads, messages) and threadgate's state (created by `threadgate migrate`).
+pub const REQUIRED_TABLES: [&str; 6] = [
+    "configuration",
+    "shop",
+    "lang",
+    "customer_thread",
+    "customer_message",
+    "threadgate_state",
+];
+
+/// Which of [`REQUIRED_TABLES`] are missing under the prefix, in one statement (`/readyz`).
+pub fn missing_tables(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+) -> QueryResult<Vec<&'static str>> {
+    let mut q = Sql::new(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (",
+    );
+    for (i, t) in REQUIRED_TABLES.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind_text(format!("{}{t}", tables.prefix));
+    }
+    q.push(")");
+    let found: Vec<String> = q
+        .cached()
+        .load(conn)?
+        .into_iter()
+        .filter_map(|r| r.0[0].clone())
+        .collect();
+    Ok(REQUIRED_TABLES
+        .iter()
+        .copied()
+        .filter(|t| !found.iter().any(|f| *f == format!("{}{t}", tables.prefix)))
+        .collect())
+}
+
 /// The key store's generation counter.
 pub fn key_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<u64> {
     let rows = Sql::new(format!(

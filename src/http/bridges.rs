@@ -33,7 +33,8 @@ use crate::db;
 use crate::db::bridge::{self as reads, IdIndex};
 use crate::db::cache::{DataGeneration, ReadCache, Weigh};
 use crate::db::shop::ShopSnapshot;
-use crate::error::{ApiError, DbError};
+use crate::db::Fault;
+use crate::error::{ApiError, DbError, UNAVAILABLE_RETRY_AFTER};
 use crate::resource::Method;
 use crate::state::AppState;
 
@@ -119,12 +120,15 @@ enum KeyFailure {
     Wrong,
     NoPermission,
     TooMany(Option<u64>),
+    /// The database is unavailable (503 with `Retry-After`).
+    Unavailable,
     Internal,
 }
 
 fn key_failure(e: &ApiError) -> KeyFailure {
     match e.status {
         429 => KeyFailure::TooMany(e.retry_after),
+        _ if e.is_unavailable() => KeyFailure::Unavailable,
         s if s >= 500 => KeyFailure::Internal,
         // 21 alone: an active key without any permission row.
         _ if e.errors.len() == 1 && e.errors[0].code == 21 => KeyFailure::NoPermission,
@@ -161,6 +165,32 @@ fn m10_err(status: u16, message: &'static str) -> M10Error {
         status,
         message,
         retry_after: None,
+    }
+}
+
+/// The database is unavailable, or the shop configuration not loaded yet.
+fn m10_unavailable() -> M10Error {
+    M10Error {
+        status: 503,
+        message: "The database is unavailable, retry later",
+        retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+    }
+}
+
+/// Why a bridge read failed: the database is unavailable (503) or something else (500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFailure {
+    Unavailable,
+    Internal,
+}
+
+impl ReadFailure {
+    fn of(e: &DbError) -> ReadFailure {
+        if e.is_unavailable() {
+            ReadFailure::Unavailable
+        } else {
+            ReadFailure::Internal
+        }
     }
 }
 
@@ -226,7 +256,7 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
     let key = authorization(req, state)
         .map(m10_key)
         .ok_or_else(|| m10_err(401, "Authentication required"))?;
-    let snapshot = state.snapshot();
+    let snapshot = state.snapshot().ok_or_else(m10_unavailable)?;
     if !snapshot.webservice_enabled(request_shop(req, &snapshot)) {
         return Err(m10_err(503, "The webservice is disabled"));
     }
@@ -238,6 +268,7 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
             message: "Too many failed authentication attempts, retry later",
             retry_after,
         },
+        KeyFailure::Unavailable => m10_unavailable(),
         KeyFailure::Internal => m10_err(500, "Internal error"),
     })?;
 
@@ -263,7 +294,10 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
         .m10
         .get_or_load(id, || read_m10(state, id))
         .await
-        .map_err(|()| m10_err(500, "Internal error"))?;
+        .map_err(|f| match f {
+            ReadFailure::Unavailable => m10_unavailable(),
+            ReadFailure::Internal => m10_err(500, "Internal error"),
+        })?;
     let found = read.0.as_ref().ok_or_else(not_found)?;
     // A thread of a shop the key is not associated with does not exist for this key.
     if !account.shops.contains(&found.thread.id_shop) {
@@ -314,7 +348,7 @@ impl Weigh for M10Read {
 }
 
 /// Reads a thread and its messages (two statements, `db::bridge`), with the attachments' sizes.
-async fn read_m10(state: &AppState, id: u32) -> Result<M10Read, ()> {
+async fn read_m10(state: &AppState, id: u32) -> Result<M10Read, ReadFailure> {
     let tables = state.tables.clone();
     let upload_dir = state.settings.upload_dir.clone();
     let found = db::run(&state.pool, move |conn| {
@@ -329,11 +363,11 @@ async fn read_m10(state: &AppState, id: u32) -> Result<M10Read, ()> {
         }))
     })
     .await
-    .map_err(|e| tracing::error!(error = %e, "M10 read failed"))?;
+    .map_err(|e| ReadFailure::of(&e))?;
     let Some((thread, messages)) = found else {
         return Ok(M10Read(None));
     };
-    let snapshot = state.snapshot();
+    let snapshot = state.snapshot().unwrap_or_default();
     let shop_name = snapshot
         .shops
         .iter()
@@ -350,9 +384,10 @@ async fn read_m10(state: &AppState, id: u32) -> Result<M10Read, ()> {
         tz,
         shop_view: Bytes::new(),
     };
-    t.shop_view = t
-        .render(View::All)
-        .map_err(|e| tracing::error!(error = %e, "M10 rendering failed"))?;
+    t.shop_view = t.render(View::All).map_err(|e| {
+        tracing::error!(error = %e, "M10 rendering failed");
+        ReadFailure::Internal
+    })?;
     Ok(M10Read(Some(t)))
 }
 
@@ -417,6 +452,15 @@ type ListFailure = (Failure, Vec<thread_list::Warning>, Option<u64>);
 
 fn fail(f: Failure) -> ListFailure {
     (f, Vec::new(), None)
+}
+
+/// The database is unavailable, or the shop configuration not loaded yet.
+fn list_unavailable() -> ListFailure {
+    (
+        Failure::Unavailable,
+        Vec::new(),
+        Some(UNAVAILABLE_RETRY_AFTER),
+    )
 }
 
 async fn read_body(
@@ -517,7 +561,7 @@ impl Weigh for ListRead {
 
 /// Existence of the three rows in one statement, then the threads and their messages in two
 /// (`db::bridge`), summarised in each thread's shop time zone.
-async fn read_list(state: &AppState, key: ListKey) -> Result<ListRead, ()> {
+async fn read_list(state: &AppState, key: ListKey) -> Result<ListRead, ReadFailure> {
     let tables = state.tables.clone();
     let rows = db::run(&state.pool, move |conn| {
         let contact = (key.contact > 0).then_some(key.contact);
@@ -531,9 +575,9 @@ async fn read_list(state: &AppState, key: ListKey) -> Result<ListRead, ()> {
         Ok::<_, DbError>((contact_ok, customer_ok, employee_ok, threads))
     })
     .await
-    .map_err(|e| tracing::error!(error = %e, "thread list read failed"))?;
+    .map_err(|e| ReadFailure::of(&e))?;
     let (contact_ok, customer_ok, employee_ok, threads) = rows;
-    let snapshot = state.snapshot();
+    let snapshot = state.snapshot().unwrap_or_default();
     let mut zones: HashMap<u32, Tz> = HashMap::new();
     let threads = threads
         .iter()
@@ -626,7 +670,7 @@ async fn list(
     let value = authorization(req, state).ok_or_else(|| fail(Failure::CredentialsAreNull))?;
     let key =
         credential::basic_user(value.as_bytes()).ok_or_else(|| fail(Failure::WrongCredential))?;
-    let snapshot = state.snapshot();
+    let snapshot = state.snapshot().ok_or_else(list_unavailable)?;
     if !snapshot.webservice_enabled(request_shop(req, &snapshot)) {
         return Err(fail(Failure::ServiceUnavailable));
     }
@@ -634,6 +678,7 @@ async fn list(
         KeyFailure::Wrong => fail(Failure::WrongCredential),
         KeyFailure::NoPermission => fail(Failure::NotAuthorized),
         KeyFailure::TooMany(s) => (Failure::TooManyRequests, Vec::new(), s),
+        KeyFailure::Unavailable => list_unavailable(),
         KeyFailure::Internal => fail(Failure::Internal),
     })?;
 
@@ -670,9 +715,13 @@ async fn list(
             },
         },
     ];
-    let [contact, customer, employee] = learn(state, refs)
-        .await
-        .map_err(|_| fail(Failure::Internal))?;
+    let [contact, customer, employee] =
+        learn(state, refs)
+            .await
+            .map_err(|e| match ReadFailure::of(&e) {
+                ReadFailure::Unavailable => list_unavailable(),
+                ReadFailure::Internal => fail(Failure::Internal),
+            })?;
     let Some(contact) = contact else {
         return Err(failed(Failure::NotAuthorized, &body));
     };
@@ -694,7 +743,10 @@ async fn list(
         .lists
         .get_or_load(key, || read_list(state, key))
         .await
-        .map_err(|()| fail(Failure::Internal))?;
+        .map_err(|f| match f {
+            ReadFailure::Unavailable => list_unavailable(),
+            ReadFailure::Internal => fail(Failure::Internal),
+        })?;
     if !read.contact_ok {
         return Err(failed(Failure::NotAuthorized, &body));
     }

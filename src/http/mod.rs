@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod bridges;
+pub mod health;
 pub mod keys;
 pub mod observe;
 pub mod request;
@@ -14,8 +15,10 @@ pub mod write;
 use actix_web::web;
 
 /// The route tree. The webservice takes every path (PrestaShop's rewrite accepts `//api/...`
-/// and `&` in the path), so it is the default service; foreign routes (bridges) go before it.
+/// and `&` in the path), so it is the default service; foreign routes (bridges, `/healthz`,
+/// `/readyz`) go before it.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(health::routes);
     cfg.configure(bridges::routes);
     cfg.default_service(web::to(webservice::dispatch));
 }

@@ -140,7 +140,11 @@ where
 /// An error document in the negotiated format (spec §13.1); 404 of an unknown id has no body
 /// and no `Content-Type` (decisions W25).
 pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
-    if e.status >= 500 {
+    if e.status == 503 {
+        // An outage is logged once by the pool (`db::fault::Health`), not once per request.
+        let cause = e.cause.as_deref().unwrap_or("");
+        tracing::debug!(error = %e, cause, "request refused: service unavailable");
+    } else if e.status >= 500 {
         tracing::error!(error = %e, "request failed");
     } else {
         tracing::debug!(error = %e, "request refused");

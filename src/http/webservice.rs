@@ -39,9 +39,14 @@ pub async fn dispatch(
     // The shop the host and path name (used when the request has no `id_shop`), and the API
     // path under that shop's base URI.
     let decoded = percent_decode(req.path());
-    let located = state
-        .snapshot()
-        .shop_for_request(&request_host(req.headers()), &decoded);
+    let located = match state.snapshot() {
+        Some(snapshot) => snapshot.shop_for_request(&request_host(req.headers()), &decoded),
+        // Not ready: `handle` answers 503 before the shop is used.
+        None => RequestShop {
+            shop: 0,
+            base_uri: "/".to_owned(),
+        },
+    };
     let (path, base_uri) = parse_api_path_under(&decoded, &located.base_uri);
     let mut params = Params::parse(path.as_ref().map_or("", |p| p.path_params.as_str()));
     params.merge(Params::parse(req.query_string()));
@@ -91,7 +96,11 @@ async fn handle(
     )
     .ok_or_else(ApiError::no_key)?;
 
-    let snapshot = state.snapshot();
+    // Before the shop configuration is first read (the server started before its database,
+    // or the prefix's tables are missing) nothing can be answered: 503, like an outage.
+    let snapshot = state
+        .snapshot()
+        .ok_or_else(|| ApiError::unavailable("the shop configuration is not loaded yet"))?;
     let default_shop = located.shop;
     if !snapshot.webservice_enabled(default_shop) {
         return Err(ApiError::webservice_disabled());

@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod bridges;
 mod deploy;
+mod faults;
 mod keys;
 mod lists;
 mod live_shop;
