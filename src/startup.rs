@@ -1,15 +1,22 @@
-//! Building and running the service: the actix `App` (used by `main` and by the tests alike),
-//! the server, and the background refresh of the shop snapshot ([`AppState`] lives in `state`).
+//! Building and running the service: the actix `App` and the server (used by `main` and by the
+//! tests alike), and the background refresh of the shop snapshot ([`AppState`] lives in `state`).
 
 use std::time::Duration;
 
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, KeepAlive};
+use actix_server::{Server, ServerBuilder};
+use actix_service::{fn_service, map_config, ServiceFactoryExt};
 use actix_web::body::MessageBody;
+use actix_web::dev::AppConfig;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::ErrorHandlers;
-use actix_web::{web, App, HttpServer};
+use actix_web::rt::net::TcpStream;
+use actix_web::{web, App};
 
 use crate::config::{DbSettings, ServeSettings};
 use crate::http;
+use crate::http::conn::Conn;
 use crate::state::AppState;
 
 /// The application, as `serve` runs it and as the tests call it.
@@ -30,14 +37,41 @@ pub fn app(
         .configure(http::routes)
 }
 
-/// Sends responses without Nagle's delay: a response written in two parts (headers, then a
-/// streamed body) would otherwise wait for the client's delayed ACK, about 40 ms.
-pub fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
+/// The HTTP server on `listener`, as `serve` runs it and as the tests start it: actix-server
+/// accepting, every connection read through [`http::conn::Conn`] (request targets encoded as
+/// Apache would pass them; malformed heads answered with an error document), actix-http's
+/// HTTP/1 dispatcher, and [`app`]. Accepted sockets set `TCP_NODELAY`: a response written in two
+/// parts (headers, then a streamed body) would otherwise wait for the client's delayed ACK.
+/// Call `.run()` on the result (tests add `.disable_signals()` first).
+pub fn server(
+    listener: std::net::TcpListener,
+    state: web::Data<AppState>,
+    workers: Option<usize>,
+) -> std::io::Result<ServerBuilder> {
+    let addr = listener.local_addr()?;
+    let head_timeout = Duration::from_millis(state.settings.request_head_timeout_ms);
+    let mut builder = Server::build();
+    if let Some(n) = workers {
+        builder = builder.workers(n.max(1));
     }
+    builder.listen("threadgate", listener, move || {
+        let app = map_config(app(state.clone()), |_| AppConfig::default());
+        let h1 = HttpService::build()
+            .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+            // The connection layer times the first head and answers 408 itself.
+            .client_request_timeout(Duration::ZERO)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .local_addr(addr)
+            .h1(app);
+        fn_service(move |tcp: TcpStream| {
+            let peer = tcp.peer_addr().ok();
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+            std::future::ready(Ok::<_, DispatchError>((Conn::new(tcp, head_timeout), peer)))
+        })
+        .and_then(h1)
+    })
 }
 
 /// Starts the background work on the current actix runtime: the shop snapshot refresh every
@@ -81,11 +115,8 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
     let state = web::Data::new(AppState::new(&db_settings, settings)?);
     spawn_background(state.clone());
 
-    let mut server = HttpServer::new(move || app(state.clone())).on_connect(no_delay);
-    if let Some(n) = workers {
-        server = server.workers(n.max(1));
-    }
-    let server = server.bind(&bind)?;
+    let listener = std::net::TcpListener::bind(&bind)?;
+    let server = server(listener, state, workers)?;
     tracing::info!(%bind, "threadgate is serving");
     server.run().await?;
     Ok(())

@@ -2,6 +2,7 @@
 //! and the rendering of every error — actix's own included — as an error document.
 
 pub mod bridges;
+pub mod conn;
 pub mod keys;
 pub mod request;
 pub mod response;

@@ -203,12 +203,9 @@ impl TestApp {
                 if background {
                     startup::spawn_background(s.clone());
                 }
-                let server = actix_web::HttpServer::new(move || startup::app(s.clone()))
-                    .on_connect(startup::no_delay)
-                    .workers(1)
-                    .disable_signals()
-                    .listen(listener)
+                let server = startup::server(listener, s, Some(1))
                     .expect("listen")
+                    .disable_signals()
                     .run();
                 tx.send(server.handle()).unwrap();
                 server.await.unwrap();
