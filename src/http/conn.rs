@@ -186,6 +186,8 @@ struct Framing {
     scanned: usize,
     /// Complete heads handed over.
     heads: u64,
+    /// The encoded form of the head [`Stop::Encode`] stopped at.
+    encoded: Option<Vec<u8>>,
 }
 
 impl Framing {
@@ -195,6 +197,7 @@ impl Framing {
             after_body: State::Head,
             scanned: 0,
             heads: 0,
+            encoded: None,
         }
     }
 
@@ -268,6 +271,21 @@ impl Framing {
     /// target's length, `Content-Length`, `Transfer-Encoding`, `Host`) and moves to its body.
     /// `Ok(true)`: its target has bytes to encode.
     fn check(&mut self, head: &[u8]) -> Result<bool, Refusal> {
+        self.encoded = None;
+        let target = request_target(head);
+        let (encoded_len, encode) = measure(target);
+        if encoded_len > MAX_TARGET {
+            return Err(Refusal::TargetTooLong);
+        }
+        // httparse wants the target as UTF-8: the encoded head is the one checked.
+        let head = if encode {
+            let mut e = Vec::with_capacity(head.len() + encoded_len - target.len());
+            encode_head(head, &mut e);
+            &*self.encoded.insert(e)
+        } else {
+            head
+        };
+        let target = request_target(head);
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(head) {
@@ -278,19 +296,10 @@ impl Framing {
         }
         let method = req.method.unwrap_or("");
         let http11 = req.version == Some(1);
-        let target = request_target(head);
-        let (encoded_len, encode) = measure(target);
-        if encoded_len > MAX_TARGET {
-            return Err(Refusal::TargetTooLong);
-        }
         // An origin-form target (`/...`) is always valid once encoded; the other forms
         // (absolute, authority, `*`) are left to the `http` crate.
-        if target.first() != Some(&b'/') {
-            let mut encoded = Vec::with_capacity(encoded_len);
-            encode_target(target, &mut encoded);
-            if actix_web::http::Uri::try_from(encoded).is_err() {
-                return Err(Refusal::Malformed);
-            }
+        if target.first() != Some(&b'/') && actix_web::http::Uri::try_from(target).is_err() {
+            return Err(Refusal::Malformed);
         }
 
         let mut length: Option<u64> = None;
@@ -475,10 +484,11 @@ fn head_end(data: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// The request target of a head httparse accepted: between the first two spaces of the
-/// request line.
+/// The request target: between the first two spaces of the request line (httparse allows
+/// exactly one space on each side).
 fn request_target(head: &[u8]) -> &[u8] {
     let line = &head[blank_lines(head)..];
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
     let Some(start) = line.iter().position(|&b| b == b' ') else {
         return &[];
     };
@@ -491,14 +501,12 @@ fn request_target(head: &[u8]) -> &[u8] {
 #[inline]
 fn each_target_byte(target: &[u8], mut f: impl FnMut(u8, bool)) {
     let mut table = &PATH_REFUSED;
-    let mut fragment = false;
     for &b in target {
-        f(b, !fragment && table[b as usize]);
-        match b {
-            b'?' => table = &QUERY_REFUSED,
-            // The `http` crate drops a fragment unread.
-            b'#' => fragment = true,
-            _ => {}
+        f(b, table[b as usize]);
+        // The `http` crate drops a fragment unread, but httparse wants it to be UTF-8: it is
+        // encoded like a query.
+        if b == b'?' || b == b'#' {
+            table = &QUERY_REFUSED;
         }
     }
 }
@@ -596,7 +604,10 @@ impl<T> Conn<T> {
                 }
                 Stop::Encode { at, len } => {
                     self.out.extend_from_slice(&data[i..i + at]);
-                    encode_head(&data[i + at..i + at + len], &mut self.out);
+                    match self.framing.encoded.take() {
+                        Some(e) => self.out.extend_from_slice(&e),
+                        None => encode_head(&data[i + at..i + at + len], &mut self.out),
+                    }
                     i += at + len;
                 }
                 Stop::End { at, refusal } => {

@@ -10,6 +10,7 @@ mod lists;
 mod live_shop;
 mod prefix;
 mod replay;
+mod request_target;
 mod root;
 mod seed;
 mod single;

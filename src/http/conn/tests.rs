@@ -63,8 +63,20 @@ fn refused_target_bytes_are_encoded_and_nothing_else() {
     encode_head(head.as_bytes(), &mut out);
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        "GET /api/x%3C1%3E%60{}|\\^\"?a=%3C%22%3E`{}|\\^%C3%A9&b=%3E#<é HTTP/1.1\r\nHost: x\r\n\r\n"
+        "GET /api/x%3C1%3E%60{}|\\^\"?a=%3C%22%3E`{}|\\^%C3%A9&b=%3E#%3C%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n"
     );
+    // A byte that is not UTF-8 (httparse refuses it raw).
+    let latin1 = b"GET /api/\xe9?a=\xe9 HTTP/1.1\r\nHost: x\r\n\r\n";
+    assert_eq!(
+        advance(latin1).0,
+        Stop::Encode {
+            at: 0,
+            len: latin1.len()
+        }
+    );
+    let mut out = Vec::new();
+    encode_head(latin1, &mut out);
+    assert_eq!(out, b"GET /api/%E9?a=%E9 HTTP/1.1\r\nHost: x\r\n\r\n");
     // The result is what the `http` crate accepts.
     let mut target = Vec::new();
     encode_target(request_target(head.as_bytes()), &mut target);
