@@ -54,9 +54,16 @@ pub fn server(
     if let Some(n) = workers {
         builder = builder.workers(n.max(1));
     }
+    // As actix-web's HttpServer: a graceful stop also closes idle keep-alive connections.
+    let stopping = builder.graceful_shutdown_signal();
     builder.listen("threadgate", listener, move || {
         let app = map_config(app(state.clone()), |_| AppConfig::default());
+        let stopping = stopping.clone();
         let h1 = HttpService::build()
+            .graceful_shutdown_signal(move || {
+                let stopping = stopping.clone();
+                async move { stopping.notified().await }
+            })
             .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
             // The connection layer times the first head and answers 408 itself.
             .client_request_timeout(Duration::ZERO)

@@ -241,8 +241,9 @@ fn each_odd_character_in_the_path_is_served_like_its_encoded_form() {
 #[test]
 fn filter_operators_raw_and_encoded_give_identical_bodies() {
     let (app, key) = app_with_key();
-    let cases: [(&str, &[u32]); 5] = [
+    let cases: [(&str, &[u32]); 6] = [
         ("filter[id]=>[0]", &[1, 2, 3]),
+        ("filter[date_upd]=>[2024-01-31]&date=1", &[2, 3]),
         ("filter[id]=>[1]", &[2, 3]),
         ("filter[id]=<[3]", &[1, 2]),
         ("filter[id]=>=[2]", &[2, 3]),
