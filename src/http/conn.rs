@@ -277,6 +277,10 @@ impl Framing {
         if encoded_len > MAX_TARGET {
             return Err(Refusal::TargetTooLong);
         }
+        // actix-http could not hold a longer head in its buffer.
+        if head.len() + encoded_len - target.len() >= MAX_HEAD {
+            return Err(Refusal::HeadTooLarge);
+        }
         // httparse wants the target as UTF-8: the encoded head is the one checked.
         let head = if encode {
             let mut e = Vec::with_capacity(head.len() + encoded_len - target.len());
@@ -577,10 +581,6 @@ impl<T> Conn<T> {
             first_head: (!head_timeout.is_zero())
                 .then(|| Box::pin(tokio::time::sleep(head_timeout))),
         }
-    }
-
-    pub fn get_ref(&self) -> &T {
-        &self.io
     }
 
     /// Takes the bytes from where the fast path stopped (`stop` relative to `data`) through

@@ -250,6 +250,12 @@ fn oversized_heads_are_refused_with_their_own_status() {
     partial.extend(std::iter::repeat_n(b'a', MAX_HEAD));
     assert_eq!(refused(&partial), Some(Refusal::HeadTooLarge));
 
+    // A complete head read at once.
+    let mut head = b"GET / HTTP/1.1\r\nHost: x\r\nX: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', MAX_HEAD));
+    head.extend_from_slice(b"\r\n\r\n");
+    assert_eq!(refused(&head), Some(Refusal::HeadTooLarge));
+
     let mut head = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
     for i in 0..MAX_HEADERS {
         head.extend_from_slice(format!("X-{i}: 1\r\n").as_bytes());
@@ -350,4 +356,44 @@ fn a_refusal_follows_the_requests_before_it() {
         conn.answer.as_ref().map(|a| a.bytes.clone()),
         Some(Refusal::Malformed.answer())
     );
+}
+
+#[test]
+fn the_webservice_reads_an_encoded_byte_as_php_reads_the_raw_byte() {
+    use crate::http::request::parse_api_path;
+    use crate::query::Params;
+    for raw in [
+        &b"<"[..],
+        b">",
+        b"\"",
+        b"`",
+        "é".as_bytes(),
+        b"\xe9",
+        b"\xff\xfe",
+    ] {
+        let mut target = b"/api/customer_threads/1".to_vec();
+        target.extend_from_slice(raw);
+        target.extend_from_slice(b"?filter[email]=[");
+        target.extend_from_slice(raw);
+        target.extend_from_slice(b"]");
+        let mut encoded = Vec::new();
+        encode_target(&target, &mut encoded);
+        let encoded = String::from_utf8(encoded).expect("an encoded target is ASCII");
+        let (path, query) = encoded.split_once('?').unwrap();
+        // PHP keeps the raw bytes; a Rust string holds them as UTF-8 or U+FFFD.
+        let value = String::from_utf8_lossy(raw);
+        let api = parse_api_path(path).unwrap();
+        assert_eq!(api.id.as_deref(), Some(format!("1{value}").as_str()));
+        let params = Params::parse(query);
+        let Some(crate::query::Param::Map(filter)) = params.get("filter") else {
+            panic!("{query}");
+        };
+        assert_eq!(
+            filter,
+            &vec![(
+                "email".to_owned(),
+                crate::query::Param::Str(format!("[{value}]"))
+            )]
+        );
+    }
 }
