@@ -37,18 +37,43 @@ pub fn app(
         .configure(http::routes)
 }
 
-/// The HTTP server on `listener`, as `serve` runs it and as the tests start it: actix-server
+/// Listening sockets on every address `addr` resolves to, made as actix-web's
+/// `HttpServer::bind` made them (`SO_REUSEADDR`, a backlog of 1024).
+pub fn bind(addr: &str) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Socket, Type};
+    use std::net::ToSocketAddrs;
+    let mut listeners = Vec::new();
+    let mut error = None;
+    for a in addr.to_socket_addrs()? {
+        let socket = Socket::new(Domain::for_address(a), Type::STREAM, None).and_then(|s| {
+            s.set_reuse_address(true)?;
+            s.bind(&a.into())?;
+            s.listen(1024)?;
+            Ok(s)
+        });
+        match socket {
+            Ok(s) => listeners.push(s.into()),
+            Err(e) => error = Some(e),
+        }
+    }
+    match error {
+        Some(e) if listeners.is_empty() => Err(e),
+        _ if listeners.is_empty() => Err(std::io::Error::other(format!("{addr}: no address"))),
+        _ => Ok(listeners),
+    }
+}
+
+/// The HTTP server on `listeners`, as `serve` runs it and as the tests start it: actix-server
 /// accepting, every connection read through [`http::conn::Conn`] (request targets encoded as
 /// Apache would pass them; malformed heads answered with an error document), actix-http's
 /// HTTP/1 dispatcher, and [`app`]. Accepted sockets set `TCP_NODELAY`: a response written in two
 /// parts (headers, then a streamed body) would otherwise wait for the client's delayed ACK.
 /// Call `.run()` on the result (tests add `.disable_signals()` first).
 pub fn server(
-    listener: std::net::TcpListener,
+    listeners: Vec<std::net::TcpListener>,
     state: web::Data<AppState>,
     workers: Option<usize>,
 ) -> std::io::Result<ServerBuilder> {
-    let addr = listener.local_addr()?;
     let head_timeout = Duration::from_millis(state.settings.request_head_timeout_ms);
     let mut builder = Server::build();
     if let Some(n) = workers {
@@ -56,29 +81,35 @@ pub fn server(
     }
     // As actix-web's HttpServer: a graceful stop also closes idle keep-alive connections.
     let stopping = builder.graceful_shutdown_signal();
-    builder.listen("threadgate", listener, move || {
-        let app = map_config(app(state.clone()), |_| AppConfig::default());
+    for listener in listeners {
+        let addr = listener.local_addr()?;
+        let state = state.clone();
         let stopping = stopping.clone();
-        let h1 = HttpService::build()
-            .graceful_shutdown_signal(move || {
-                let stopping = stopping.clone();
-                async move { stopping.notified().await }
+        builder = builder.listen("threadgate", listener, move || {
+            let app = map_config(app(state.clone()), |_| AppConfig::default());
+            let stopping = stopping.clone();
+            let h1 = HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+                // The connection layer times the first head and answers 408 itself.
+                .client_request_timeout(Duration::ZERO)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .h1(app);
+            fn_service(move |tcp: TcpStream| {
+                let peer = tcp.peer_addr().ok();
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+                std::future::ready(Ok::<_, DispatchError>((Conn::new(tcp, head_timeout), peer)))
             })
-            .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
-            // The connection layer times the first head and answers 408 itself.
-            .client_request_timeout(Duration::ZERO)
-            .client_disconnect_timeout(Duration::from_secs(1))
-            .local_addr(addr)
-            .h1(app);
-        fn_service(move |tcp: TcpStream| {
-            let peer = tcp.peer_addr().ok();
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY not set");
-            }
-            std::future::ready(Ok::<_, DispatchError>((Conn::new(tcp, head_timeout), peer)))
-        })
-        .and_then(h1)
-    })
+            .and_then(h1)
+        })?;
+    }
+    Ok(builder)
 }
 
 /// Starts the background work on the current actix runtime: the shop snapshot refresh every
@@ -122,8 +153,7 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
     let state = web::Data::new(AppState::new(&db_settings, settings)?);
     spawn_background(state.clone());
 
-    let listener = std::net::TcpListener::bind(&bind)?;
-    let server = server(listener, state, workers)?;
+    let server = server(self::bind(&bind)?, state, workers)?;
     tracing::info!(%bind, "threadgate is serving");
     server.run().await?;
     Ok(())

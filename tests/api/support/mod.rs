@@ -203,7 +203,7 @@ impl TestApp {
                 if background {
                     startup::spawn_background(s.clone());
                 }
-                let server = startup::server(listener, s, Some(1))
+                let server = startup::server(vec![listener], s, Some(1))
                     .expect("listen")
                     .disable_signals()
                     .run();
