@@ -236,6 +236,14 @@ fn each_odd_character_in_the_path_is_served_like_its_encoded_form() {
         let normal = (&b"/api/customer_threads/2?display=[id]"[..], &*single(2));
         odd_request_is_served(&app, &key, &raw_target, &single(1), normal);
     }
+    // `/api/customer_threads/<1`: the id is `(int) "<1"`, 0, which no thread has (404, empty
+    // body), raw as encoded.
+    let mut c = Conn::open(&app);
+    c.send(&get(b"/api/customer_threads/<1", &key));
+    let raw = c.read();
+    assert_eq!((raw.status, raw.body.len()), (404, 0));
+    c.send(&get(b"/api/customer_threads/%3C1", &key));
+    assert_eq!(c.read().essence(), raw.essence());
 }
 
 #[test]
