@@ -153,6 +153,15 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MS", default_value_t = 5000)]
     pub bridge_cache_ms: u64,
 
+    /// Milliseconds a new connection has to send its first complete request head; past it,
+    /// 408 with an error document (0: no limit). Later heads are bounded by the keep-alive time.
+    #[arg(
+        long,
+        env = "THREADGATE_REQUEST_HEAD_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
+    pub request_head_timeout_ms: u64,
+
     /// MiB of memory the bridges' read cache may hold (split between M10 and the thread list).
     #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MIB", default_value_t = 64)]
     pub bridge_cache_mib: usize,

@@ -1,5 +1,5 @@
-//! Building and running the service: the actix `App` (used by `main` and by the tests alike),
-//! the server, the wait for the database at start-up, the background refresh of the shop
+//! Building and running the service: the actix `App` and the server (used by `main` and by the
+//! tests alike), the wait for the database at start-up, the background refresh of the shop
 //! snapshot, and the graceful shutdown ([`AppState`] lives in `state`).
 
 use std::sync::{Arc, Mutex};
@@ -7,15 +7,22 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use actix_http::error::DispatchError;
+use actix_http::{HttpService, KeepAlive};
+use actix_server::{Server, ServerBuilder};
+use actix_service::{fn_service, map_config, ServiceFactoryExt};
 use actix_web::body::MessageBody;
+use actix_web::dev::AppConfig;
 use actix_web::dev::{Service, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::rt::net::TcpStream;
 use actix_web::{web, App, HttpServer};
 
 use crate::config::{DbSettings, KeySource, ServeSettings};
 use crate::db::{self, shop, Fault};
 use crate::error::DbError;
 use crate::http;
+use crate::http::conn::Conn;
 use crate::state::AppState;
 
 /// The application, as `serve` runs it and as the tests call it.
@@ -67,14 +74,79 @@ pub fn metrics_app(
         .route("/metrics", web::get().to(http::observe::scrape))
 }
 
-/// Sends responses without Nagle's delay: a response written in two parts (headers, then a
-/// streamed body) would otherwise wait for the client's delayed ACK, about 40 ms.
-pub fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
+/// Listening sockets on every address `addr` resolves to, made as actix-web's
+/// `HttpServer::bind` made them (`SO_REUSEADDR`, a backlog of 1024).
+pub fn bind(addr: &str) -> std::io::Result<Vec<std::net::TcpListener>> {
+    use socket2::{Domain, Socket, Type};
+    use std::net::ToSocketAddrs;
+    let mut listeners = Vec::new();
+    let mut error = None;
+    for a in addr.to_socket_addrs()? {
+        let socket = Socket::new(Domain::for_address(a), Type::STREAM, None).and_then(|s| {
+            s.set_reuse_address(true)?;
+            s.bind(&a.into())?;
+            s.listen(1024)?;
+            Ok(s)
+        });
+        match socket {
+            Ok(s) => listeners.push(s.into()),
+            Err(e) => error = Some(e),
         }
     }
+    match error {
+        Some(e) if listeners.is_empty() => Err(e),
+        _ if listeners.is_empty() => Err(std::io::Error::other(format!("{addr}: no address"))),
+        _ => Ok(listeners),
+    }
+}
+
+/// The HTTP server on `listeners`, as `serve` runs it and as the tests start it: actix-server
+/// accepting, every connection read through [`http::conn::Conn`] (request targets encoded as
+/// Apache would pass them; malformed heads answered with an error document), actix-http's
+/// HTTP/1 dispatcher, and [`app`]. Accepted sockets set `TCP_NODELAY`: a response written in two
+/// parts (headers, then a streamed body) would otherwise wait for the client's delayed ACK.
+/// Call `.run()` on the result (tests add `.disable_signals()` first).
+pub fn server(
+    listeners: Vec<std::net::TcpListener>,
+    state: web::Data<AppState>,
+    workers: Option<usize>,
+) -> std::io::Result<ServerBuilder> {
+    let head_timeout = Duration::from_millis(state.settings.request_head_timeout_ms);
+    let mut builder = Server::build();
+    if let Some(n) = workers {
+        builder = builder.workers(n.max(1));
+    }
+    // As actix-web's HttpServer: a graceful stop also closes idle keep-alive connections.
+    let stopping = builder.graceful_shutdown_signal();
+    for listener in listeners {
+        let addr = listener.local_addr()?;
+        let state = state.clone();
+        let stopping = stopping.clone();
+        builder = builder.listen("threadgate", listener, move || {
+            let app = map_config(app(state.clone()), |_| AppConfig::default());
+            let stopping = stopping.clone();
+            let h1 = HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .keep_alive(KeepAlive::Timeout(Duration::from_secs(5)))
+                // The connection layer times the first head and answers 408 itself.
+                .client_request_timeout(Duration::ZERO)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .h1(app);
+            fn_service(move |tcp: TcpStream| {
+                let peer = tcp.peer_addr().ok();
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+                std::future::ready(Ok::<_, DispatchError>((Conn::new(tcp, head_timeout), peer)))
+            })
+            .and_then(h1)
+        })?;
+    }
+    Ok(builder)
 }
 
 /// The background tasks of a server (stopped at shutdown, before the pool is closed).
@@ -282,17 +354,10 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
         None => None,
     };
 
-    let app_state = state.clone();
-    let mut server = HttpServer::new(move || app(app_state.clone()))
-        .on_connect(no_delay)
+    let listeners = self::bind(&bind).map_err(|e| bind_error(&bind, e))?;
+    let server = server(listeners, state.clone(), workers)?
         .shutdown_timeout(grace)
-        .disable_signals();
-    if let Some(n) = workers {
-        server = server.workers(n.max(1));
-    }
-    let server = server
-        .bind(&bind)
-        .map_err(|e| bind_error(&bind, e))?
+        .disable_signals()
         .run();
     log_start(&db_settings, &state, &bind, metrics_bind.as_deref());
 

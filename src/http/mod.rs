@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod bridges;
+pub mod conn;
 pub mod health;
 pub mod keys;
 pub mod observe;

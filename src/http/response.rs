@@ -188,7 +188,8 @@ pub fn request_format(req: &HttpRequest, params: &Params) -> Format {
     )
 }
 
-/// Re-renders actix's own error responses (bad request line, payload errors, ...) as
+/// Re-renders actix's own error responses (payload errors, ...; malformed heads never reach
+/// the app, `http::conn` answers them) as
 /// PrestaShop error documents; responses threadgate rendered pass through untouched.
 pub fn rerender<B: MessageBody + 'static>(
     res: ServiceResponse<B>,

@@ -14,6 +14,7 @@ mod multistore;
 mod observe;
 mod prefix;
 mod replay;
+mod request_target;
 mod root;
 mod safety;
 mod seed;

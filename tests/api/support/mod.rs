@@ -298,12 +298,9 @@ impl TestApp {
                     metrics_tx.send(server.handle()).unwrap();
                     actix_web::rt::spawn(server);
                 }
-                let server = actix_web::HttpServer::new(move || startup::app(s.clone()))
-                    .on_connect(startup::no_delay)
-                    .workers(1)
-                    .disable_signals()
-                    .listen(listener)
+                let server = startup::server(vec![listener], s, Some(1))
                     .expect("listen")
+                    .disable_signals()
                     .run();
                 tx.send(server.handle()).unwrap();
                 server.await.unwrap();
