@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod bridge;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -8,8 +8,8 @@
 use std::sync::{Arc, RwLock};
 
 use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
+use crate::cache::{Clock, Generation};
 use crate::config::{DbSettings, ServeSettings};
-use crate::db::cache::DataGeneration;
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
@@ -26,9 +26,11 @@ pub struct AppState {
     /// Keys used since the last refresh (written to `last_used` by the refresh).
     pub usage: UsageLog,
     /// Bumped by every committed write to the thread tables (the bridges' caches watch it).
-    pub data_generation: Arc<DataGeneration>,
+    pub data_generation: Arc<Generation>,
     /// The bridges' UUID index and read caches.
     pub bridges: BridgeState,
+    /// The time the caches read (tests move it forward instead of sleeping).
+    pub clock: Arc<Clock>,
     snapshot: RwLock<Arc<ShopSnapshot>>,
 }
 
@@ -43,11 +45,14 @@ impl AppState {
         let pool = db::pool(&db_settings.database_url, db_settings.pool_size)?;
         let tables = Tables::new(&db_settings.table_prefix);
         let snapshot = shop::load(&mut *pool.get()?, &tables)?;
-        let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
+        let clock = Arc::new(Clock::default());
+        let keys = Arc::new(
+            KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY).with_clock(clock.clone()),
+        );
         keys.set_generation(snapshot.key_generation);
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
-        let data_generation = Arc::new(DataGeneration::default());
-        let bridges = BridgeState::new(&settings, data_generation.clone());
+        let data_generation = Arc::new(Generation::default());
+        let bridges = BridgeState::new(&settings, data_generation.clone(), clock.clone());
         Ok(AppState {
             pool,
             tables,
@@ -57,6 +62,7 @@ impl AppState {
             usage: UsageLog::default(),
             data_generation,
             bridges,
+            clock,
             snapshot: RwLock::new(Arc::new(snapshot)),
         })
     }

@@ -109,23 +109,19 @@ pub async fn authenticate(
     let normalized = shape(raw_key)?;
     let fingerprint = cache.fingerprint(&normalized);
     let generation = cache.generation();
-    if let Some(account) = cache.get(&fingerprint) {
-        return permitted(account, generation);
-    }
-    // One verification per key at a time: the requests that waited find the first one's result
-    // in the cache. And at most one argon2 run per core (each holds ~19 MiB).
-    let flight = cache.flight(&fingerprint);
-    let _turn = flight.turn().await;
-    let generation = cache.generation();
-    if let Some(account) = cache.get(&fingerprint) {
-        return permitted(account, generation);
-    }
-    let _permit = cache.verification_permit().await;
-    let (tables, cache) = (tables.clone(), cache.clone());
-    db::run(pool, move |conn| {
-        verify_normalized(conn, &tables, &cache, source, &normalized)
-    })
-    .await
+    // One verification per key at a time: the requests that miss meanwhile share its result.
+    // And at most one argon2 run per core (each holds ~19 MiB).
+    let account = cache
+        .verified(fingerprint, || async {
+            let _permit = cache.verification_permit().await;
+            let (tables, cache) = (tables.clone(), cache.clone());
+            db::run(pool, move |conn| {
+                find_account(conn, &tables, &cache, source, &normalized)
+            })
+            .await
+        })
+        .await?;
+    permitted(account, generation)
 }
 
 /// The key, trimmed as PHP's `trim()` does and normalised (W18), or 17 / 18.
@@ -164,13 +160,24 @@ fn verify_normalized(
     if let Some(account) = cache.get(&fingerprint) {
         return permitted(account, generation);
     }
+    let account = Arc::new(find_account(conn, tables, cache, source, normalized)?);
+    cache.insert(fingerprint, account.clone(), generation);
+    permitted(account, generation)
+}
+
+/// The active account of a key, from either source (20+21 when there is none).
+fn find_account(
+    conn: &mut diesel::MysqlConnection,
+    tables: &Tables,
+    cache: &KeyCache,
+    source: KeySource,
+    normalized: &str,
+) -> Result<Account, ApiError> {
     let found = match source {
         KeySource::Own => own_account(conn, tables, normalized, cache)?,
         KeySource::Prestashop => prestashop_account(conn, tables, normalized)?,
     };
-    let account = Arc::new(found.ok_or_else(ApiError::key_not_active)?);
-    cache.insert(fingerprint, account.clone(), generation);
-    permitted(account, generation)
+    found.ok_or_else(ApiError::key_not_active)
 }
 
 /// The shop's own tables, as PrestaShop reads them.

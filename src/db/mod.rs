@@ -7,7 +7,6 @@
 //! pool with a pooled connection, so no connection is ever held across an `.await`.
 
 pub mod bridge;
-pub mod cache;
 pub mod keys;
 pub mod migrations;
 pub mod reads;

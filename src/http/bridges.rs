@@ -27,10 +27,10 @@ use crate::auth::{credential, Account};
 use crate::bridge::mirakl_m10::{self, View};
 use crate::bridge::thread_list::{self, Envelope, Failure, Summary};
 use crate::bridge::{attachment_size, parse_ref, uuid_of, Entity, IdRef, MessageRow, ThreadRow};
+use crate::cache::{Clock, Generation, ReadCache, Weigh};
 use crate::config::ServeSettings;
 use crate::db;
 use crate::db::bridge::{self as reads, IdIndex};
-use crate::db::cache::{DataGeneration, ReadCache, Weigh};
 use crate::error::{ApiError, DbError};
 use crate::resource::Method;
 use crate::state::AppState;
@@ -56,13 +56,17 @@ pub struct BridgeState {
 }
 
 impl BridgeState {
-    pub fn new(settings: &ServeSettings, generation: Arc<DataGeneration>) -> BridgeState {
+    pub fn new(
+        settings: &ServeSettings,
+        generation: Arc<Generation>,
+        clock: Arc<Clock>,
+    ) -> BridgeState {
         let ttl = std::time::Duration::from_millis(settings.bridge_cache_ms);
         let half = settings.bridge_cache_mib.saturating_mul(1 << 20) / 2;
         BridgeState {
             ids: Arc::new(IdIndex::default()),
-            m10: ReadCache::new(ttl, half, generation.clone()),
-            lists: ReadCache::new(ttl, half, generation),
+            m10: ReadCache::new(ttl, half, generation.clone()).with_clock(clock.clone()),
+            lists: ReadCache::new(ttl, half, generation).with_clock(clock),
         }
     }
 }
