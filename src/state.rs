@@ -8,12 +8,12 @@
 use std::sync::{Arc, RwLock};
 
 use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
+use crate::bridge::cached::BridgeState;
 use crate::cache::{Clock, Generation};
 use crate::config::{DbSettings, ServeSettings};
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
-use crate::http::bridges::BridgeState;
 
 /// What every request handler shares.
 pub struct AppState {

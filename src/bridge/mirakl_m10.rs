@@ -9,8 +9,8 @@ use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::{
-    full_name, last_visible_customer_message, mirakl_date, reply_needed_since, to_utc, MessageRow,
-    ThreadRow,
+    full_name, last_visible_customer_message, mirakl_date, reply_needed_since, to_utc, KeyFailure,
+    MessageRow, Refusal, ThreadRow,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -96,6 +96,71 @@ pub struct Topic {
 pub struct Error<'a> {
     pub status: u16,
     pub message: &'a str,
+}
+
+/// Why an M10 request is refused: the status, the message of the error body and, for a 429,
+/// `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct M10Error {
+    pub status: u16,
+    pub message: &'static str,
+    pub retry_after: Option<u64>,
+}
+
+impl M10Error {
+    pub fn new(status: u16, message: &'static str) -> M10Error {
+        M10Error {
+            status,
+            message,
+            retry_after: None,
+        }
+    }
+
+    pub fn not_found() -> M10Error {
+        M10Error::new(404, "Thread not found")
+    }
+
+    pub fn internal() -> M10Error {
+        M10Error::new(500, "Internal error")
+    }
+
+    /// The error body (`{"status": N, "message": "..."}`).
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&Error {
+            status: self.status,
+            message: self.message,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl Refusal for M10Error {
+    const REALM: &'static str = "Basic realm=\"threadgate\"";
+    const ALLOW: &'static str = "GET, HEAD";
+
+    fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
+impl From<KeyFailure> for M10Error {
+    fn from(f: KeyFailure) -> M10Error {
+        match f {
+            KeyFailure::Wrong => M10Error::new(401, "Invalid API key"),
+            KeyFailure::NoPermission => {
+                M10Error::new(403, "This API key may not read customer threads")
+            }
+            KeyFailure::TooMany(retry_after) => M10Error {
+                retry_after,
+                ..M10Error::new(429, "Too many failed authentication attempts, retry later")
+            },
+            KeyFailure::Internal => M10Error::internal(),
+        }
+    }
 }
 
 /// Who may read a thread: everything (no `customer_id`), or one customer (§4.3).

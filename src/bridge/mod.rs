@@ -7,9 +7,14 @@
 //! `isWaitingForResponse`, §5.2), the derived assignee (§5.3), shop-time → UTC (§6) and the
 //! stable ids (§7).
 //!
-//! Pure: no actix, no connection. The `http` layer authenticates and reads; this renders.
+//! Pure: no actix, no connection. The `http` layer parses and authenticates; [`cached`] reads
+//! through the bridges' caches ([`reads`]: the rows, [`ids`]: UUID → id; these three use `db`,
+//! never actix); the rest renders.
 
+pub mod cached;
+pub mod ids;
 pub mod mirakl_m10;
+pub mod reads;
 pub mod thread_list;
 
 use std::path::Path;
@@ -139,6 +144,43 @@ pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
     );
     let name = name.trim();
     (!name.is_empty()).then(|| name.to_owned())
+}
+
+// --- refusals ---
+
+/// A bridge's error: its status and what its headers say. Each bridge has one such type
+/// ([`mirakl_m10::M10Error`], [`thread_list::ListError`]); `http::bridges` writes the
+/// response from it in one place.
+pub trait Refusal {
+    /// `WWW-Authenticate` of the bridge's 401 answers.
+    const REALM: &'static str;
+    /// `Allow` of the bridge's 405 answers.
+    const ALLOW: &'static str;
+    fn status(&self) -> u16;
+    /// Seconds for `Retry-After` (429).
+    fn retry_after(&self) -> Option<u64>;
+}
+
+/// How a key failed, in the bridges' terms (each bridge's error is made from one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFailure {
+    Wrong,
+    NoPermission,
+    TooMany(Option<u64>),
+    Internal,
+}
+
+impl KeyFailure {
+    /// The bridges' reading of a webservice authentication error.
+    pub fn of(e: &crate::error::ApiError) -> KeyFailure {
+        match e.status {
+            429 => KeyFailure::TooMany(e.retry_after),
+            s if s >= 500 => KeyFailure::Internal,
+            // 21 alone: an active key without any permission row.
+            _ if e.errors.len() == 1 && e.errors[0].code == 21 => KeyFailure::NoPermission,
+            _ => KeyFailure::Wrong,
+        }
+    }
 }
 
 // --- dates (bridges.md §6) ---

@@ -13,7 +13,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ThreadRow;
-use super::{assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, Entity, MessageRow};
+use super::{
+    assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, Entity, KeyFailure, MessageRow,
+    Refusal,
+};
 
 /// `maxResults` when absent, null or out of range below (the sibling endpoint's default).
 pub const DEFAULT_MAX_RESULTS: i64 = 20;
@@ -157,6 +160,76 @@ impl Failure {
                 self.description()
             ),
             error_uid: Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// Why a thread list request is refused: the failure, the warnings of the body when it was
+/// parsed before the failure was found, and `Retry-After` for a 429.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListError {
+    pub failure: Failure,
+    pub warnings: Vec<Warning>,
+    pub retry_after: Option<u64>,
+}
+
+impl From<Failure> for ListError {
+    fn from(failure: Failure) -> ListError {
+        ListError {
+            failure,
+            warnings: Vec::new(),
+            retry_after: None,
+        }
+    }
+}
+
+impl ListError {
+    /// A failure found after the body was parsed: the body's warnings go with it.
+    pub fn after(failure: Failure, body: &Result<Request, Failure>) -> ListError {
+        ListError {
+            warnings: body
+                .as_ref()
+                .map(|b| b.warnings.clone())
+                .unwrap_or_default(),
+            ..ListError::from(failure)
+        }
+    }
+
+    /// The error envelope: no threads, the error entry and the warnings.
+    pub fn body(self, request_uuid: String) -> Vec<u8> {
+        serde_json::to_vec(&Envelope {
+            customer_threads: Vec::<CustomerThread>::new(),
+            errors: vec![self.failure.entry(&request_uuid)],
+            request_uuid,
+            warnings: self.warnings,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl Refusal for ListError {
+    const REALM: &'static str = "Basic realm=\"communications\"";
+    const ALLOW: &'static str = "POST";
+
+    fn status(&self) -> u16 {
+        self.failure.status()
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
+impl From<KeyFailure> for ListError {
+    fn from(f: KeyFailure) -> ListError {
+        match f {
+            KeyFailure::Wrong => Failure::WrongCredential.into(),
+            KeyFailure::NoPermission => Failure::NotAuthorized.into(),
+            KeyFailure::TooMany(retry_after) => ListError {
+                retry_after,
+                ..Failure::TooManyRequests.into()
+            },
+            KeyFailure::Internal => Failure::Internal.into(),
         }
     }
 }

@@ -81,9 +81,7 @@ async fn handle(
     ctx.psws = state.settings.psws_version().map(str::to_owned);
 
     let shops = context_shops(&snapshot, parse_shop_selector(params)?, default_shop)?;
-    if !shops.iter().any(|s| account.shops.contains(s)) {
-        return Err(ApiError::key_not_on_shop());
-    }
+    keys::check_shops(&account, &shops)?;
     validate_language(params, &snapshot.languages)?;
 
     let method_name = params.get_str("ps_method").unwrap_or(req.method().as_str());
@@ -115,9 +113,7 @@ async fn handle(
     let res = match resource::served(&path.resource) {
         Some(res) => res,
         None if CORE_RESOURCE_NAMES.contains(&path.resource.as_str()) => {
-            if !account.knows(&path.resource) {
-                return Err(ApiError::resource_not_allowed(&path.resource));
-            }
+            keys::check_resource(&account, &path.resource)?;
             return Err(ApiError::not_served(&path.resource));
         }
         None => {
@@ -127,13 +123,9 @@ async fn handle(
             ))
         }
     };
-    if !account.knows(res.name) {
-        return Err(ApiError::resource_not_allowed(res.name));
-    }
+    keys::check_resource(&account, res.name)?;
     let method = Method::parse(method_name).ok_or_else(|| ApiError::invalid_method(method_name))?;
-    if !account.allows(res.name, method) {
-        return Err(ApiError::method_not_allowed_for_key(method_name, res.name));
-    }
+    keys::check_method(&account, res.name, method)?;
     let guard = Guard::new(state, &key, &verified, &shops, res.name, method);
     match method {
         Method::Get | Method::Head => {
