@@ -104,7 +104,7 @@ impl AppState {
         };
         let now = self.shop_now();
         let snapshot = db::run(&self.pool, move |conn| {
-            if let Err(e) = db::keys::touch_last_used(conn, &tables, &used, &now) {
+            if let Err(e) = db::key_store::touch_last_used(conn, &tables, &used, &now) {
                 tracing::warn!(error = %e, "could not record when keys were last used");
             }
             shop::load(conn, &tables).map_err(DbError::from)

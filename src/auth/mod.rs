@@ -2,7 +2,7 @@
 //!
 //! - [`credential`]: the key of a request, exactly as PrestaShop's dispatcher finds it (spec
 //!   §1, §2.1): the Basic user name, else a forwarded `Authorization`, else `ws_key`.
-//! - [`keys`]: generation, argon2id hashing and verification (never a key in plain text).
+//! - [`secret`]: generation, argon2id hashing and verification (never a key in plain text).
 //! - [`cache`]: verified keys in memory, so steady-state requests run no argon2 (decisions,
 //!   Keys and permissions).
 //! - [`limit`]: failed-authentication rate limiting per client address.
@@ -15,8 +15,8 @@
 pub mod admin;
 pub mod cache;
 pub mod credential;
-pub mod keys;
 pub mod limit;
+pub mod secret;
 
 use std::sync::Arc;
 
@@ -44,7 +44,7 @@ fn bit(m: Method) -> u8 {
 }
 
 impl Account {
-    pub fn from_grants(id: u32, grants: &db::keys::Grants) -> Account {
+    pub fn from_grants(id: u32, grants: &db::key_store::Grants) -> Account {
         let mut permissions: Vec<(String, u8)> = Vec::new();
         for (r, m) in &grants.permissions {
             match permissions.iter_mut().find(|(name, _)| name == r) {
@@ -133,7 +133,7 @@ fn shape(raw_key: &str) -> Result<String, ApiError> {
     if key.len() != 32 {
         return Err(ApiError::bad_key_format());
     }
-    Ok(keys::normalize(key))
+    Ok(secret::normalize(key))
 }
 
 /// [`authenticate`] on a connection the caller already holds (inside `db::run`).
@@ -187,14 +187,14 @@ fn prestashop_account(
     normalized: &str,
 ) -> Result<Option<Account>, ApiError> {
     let Some((id, active)) =
-        db::keys::prestashop_account(conn, tables, normalized).map_err(DbError::from)?
+        db::key_store::prestashop_account(conn, tables, normalized).map_err(DbError::from)?
     else {
         return Ok(None);
     };
     if !active {
         return Ok(None);
     }
-    let grants = db::keys::prestashop_grants(conn, tables, id).map_err(DbError::from)?;
+    let grants = db::key_store::prestashop_grants(conn, tables, id).map_err(DbError::from)?;
     let mut account = Account::from_grants(id, &grants);
     account.source = KeySource::Prestashop;
     Ok(Some(account))
@@ -243,14 +243,14 @@ fn own_account(
     normalized: &str,
     cache: &KeyCache,
 ) -> Result<Option<Account>, ApiError> {
-    let bucket = keys::lookup_bucket(normalized);
-    for row in db::keys::candidates(conn, tables, &bucket).map_err(DbError::from)? {
+    let bucket = secret::lookup_bucket(normalized);
+    for row in db::key_store::candidates(conn, tables, &bucket).map_err(DbError::from)? {
         cache.count_verification();
-        if keys::verify(normalized, &row.hash) {
+        if secret::verify(normalized, &row.hash) {
             if !row.active {
                 return Ok(None);
             }
-            let grants = db::keys::grants(conn, tables, row.id).map_err(DbError::from)?;
+            let grants = db::key_store::grants(conn, tables, row.id).map_err(DbError::from)?;
             return Ok(Some(Account::from_grants(row.id, &grants)));
         }
     }
@@ -277,7 +277,7 @@ pub fn is_key_failure(e: &ApiError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::keys::Grants;
+    use crate::db::key_store::Grants;
 
     #[test]
     fn permissions_are_per_resource_and_method_with_nothing_implied() {

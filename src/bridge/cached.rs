@@ -18,7 +18,7 @@ use uuid::Uuid;
 use super::ids::{self, IdIndex, Lookup};
 use super::mirakl_m10::{self, M10Error, View};
 use super::thread_list::{self, Failure, ListError, Summary};
-use super::{attachment_size, parse_ref, reads, Entity, MessageRow, ThreadRow};
+use super::{attachment_size, parse_ref, reads, MessageRow, RowKind, ThreadRow};
 use crate::cache::{Clock, Generation, ReadCache, Weigh};
 use crate::config::ServeSettings;
 use crate::db::shop::ShopSnapshot;
@@ -132,11 +132,11 @@ impl BridgeState {
         let ns = src.settings.bridge_uuid_namespace;
         let ids = &self.ids;
         let refs = [
-            ids::lookup(ids, &ns, Entity::Contact, parse_ref(req.department)),
-            ids::lookup(ids, &ns, Entity::Customer, parse_ref(req.customer)),
+            ids::lookup(ids, &ns, RowKind::Contact, parse_ref(req.department)),
+            ids::lookup(ids, &ns, RowKind::Customer, parse_ref(req.customer)),
             match assignee_raw {
                 None => Lookup::Absent,
-                Some(a) => match ids::lookup(ids, &ns, Entity::Employee, parse_ref(a)) {
+                Some(a) => match ids::lookup(ids, &ns, RowKind::Employee, parse_ref(a)) {
                     // An assignee that is not a UUID or a decimal names nobody.
                     Lookup::Absent => Lookup::Id(0),
                     l => l,

@@ -9,7 +9,7 @@ use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
 use uuid::Uuid;
 
-use super::{uuid_of, Entity, IdRef};
+use super::{uuid_of, IdRef, RowKind};
 use crate::db::bridge::ids_after;
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
@@ -21,7 +21,7 @@ use crate::error::DbError;
 /// callers still check existence, so a deleted row is not served.
 #[derive(Debug, Default)]
 pub struct IdIndex {
-    known: RwLock<HashMap<Entity, Known>>,
+    known: RwLock<HashMap<RowKind, Known>>,
 }
 
 #[derive(Debug, Default)]
@@ -32,13 +32,13 @@ struct Known {
 
 impl IdIndex {
     /// The id whose uuid5 is `uuid`, among the rows already learnt (no statement).
-    pub fn lookup(&self, entity: Entity, uuid: &Uuid) -> Option<u32> {
+    pub fn lookup(&self, entity: RowKind, uuid: &Uuid) -> Option<u32> {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         known.get(&entity)?.by_uuid.get(uuid).copied()
     }
 
     /// Records ids (as `ids_after` returns them) for `entity`.
-    pub fn learn(&self, namespace: &Uuid, entity: Entity, ids: &[u32]) {
+    pub fn learn(&self, namespace: &Uuid, entity: RowKind, ids: &[u32]) {
         let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
         let k = known.entry(entity).or_default();
         for &id in ids {
@@ -47,7 +47,7 @@ impl IdIndex {
         }
     }
 
-    fn highest(&self, entity: Entity) -> u32 {
+    fn highest(&self, entity: RowKind) -> u32 {
         let known = self.known.read().unwrap_or_else(|e| e.into_inner());
         known.get(&entity).map_or(0, |k| k.highest)
     }
@@ -58,7 +58,7 @@ impl IdIndex {
         conn: &mut MysqlConnection,
         tables: &Tables,
         namespace: &Uuid,
-        entity: Entity,
+        entity: RowKind,
         uuid: &Uuid,
     ) -> QueryResult<Option<u32>> {
         if let Some(id) = self.lookup(entity, uuid) {
@@ -72,12 +72,12 @@ impl IdIndex {
 }
 
 /// The table and primary key of an entity.
-fn table_of(entity: Entity) -> (&'static str, &'static str) {
+fn table_of(entity: RowKind) -> (&'static str, &'static str) {
     match entity {
-        Entity::Shop => ("shop", "id_shop"),
-        Entity::Contact => ("contact", "id_contact"),
-        Entity::Customer => ("customer", "id_customer"),
-        Entity::Employee => ("employee", "id_employee"),
+        RowKind::Shop => ("shop", "id_shop"),
+        RowKind::Contact => ("contact", "id_contact"),
+        RowKind::Customer => ("customer", "id_customer"),
+        RowKind::Employee => ("employee", "id_employee"),
     }
 }
 
@@ -87,7 +87,7 @@ pub enum Lookup {
     Absent,
     Id(u32),
     /// A UUID the index does not know yet.
-    Unknown(Entity, Uuid),
+    Unknown(RowKind, Uuid),
 }
 
 impl Lookup {
@@ -100,12 +100,12 @@ impl Lookup {
 }
 
 /// Decimals as sent, the synthetic department `contact:0`, then the index (bridges.md §7.3).
-pub fn lookup(ids: &IdIndex, ns: &Uuid, entity: Entity, r: Option<IdRef>) -> Lookup {
+pub fn lookup(ids: &IdIndex, ns: &Uuid, entity: RowKind, r: Option<IdRef>) -> Lookup {
     match r {
         None => Lookup::Absent,
         Some(IdRef::Decimal(n)) => Lookup::Id(n),
         Some(IdRef::Uuid(u))
-            if entity == Entity::Contact && u == uuid_of(ns, Entity::Contact, 0) =>
+            if entity == RowKind::Contact && u == uuid_of(ns, RowKind::Contact, 0) =>
         {
             Lookup::Id(0)
         }

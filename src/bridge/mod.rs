@@ -252,26 +252,26 @@ pub const DEFAULT_NAMESPACE: &str = "d44e8d6f-f348-5ec4-a555-002e48605f29";
 
 /// The kinds of row a thread-list UUID can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Entity {
+pub enum RowKind {
     Shop,
     Contact,
     Customer,
     Employee,
 }
 
-impl Entity {
+impl RowKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Entity::Shop => "shop",
-            Entity::Contact => "contact",
-            Entity::Customer => "customer",
-            Entity::Employee => "employee",
+            RowKind::Shop => "shop",
+            RowKind::Contact => "contact",
+            RowKind::Customer => "customer",
+            RowKind::Employee => "employee",
         }
     }
 }
 
 /// uuid5(namespace, "<entity>:<id>").
-pub fn uuid_of(namespace: &Uuid, entity: Entity, id: u32) -> Uuid {
+pub fn uuid_of(namespace: &Uuid, entity: RowKind, id: u32) -> Uuid {
     Uuid::new_v5(namespace, format!("{}:{}", entity.as_str(), id).as_bytes())
 }
 
@@ -352,13 +352,13 @@ mod tests {
     #[test]
     fn uuid_test_vectors_of_bridges_md_7_2_hold() {
         let cases = [
-            (Entity::Shop, 1, "24babf5c-45fd-596d-8561-2c3d3a5ec6f5"),
-            (Entity::Contact, 0, "43a7f2da-1e65-5bf1-9abb-cbc125de62cf"),
-            (Entity::Contact, 1, "67a6f478-6c37-5292-85a8-10dfbfbf0259"),
-            (Entity::Contact, 2, "7e05fc0d-219a-58cf-841b-337f49b0f467"),
-            (Entity::Customer, 1, "2b6875b0-1087-590d-968c-22de3237ce7c"),
-            (Entity::Customer, 2, "68bf7871-8a9f-5f85-8f61-565c17732a17"),
-            (Entity::Employee, 1, "79670563-585e-52a1-a662-4a80102bcccb"),
+            (RowKind::Shop, 1, "24babf5c-45fd-596d-8561-2c3d3a5ec6f5"),
+            (RowKind::Contact, 0, "43a7f2da-1e65-5bf1-9abb-cbc125de62cf"),
+            (RowKind::Contact, 1, "67a6f478-6c37-5292-85a8-10dfbfbf0259"),
+            (RowKind::Contact, 2, "7e05fc0d-219a-58cf-841b-337f49b0f467"),
+            (RowKind::Customer, 1, "2b6875b0-1087-590d-968c-22de3237ce7c"),
+            (RowKind::Customer, 2, "68bf7871-8a9f-5f85-8f61-565c17732a17"),
+            (RowKind::Employee, 1, "79670563-585e-52a1-a662-4a80102bcccb"),
         ];
         for (entity, id, expected) in cases {
             assert_eq!(uuid_of(&ns(), entity, id).to_string(), expected);

@@ -14,8 +14,8 @@ use uuid::Uuid;
 
 use super::ThreadRow;
 use super::{
-    assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, Entity, KeyFailure, MessageRow,
-    Refusal,
+    assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, KeyFailure, MessageRow, Refusal,
+    RowKind,
 };
 
 /// `maxResults` when absent, null or out of range below (the sibling endpoint's default).
@@ -266,7 +266,23 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
     let assignee = string("assigneeUserUUID")?.map(str::to_owned);
     let is_archived = boolean("isArchived")?;
     let is_closed = boolean("isClosed")?;
-    let max_results = match field("maxResults") {
+    let max_results = max_results(field("maxResults"), &mut warnings)?;
+    let sort_key = sort_key(string("sortOrderKey")?, &mut warnings);
+    let sort_order = sort_order(string("sortOrder")?, &mut warnings);
+    Ok(Request {
+        assignee,
+        is_archived,
+        is_closed,
+        max_results: max_results as usize,
+        sort_key,
+        sort_order,
+        warnings,
+    })
+}
+
+/// `maxResults`: 1 to {MAX_MAX_RESULTS}, the default when below 1 (with a warning when changed).
+fn max_results(v: Option<&Value>, warnings: &mut Vec<Warning>) -> Result<i64, Failure> {
+    Ok(match v {
         None => DEFAULT_MAX_RESULTS,
         Some(v) => {
             let n = match (v.as_i64(), v.as_u64()) {
@@ -289,8 +305,12 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             }
             used
         }
-    };
-    let sort_key = match string("sortOrderKey")? {
+    })
+}
+
+/// `sortOrderKey`: an unknown key sorts by the last message (with a warning).
+fn sort_key(v: Option<&str>, warnings: &mut Vec<Warning>) -> SortKey {
+    match v {
         None | Some("LAST_MESSAGE_ON") => SortKey::LastMessageOn,
         Some("LAST_DELEGATION_ON") => SortKey::LastDelegationOn,
         Some(_) => {
@@ -300,8 +320,12 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             });
             SortKey::LastMessageOn
         }
-    };
-    let sort_order = match string("sortOrder")? {
+    }
+}
+
+/// `sortOrder`, any case: an unknown order is `DESC` (with a warning).
+fn sort_order(v: Option<&str>, warnings: &mut Vec<Warning>) -> SortOrder {
+    match v {
         None => SortOrder::Desc,
         Some(s) if s.eq_ignore_ascii_case("DESC") => SortOrder::Desc,
         Some(s) if s.eq_ignore_ascii_case("ASC") => SortOrder::Asc,
@@ -313,16 +337,7 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             });
             SortOrder::Desc
         }
-    };
-    Ok(Request {
-        assignee,
-        is_archived,
-        is_closed,
-        max_results: max_results as usize,
-        sort_key,
-        sort_order,
-        warnings,
-    })
+    }
 }
 
 /// One thread with what sorting and filtering need; ids and dates are turned into UUIDs and
@@ -375,10 +390,10 @@ fn render(s: &Summary, ids: &mut Uuids<'_>) -> CustomerThread {
         id: s.id,
         archived: false,
         closed: s.closed,
-        dealer_uuid: ids.get(Entity::Shop, s.shop),
-        department_uuid: ids.get(Entity::Contact, s.contact),
-        user_uuid: s.owner.map(|e| ids.get(Entity::Employee, e)),
-        customer_uuid: ids.get(Entity::Customer, s.customer),
+        dealer_uuid: ids.get(RowKind::Shop, s.shop),
+        department_uuid: ids.get(RowKind::Contact, s.contact),
+        user_uuid: s.owner.map(|e| ids.get(RowKind::Employee, e)),
+        customer_uuid: ids.get(RowKind::Customer, s.customer),
         last_message_on: mykaarma_date(s.last_message),
         last_delegation_on: s.last_delegation_ms,
         is_waiting_for_response: s.waiting,
@@ -388,11 +403,11 @@ fn render(s: &Summary, ids: &mut Uuids<'_>) -> CustomerThread {
 /// UUIDv5 strings of one response, each hashed once.
 struct Uuids<'a> {
     namespace: &'a Uuid,
-    known: Vec<(Entity, u32, String)>,
+    known: Vec<(RowKind, u32, String)>,
 }
 
 impl Uuids<'_> {
-    fn get(&mut self, entity: Entity, id: u32) -> String {
+    fn get(&mut self, entity: RowKind, id: u32) -> String {
         if let Some((_, _, u)) = self.known.iter().find(|(e, n, _)| *e == entity && *n == id) {
             return u.clone();
         }

@@ -7,7 +7,7 @@
 //! pool with a pooled connection, so no connection is ever held across an `.await`.
 
 pub mod bridge;
-pub mod keys;
+pub mod key_store;
 pub mod migrations;
 pub mod reads;
 pub mod shop;

@@ -3,7 +3,7 @@
 //! `POST /communications/departments/{departmentUUID}/customers/{customerUUID}/threads`.
 //!
 //! Handlers only: each parses the request, authenticates with the webservice's keys
-//! (`http::keys::authenticate`: the same cache and the same failed-authentication limit),
+//! (`http::access::authenticate`: the same cache and the same failed-authentication limit),
 //! calls `bridge::cached` (the bridges' caches and reads) and renders the answer. Responses
 //! are plain JSON in the foreign API's shape, without the webservice's PrestaShop headers;
 //! they carry the [`Rendered`] marker so the error middleware leaves them alone. A refusal is
@@ -98,7 +98,7 @@ async fn account(
     state: &AppState,
     key: &str,
 ) -> Result<Arc<Account>, KeyFailure> {
-    let account = super::keys::authenticate(req, state, key)
+    let account = super::access::authenticate(req, state, key)
         .await
         .map_err(|e| KeyFailure::of(&e))?
         .account;

@@ -1,8 +1,8 @@
 //! The only module that knows actix: routes, the webservice dispatcher, PrestaShop's headers,
 //! and the rendering of every error — actix's own included — as an error document.
 
+pub mod access;
 pub mod bridges;
-pub mod keys;
 pub mod request;
 pub mod response;
 pub mod webservice;

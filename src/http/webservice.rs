@@ -9,7 +9,7 @@ use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
-use super::keys::{self, Guard};
+use super::access::{self, Guard};
 use super::request::{parse_api_path, ws_url, ApiPath};
 use super::response::{self, request_format, Ctx};
 use super::write;
@@ -58,50 +58,22 @@ async fn handle(
     params: &Params,
     ctx: &mut Ctx,
 ) -> Result<HttpResponse, ApiError> {
-    let headers = req.headers();
-    let forwarded = state
-        .settings
-        .forwarded_auth_headers
-        .iter()
-        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
-    let key = credential::find_key(
-        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
-        forwarded,
-        params.get_str("ws_key"),
-    )
-    .ok_or_else(ApiError::no_key)?;
-
+    let key = request_key(req, state, params)?;
     let snapshot = state.snapshot();
     let default_shop = snapshot.default_shop();
     if !snapshot.webservice_enabled() {
         return Err(ApiError::webservice_disabled());
     }
-    let verified = keys::authenticate(req, state, &key).await?;
+    let verified = access::authenticate(req, state, &key).await?;
     let account = verified.account.clone();
     ctx.psws = state.settings.psws_version().map(str::to_owned);
 
     let shops = context_shops(&snapshot, parse_shop_selector(params)?, default_shop)?;
-    keys::check_shops(&account, &shops)?;
+    access::check_shops(&account, &shops)?;
     validate_language(params, &snapshot.languages)?;
 
     let method_name = params.get_str("ps_method").unwrap_or(req.method().as_str());
-    let base = ws_url(
-        snapshot
-            .config("PS_SSL_ENABLED", shops[0])
-            .map(|v| v.trim() == "1"),
-        headers
-            .get("X-Forwarded-Proto")
-            .and_then(|v| v.to_str().ok()),
-        req.connection_info().scheme(),
-        headers
-            .get("X-Forwarded-Host")
-            .and_then(|v| v.to_str().ok()),
-        headers
-            .get("Host")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(&state.settings.bind),
-    );
-
+    let base = base_url(req, state, &snapshot, shops[0]);
     if path.resource.is_empty() {
         // The root listing: no resource or method check (spec §2.2).
         ctx.head = method_name == "HEAD";
@@ -110,22 +82,10 @@ async fn handle(
             .unwrap_or(&state.settings.shop_name);
         return Ok(root(ctx, &account, name, &base));
     }
-    let res = match resource::served(&path.resource) {
-        Some(res) => res,
-        None if CORE_RESOURCE_NAMES.contains(&path.resource.as_str()) => {
-            keys::check_resource(&account, &path.resource)?;
-            return Err(ApiError::not_served(&path.resource));
-        }
-        None => {
-            return Err(ApiError::unknown_resource(
-                &path.resource,
-                &CORE_RESOURCE_NAMES,
-            ))
-        }
-    };
-    keys::check_resource(&account, res.name)?;
+    let res = served_resource(&path.resource, &account)?;
+    access::check_resource(&account, res.name)?;
     let method = Method::parse(method_name).ok_or_else(|| ApiError::invalid_method(method_name))?;
-    keys::check_method(&account, res.name, method)?;
+    access::check_method(&account, res.name, method)?;
     let guard = Guard::new(state, &key, &verified, &shops, res.name, method);
     match method {
         Method::Get | Method::Head => {
@@ -143,6 +103,57 @@ async fn handle(
             };
             write::save(state, res, method, &body, ctx, &base, guard).await
         }
+    }
+}
+
+/// The request's key (16 when there is none): the Basic user name, else a forwarded
+/// `Authorization`, else `ws_key`.
+fn request_key(req: &HttpRequest, state: &AppState, params: &Params) -> Result<String, ApiError> {
+    let headers = req.headers();
+    let forwarded = state
+        .settings
+        .forwarded_auth_headers
+        .iter()
+        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
+    credential::find_key(
+        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        forwarded,
+        params.get_str("ws_key"),
+    )
+    .ok_or_else(ApiError::no_key)
+}
+
+/// The webservice's base URL as PrestaShop builds it, for `shop`.
+fn base_url(req: &HttpRequest, state: &AppState, snapshot: &ShopSnapshot, shop: u32) -> String {
+    let headers = req.headers();
+    ws_url(
+        snapshot
+            .config("PS_SSL_ENABLED", shop)
+            .map(|v| v.trim() == "1"),
+        headers
+            .get("X-Forwarded-Proto")
+            .and_then(|v| v.to_str().ok()),
+        req.connection_info().scheme(),
+        headers
+            .get("X-Forwarded-Host")
+            .and_then(|v| v.to_str().ok()),
+        headers
+            .get("Host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(&state.settings.bind),
+    )
+}
+
+/// The resource of the path: one threadgate serves, else 26 (a core resource the key may not
+/// use), the not-served error (one it may), or 27 (no such resource).
+fn served_resource(name: &str, account: &Account) -> Result<&'static ResourceDef, ApiError> {
+    match resource::served(name) {
+        Some(res) => Ok(res),
+        None if CORE_RESOURCE_NAMES.contains(&name) => {
+            access::check_resource(account, name)?;
+            Err(ApiError::not_served(name))
+        }
+        None => Err(ApiError::unknown_resource(name, &CORE_RESOURCE_NAMES)),
     }
 }
 

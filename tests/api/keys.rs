@@ -2,7 +2,7 @@
 //! and the security checks of the keys issue.
 
 use threadgate::auth::admin;
-use threadgate::auth::keys::{lookup_bucket, normalize};
+use threadgate::auth::secret::{lookup_bucket, normalize};
 use threadgate::config::{Argon2Settings, KeySource};
 use threadgate::db::sql::Sql;
 use threadgate::resource::Method;
