@@ -24,6 +24,11 @@ pub struct DbSettings {
     pub pool_size: u32,
 }
 
+/// The default namespace of the thread list's UUIDv5 ids: uuid5(NAMESPACE_URL,
+/// "urn:x-prestashop-bridge:v1") (bridges.md §7.2); `THREADGATE_BRIDGE_UUID_NAMESPACE` overrides
+/// it. Defined here, with the other defaults, so that `config` imports nothing from `bridge`.
+pub const DEFAULT_BRIDGE_NAMESPACE: &str = "d44e8d6f-f348-5ec4-a555-002e48605f29";
+
 /// How the HTTP service behaves.
 #[derive(Args, Debug, Clone)]
 pub struct ServeSettings {
@@ -115,7 +120,7 @@ pub struct ServeSettings {
     #[arg(
         long,
         env = "THREADGATE_BRIDGE_UUID_NAMESPACE",
-        default_value = crate::bridge::DEFAULT_NAMESPACE,
+        default_value = DEFAULT_BRIDGE_NAMESPACE,
         value_parser = parse_uuid
     )]
     pub bridge_uuid_namespace: uuid::Uuid,

@@ -246,9 +246,8 @@ fn iso_utc(d: DateTime<Utc>, suffix: &str) -> String {
 
 // --- ids (bridges.md §7) ---
 
-/// The default namespace of the thread list's UUIDv5 ids: uuid5(NAMESPACE_URL,
-/// "urn:x-prestashop-bridge:v1") (bridges.md §7.2); `THREADGATE_BRIDGE_UUID_NAMESPACE` overrides it.
-pub const DEFAULT_NAMESPACE: &str = "d44e8d6f-f348-5ec4-a555-002e48605f29";
+/// The default namespace of the thread list's UUIDv5 ids (bridges.md §7.2), a setting's default.
+pub use crate::config::DEFAULT_BRIDGE_NAMESPACE as DEFAULT_NAMESPACE;
 
 /// The kinds of row a thread-list UUID can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
