@@ -25,8 +25,9 @@ pub struct DbSettings {
 }
 
 /// The default namespace of the thread list's UUIDv5 ids: uuid5(NAMESPACE_URL,
-/// "urn:x-prestashop-bridge:v1") (bridges.md §7.2); `THREADGATE_BRIDGE_UUID_NAMESPACE` overrides
-/// it. Defined here, with the other defaults, so that `config` imports nothing from `bridge`.
+/// "urn:x-prestashop-bridge:v1") (README.md, settings); `THREADGATE_BRIDGE_UUID_NAMESPACE`
+/// overrides it. Defined here, with the other defaults, so that `config` imports nothing from
+/// `bridge`.
 pub const DEFAULT_BRIDGE_NAMESPACE: &str = "d44e8d6f-f348-5ec4-a555-002e48605f29";
 
 /// How the HTTP service behaves.

@@ -86,8 +86,8 @@ impl BridgeState {
     }
 
     /// The page of the thread list that `req` asks for, for a key of `shops`, with the body's
-    /// warnings. The failures come in myKaarma's order (bridges.md §5.4): department →
-    /// customer → body → assignee.
+    /// warnings. The failures come in myKaarma's order: department → customer → body →
+    /// assignee.
     pub async fn thread_list(
         &self,
         src: &Source<'_>,

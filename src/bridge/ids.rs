@@ -1,4 +1,4 @@
-//! The thread list's references resolved to database ids (bridges.md §7.3): decimals as sent,
+//! The thread list's references resolved to database ids (docs/bridges.md): decimals as sent,
 //! the synthetic department `contact:0`, then an in-memory index of every row's UUIDv5
 //! ([`IdIndex`]) that learns the rows added since on a miss.
 

@@ -246,7 +246,7 @@ fn iso_utc(d: DateTime<Utc>, suffix: &str) -> String {
 
 // --- ids (bridges.md §7) ---
 
-/// The default namespace of the thread list's UUIDv5 ids (bridges.md §7.2), a setting's default.
+/// The default namespace of the thread list's UUIDv5 ids (a setting's default).
 pub use crate::config::DEFAULT_BRIDGE_NAMESPACE as DEFAULT_NAMESPACE;
 
 /// The kinds of row a thread-list UUID can name.

@@ -1,9 +1,9 @@
-//! The bridges' statements (bridges.md §4, §5), on the same pool, `Tables` and [`Sql`] rows as
-//! the webservice's (`bridge::reads` turns their rows into the bridges' rows): one statement
-//! for a thread with its names joined (contact, order, product, customer), one for its messages
-//! with the employees' names joined, whatever the message count. The thread list reads a customer's threads in a department with one statement and all
-//! their messages with a second one. Every statement has a fixed shape and keeps its prepared
-//! statement.
+//! The bridges' statements (docs/bridges.md, "Reads"), on the same pool, `Tables` and [`Sql`]
+//! rows as the webservice's (`bridge::reads` turns their rows into the bridges' rows): one
+//! statement for a thread with its names joined (contact, order, product, customer), one for
+//! its messages with the employees' names joined, whatever the message count. The thread list
+//! reads a customer's threads in a department with one statement and all their messages with a
+//! second one. Every statement has a fixed shape and keeps its prepared statement.
 
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;

@@ -65,9 +65,9 @@ pub async fn authenticate(
     }
 }
 
-/// Whether `account` may run `method` on `resource` in one of `shops` (spec §2.2, §14): the
-/// three checks below, in PrestaShop's order. The dispatcher runs them one by one, with the
-/// language and the resource name checked in between.
+/// Whether `account` may run `method` on `resource` in one of `shops`: the three checks below,
+/// in PrestaShop's order. The dispatcher runs them one by one, with the language and the
+/// resource name checked in between.
 pub fn access(
     account: &Account,
     shops: &[u32],
