@@ -78,7 +78,7 @@ pub fn htmlspecialchars(s: &str) -> String {
 }
 
 /// PHP 8 `strip_tags` without allowed tags: the byte state machine of `php_strip_tags_ex`
-/// (ext/standard/string.c), one method per [`TagState`]. A `<` followed by whitespace is kept
+/// (ext/standard/string.c), one method per `TagState`. A `<` followed by whitespace is kept
 /// as text (`a < b`), an unterminated tag swallows the rest, and NUL bytes are always dropped.
 pub fn strip_tags(s: &str) -> String {
     let mut m = StripTags {

@@ -275,7 +275,7 @@ struct ListKey {
     employee: Option<u32>,
 }
 
-/// What the thread list keeps of a [`ListKey`]: which of its rows exist and, when all do, the
+/// What the thread list keeps of a `ListKey`: which of its rows exist and, when all do, the
 /// summary of every thread of the customer in the department. Filters, sorting and the page
 /// depend on the request; the last few pages rendered from these summaries are kept with them.
 #[derive(Debug)]

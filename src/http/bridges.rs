@@ -7,7 +7,7 @@
 //! calls `bridge::cached` (the bridges' caches and reads) and renders the answer. Responses
 //! are plain JSON in the foreign API's shape, without the webservice's PrestaShop headers;
 //! they carry the [`Rendered`] marker so the error middleware leaves them alone. A refusal is
-//! written by [`refuse`] from the bridge's one error type ([`Refusal`]).
+//! written by `refuse` from the bridge's one error type ([`Refusal`]).
 
 use std::sync::Arc;
 
