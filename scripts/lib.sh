@@ -1,8 +1,11 @@
 # shellcheck shell=bash
 # Shared helpers for scripts/test, scripts/serve and scripts/bench. Source it; it runs nothing by itself.
 #
-#   ensure_deps [CMD:PACKAGE ...]        install the system packages we need, only if missing
-#                                        (plus, for the caller, PACKAGE when CMD is missing)
+#   ensure_deps [--no-server] [CMD:PACKAGE ...]
+#                                        install the system packages we need, only if missing
+#                                        (plus, for the caller, PACKAGE when CMD is missing);
+#                                        --no-server: only what building threadgate needs (the
+#                                        MariaDB C client library, pkg-config), no database server
 #   start_mariadb DATADIR SOCKET [PORT]  a private mariadbd (never the system service)
 #   stop_mariadb                         clean shutdown of the server start_mariadb started
 #   mariadb_sql SQL                      run SQL as root on that server
@@ -49,9 +52,17 @@ ensure_deps() {
   command -v cargo >/dev/null 2>&1 ||
     die "cargo not found: install Rust with rustup (https://rustup.rs); rust-toolchain.toml pins the version"
 
-  local missing=() extra=()
+  local missing=() extra=() server=1
   local cmd spec
-  for cmd in mariadbd mariadb-install-db mariadb mariadb-admin xmllint pkg-config; do
+  local cmds=(mariadbd mariadb-install-db mariadb mariadb-admin xmllint pkg-config)
+  local packages=(mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat pkg-config libxml2-utils)
+  if [ "${1:-}" = --no-server ]; then
+    shift
+    server=0
+    cmds=(pkg-config)
+    packages=(libmariadb-dev libmariadb-dev-compat pkg-config)
+  fi
+  for cmd in "${cmds[@]}"; do
     command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
   done
   # Extra commands a caller needs (scripts/bench: wrk, curl), as CMD:PACKAGE.
@@ -68,23 +79,26 @@ ensure_deps() {
   fi
   [ ${#missing[@]} -eq 0 ] && return 0
 
-  command -v apt-get >/dev/null 2>&1 ||
-    die "missing: ${missing[*]}; no apt-get here, install MariaDB server+client, its C client library (dev files), pkg-config and xmllint yourself"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    if [ "$server" = 1 ]; then
+      die "missing: ${missing[*]}; no apt-get here, install MariaDB server+client, its C client library (dev files), pkg-config and xmllint yourself"
+    fi
+    die "missing: ${missing[*]}; no apt-get here, install the MariaDB C client library (dev files) and pkg-config yourself"
+  fi
   section "Installing missing system packages (${missing[*]})"
 
   # The Debian package starts the system service from its postinst; we never use it, and we must
   # not leave a mariadbd behind, so forbid service starts during the install (policy-rc.d is
   # Debian's mechanism for this; only installed if the machine has none).
   local policy=/usr/sbin/policy-rc.d policy_added=0
-  if [ ! -e "$policy" ]; then
+  if [ "$server" = 1 ] && [ ! -e "$policy" ]; then
     as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy" && policy_added=1
   fi
   local rc=0
   as_root apt-get update || rc=$?
   if [ "$rc" -eq 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      mariadb-server mariadb-client libmariadb-dev libmariadb-dev-compat pkg-config libxml2-utils \
-      ${extra[@]+"${extra[@]}"} || rc=$?
+      "${packages[@]}" ${extra[@]+"${extra[@]}"} || rc=$?
   fi
   if [ "$policy_added" -eq 1 ]; then as_root rm -f "$policy"; fi
   [ "$rc" -eq 0 ] || die "apt-get failed (status $rc)"

@@ -20,6 +20,8 @@
 //!   expires and nobody queues.
 //! - **Bounded memory.** Entries weigh what they hold ([`Weigh`]); past the budget, expired
 //!   entries go first, then the oldest, down to three quarters of it.
+//! - **Counted.** Each [`ReadCache::get_or_load`] is a hit (served from an entry) or a miss (it
+//!   read, or waited for a read); [`ReadCache::stats`] reports them for `/metrics`.
 //!
 //! Time comes from a [`Clock`], so tests move it forward instead of sleeping.
 //! The values are whole, immutable reads (`Arc<V>`): a hit clones a pointer under a short lock.
@@ -50,6 +52,37 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         let ns = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
         self.offset_ns.fetch_add(ns, Ordering::AcqRel);
+    }
+}
+
+/// Hits and misses of a cache, as its `stats()` reports them (`/metrics` shows them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// Counters a cache keeps for [`CacheStats`] (relaxed atomics: a hit costs one add).
+#[derive(Debug, Default)]
+pub struct CacheCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl CacheCounters {
+    pub fn hit(&self) {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -126,6 +159,8 @@ pub struct ReadCache<K, V> {
     generation: Arc<Generation>,
     clock: Arc<Clock>,
     inner: Mutex<Inner<K, V>>,
+    /// Requests served from an entry, and those that read or waited for a read.
+    counters: CacheCounters,
 }
 
 impl<K, V> std::fmt::Debug for ReadCache<K, V> {
@@ -153,6 +188,7 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
                 weight: 0,
                 next_seq: 0,
             }),
+            counters: CacheCounters::default(),
         }
     }
 
@@ -173,6 +209,11 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
         &self.generation
     }
 
+    /// Hits and misses of [`ReadCache::get_or_load`] so far.
+    pub fn stats(&self) -> CacheStats {
+        self.counters.stats()
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner<K, V>> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -186,6 +227,7 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
         Fut: Future<Output = Result<V, E>>,
     {
         if self.ttl.is_zero() {
+            self.counters.miss();
             return load().await.map(Arc::new);
         }
         let generation = self.generation.current();
@@ -203,11 +245,13 @@ impl<K: Hash + Eq + Clone, V: Weigh> ReadCache<K, V> {
                 // are still served the entry: a hot key never makes a crowd wait for a read.
                 if e.generation == generation && age < self.ttl {
                     if !self.renew_early || age < self.ttl / 2 || reading {
+                        self.counters.hit();
                         return Ok(e.value.clone());
                     }
                     renewing = Some(e.value.clone());
                 }
             }
+            self.counters.miss();
             match inner.flights.get(&key) {
                 Some(f) if f.generation == generation => f.clone(),
                 _ => {
@@ -513,6 +557,20 @@ mod tests {
         let v = c.get_or_load(1, || async { Err::<Val, _>("down") }).await;
         assert_eq!(v.map(|v| v.0), Ok(10));
         assert_eq!(get(&c, 1, &loads, 11).await, 10);
+    }
+
+    #[tokio::test]
+    async fn each_request_is_a_hit_or_a_miss() {
+        let (c, _) = cache(HOUR, 1 << 20);
+        let loads = AtomicUsize::new(0);
+        get(&c, 1, &loads, 10).await;
+        get(&c, 1, &loads, 10).await;
+        get(&c, 1, &loads, 10).await;
+        get(&c, 2, &loads, 20).await;
+        assert_eq!(c.stats(), CacheStats { hits: 2, misses: 2 });
+        let (off, _) = cache(Duration::ZERO, 1 << 20);
+        get(&off, 1, &loads, 10).await;
+        assert_eq!(off.stats(), CacheStats { hits: 0, misses: 1 });
     }
 
     #[tokio::test]

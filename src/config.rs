@@ -37,6 +37,11 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
 
+    /// Address of the metrics endpoint (`GET /metrics`, Prometheus text format), e.g.
+    /// `127.0.0.1:9090`. Unset (the default): no metrics endpoint. Never served on `--bind`.
+    #[arg(long, env = "THREADGATE_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "THREADGATE_WORKERS")]
     pub workers: Option<usize>,
@@ -112,6 +117,21 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_MAX_BODY_BYTES", default_value_t = crate::ingest::DEFAULT_BODY_LIMIT)]
     pub max_body_bytes: usize,
 
+    /// Seconds every request body may take to arrive, at least (plus
+    /// `--body-secs-per-mib`); a slower one is answered 408 and its connection closed.
+    #[arg(long, env = "THREADGATE_BODY_TIMEOUT", default_value_t = 10)]
+    pub body_timeout: u64,
+
+    /// Seconds more a request body may take per MiB (of its `Content-Length`, or of what
+    /// arrived when it announces none).
+    #[arg(long, env = "THREADGATE_BODY_SECS_PER_MIB", default_value_t = 5)]
+    pub body_secs_per_mib: u64,
+
+    /// MiB that all request bodies being read at once may hold; beyond it a new chunk waits up
+    /// to a second for memory, then its request gets 503.
+    #[arg(long, env = "THREADGATE_BODY_MEMORY_MIB", default_value_t = 256)]
+    pub body_memory_mib: usize,
+
     /// Entities per database round trip when streaming `display=full` lists.
     #[arg(long, env = "THREADGATE_STREAM_CHUNK", default_value_t = 500)]
     pub stream_chunk: u32,
@@ -139,9 +159,48 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MS", default_value_t = 5000)]
     pub bridge_cache_ms: u64,
 
+    /// Milliseconds a new connection has to send its first complete request head; past it,
+    /// 408 with an error document (0: no limit). Later heads are bounded by the keep-alive time.
+    #[arg(
+        long,
+        env = "THREADGATE_REQUEST_HEAD_TIMEOUT_MS",
+        default_value_t = 5000
+    )]
+    pub request_head_timeout_ms: u64,
+
     /// MiB of memory the bridges' read cache may hold (split between M10 and the thread list).
     #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MIB", default_value_t = 64)]
     pub bridge_cache_mib: usize,
+
+    /// Milliseconds a request waits for a free database connection (all in use, or the
+    /// database unreachable) before it is answered 503 with `Retry-After`.
+    #[arg(
+        long,
+        env = "THREADGATE_DB_CHECKOUT_TIMEOUT_MS",
+        default_value_t = 3000
+    )]
+    pub db_checkout_timeout_ms: u64,
+
+    /// Milliseconds one database step of a request (its statements on one connection) may
+    /// take once it holds a connection, before the request is answered 503: a database that
+    /// stops answering (paused, cut off) never holds a request longer.
+    #[arg(long, env = "THREADGATE_DB_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_timeout_ms: u64,
+
+    /// Start without a reachable database and wait for it (answering 503 meanwhile, retrying
+    /// with a capped backoff); `false` exits at once when the database or the shop's tables
+    /// cannot be read, as before.
+    #[arg(
+        long,
+        env = "THREADGATE_DB_WAIT",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub db_wait: bool,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT; the rest are cut.
+    #[arg(long, env = "THREADGATE_SHUTDOWN_TIMEOUT", default_value_t = 20)]
+    pub shutdown_timeout: u64,
 }
 
 /// Where keys are checked (decisions, Keys and permissions).
@@ -180,12 +239,28 @@ impl Default for Argon2Settings {
 }
 
 impl ServeSettings {
+    /// How long request bodies may take (`http::body` reads within it).
+    pub fn body_time(&self) -> crate::ingest::bounds::BodyTime {
+        crate::ingest::bounds::BodyTime {
+            floor: Duration::from_secs(self.body_timeout),
+            per_mib: Duration::from_secs(self.body_secs_per_mib),
+        }
+    }
+
     /// How long a verified key is trusted: the key-cache TTL for the own store, the short
     /// PrestaShop TTL when keys are read from the shop's tables.
     pub fn key_cache_ttl(&self) -> Duration {
         match self.auth_source {
             KeySource::Own => Duration::from_secs(self.key_cache_ttl),
             KeySource::Prestashop => Duration::from_secs(self.prestashop_key_ttl),
+        }
+    }
+
+    /// How the pool waits for the database.
+    pub fn pool_timeouts(&self) -> crate::db::PoolTimeouts {
+        crate::db::PoolTimeouts {
+            checkout: Duration::from_millis(self.db_checkout_timeout_ms.max(1)),
+            statements: Duration::from_millis(self.db_timeout_ms.max(1)),
         }
     }
 

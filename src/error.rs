@@ -3,8 +3,11 @@
 //! Which error belongs where:
 //! - pure modules (`query`, `validate`, `ingest`, `auth` parsing) return `ApiError` built with
 //!   the constructors below, one per PrestaShop error code, with the exact texts of spec §13.4;
-//! - `db` returns [`DbError`]; the handler turns it into `ApiError::internal` (never a SQL text,
-//!   a file path or a stack trace in a body, decisions W20);
+//! - `db` returns [`DbError`]; the handler turns it into `ApiError::unavailable` (503, the
+//!   database cannot be reached) or `ApiError::internal` (500, any other failure), never a SQL
+//!   text, a file path or a stack trace in a body (decisions W20). That conversion
+//!   (`From<DbError> for ApiError`) lives in `db::fault`, beside the rules that tell an outage
+//!   from a failed statement, so this module imports nothing from `db`;
 //! - `http` is the only place that renders an `ApiError` (XML or JSON, spec §13.1), and it
 //!   re-renders actix's own errors through it.
 //!
@@ -31,6 +34,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// Where the error was raised, for logs.
     pub location: &'static Location<'static>,
+    /// For a database that is unavailable ([`ApiError::unavailable`]): why, for the logs only.
+    pub cause: Option<String>,
 }
 
 /// The realm PrestaShop sends with every authentication failure (spec §2.1).
@@ -48,6 +53,7 @@ impl ApiError {
             www_authenticate: false,
             retry_after: None,
             location: Location::caller(),
+            cause: None,
         }
     }
 
@@ -75,6 +81,7 @@ impl ApiError {
             www_authenticate: false,
             retry_after: None,
             location: Location::caller(),
+            cause: None,
         }
     }
 
@@ -82,6 +89,22 @@ impl ApiError {
     #[track_caller]
     pub fn internal() -> ApiError {
         ApiError::new(500, 0, "Internal error")
+    }
+
+    /// The database cannot be reached (no connection within the checkout time, a connection
+    /// lost, no answer in time) or the shop configuration is not loaded yet: 503 with
+    /// `Retry-After` (docs/compatibility.md, Database). `cause` goes to the logs only.
+    #[track_caller]
+    pub fn unavailable(cause: impl Into<String>) -> ApiError {
+        let mut e = ApiError::new(503, 0, UNAVAILABLE_MESSAGE);
+        e.retry_after = Some(UNAVAILABLE_RETRY_AFTER);
+        e.cause = Some(cause.into());
+        e
+    }
+
+    /// Whether this is [`ApiError::unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        self.cause.is_some() && self.status == 503
     }
 
     // --- authentication (spec §2.1, decisions W2) ---
@@ -356,6 +379,21 @@ impl ApiError {
         )
     }
 
+    /// A JSON body (threadgate's extension, docs/compatibility.md "JSON request bodies") that
+    /// cannot be read: the shape of [`ApiError::xml_refused`], `JSON` in place of `XML`.
+    #[track_caller]
+    pub fn json_refused(body: &[u8], reason: &str) -> ApiError {
+        ApiError::new(
+            500,
+            127,
+            format!(
+                "JSON error : {reason}\nJSON length : {}\nOriginal JSON : {}",
+                body.len(),
+                bounded_echo(body)
+            ),
+        )
+    }
+
     /// A body longer than the configured limit, refused before it is read whole: 413 with code
     /// 127 (PrestaShop has no code for this; 127 is the code clients already treat as "this
     /// body was not accepted"). Nothing of the body is echoed.
@@ -365,6 +403,42 @@ impl ApiError {
             413,
             127,
             format!("XML error : Request body too large: the limit is {limit} bytes"),
+        )
+    }
+
+    /// The body did not arrive within its time (`http::body`); the connection is closed.
+    #[track_caller]
+    pub fn body_timeout(seconds: u64) -> ApiError {
+        ApiError::new(
+            408,
+            127,
+            format!(
+                "XML error : the request body did not arrive within {seconds} second{}",
+                if seconds == 1 { "" } else { "s" }
+            ),
+        )
+    }
+
+    /// The memory for request bodies being read is spent (`THREADGATE_BODY_MEMORY_MIB`).
+    #[track_caller]
+    pub fn bodies_busy() -> ApiError {
+        let mut e = ApiError::new(
+            503,
+            0,
+            "Too many request bodies are being received at once, retry later",
+        );
+        e.retry_after = Some(1);
+        e
+    }
+
+    /// A `Host` or `X-Forwarded-Host` that is not a `host[:port]` of at most 255 bytes
+    /// (`http::request::valid_host`); the value is not echoed.
+    #[track_caller]
+    pub fn bad_host(header: &str) -> ApiError {
+        ApiError::new(
+            400,
+            0,
+            format!("Invalid {header} header: expected host[:port] of at most 255 bytes"),
         )
     }
 
@@ -387,6 +461,12 @@ impl std::fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+/// The message of [`ApiError::unavailable`].
+pub const UNAVAILABLE_MESSAGE: &str = "The database is unavailable, retry later";
+
+/// `Retry-After` seconds of every "database unavailable" answer (the API's and the bridges').
+pub const UNAVAILABLE_RETRY_AFTER: u64 = 2;
 
 /// SimpleXML's exception text for any body libxml2 cannot parse, empty bodies included.
 pub const XML_PARSE_FAILED: &str = "String could not be parsed as XML";
@@ -420,14 +500,15 @@ pub enum DbError {
     Connection(#[from] diesel::ConnectionError),
     #[error("the blocking task was cancelled")]
     Cancelled,
-}
-
-impl From<DbError> for ApiError {
-    #[track_caller]
-    fn from(e: DbError) -> ApiError {
-        tracing::error!(error = %e, "database failure");
-        ApiError::internal()
-    }
+    /// No connection within the checkout time.
+    #[error("no database connection: {0}")]
+    Unavailable(String),
+    /// No answer within the pool's timeout (the statement may still complete).
+    #[error("no answer from the database within {} ms", .0.as_millis())]
+    TimedOut(std::time::Duration),
+    /// The shop configuration is not loaded yet (the server started before its database).
+    #[error("the shop configuration is not loaded yet")]
+    NotReady,
 }
 
 /// PrestaShop's "did you mean" message (`WebserviceRequest::getErrorMessageSuggestion`, §13.2):

@@ -14,6 +14,7 @@
 //!   caches and UUID index (`bridge::cached`, reading through `db`).
 //! - [`cache`] is the one single-flight TTL cache, for verified keys and bridge reads — pure.
 //! - [`state`] is what every handler shares (`AppState`); [`startup`] builds the app from it.
+//! - [`telemetry`] sets up the logs; [`metrics`] keeps the Prometheus metrics (no actix).
 //!
 //! A request flows route → dispatcher (key, resource, id, parsed query, format) → `db::run` →
 //! rows → render → response with PrestaShop's headers; any failure is one [`error::ApiError`].
@@ -26,6 +27,7 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod metrics;
 pub mod php;
 pub mod query;
 pub mod render;

@@ -6,8 +6,9 @@ use diesel::Connection;
 
 use threadgate::auth::admin::{self, CreateKey};
 use threadgate::config::{Argon2Settings, DbSettings, ServeSettings};
-use threadgate::db::{migrations, Tables};
+use threadgate::db::{migrations, schema, Tables};
 use threadgate::resource::Method;
+use threadgate::telemetry::LogFormat;
 use threadgate::{seed, startup, telemetry};
 
 #[derive(Parser)]
@@ -17,6 +18,15 @@ use threadgate::{seed, startup, telemetry};
     about = "PrestaShop's webservice for customer threads, served from Rust"
 )]
 struct Cli {
+    /// Log lines as text or as one JSON object per line.
+    #[arg(
+        long,
+        env = "THREADGATE_LOG_FORMAT",
+        default_value = "text",
+        value_enum,
+        global = true
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,10 +40,15 @@ enum Command {
         #[command(flatten)]
         serve: ServeSettings,
     },
-    /// Create the tables that are missing (never alters an existing one).
+    /// Create the tables that are missing (never alters an existing one). Refuses when the
+    /// database holds a shop under another prefix and none under this one.
     Migrate {
         #[command(flatten)]
         db: DbSettings,
+        /// Create a whole new, empty shop schema under the prefix even though the database
+        /// holds PrestaShop tables under another prefix.
+        #[arg(long)]
+        create_shop_schema: bool,
     },
     /// Add demo or benchmark rows.
     Seed {
@@ -141,7 +156,12 @@ fn parse_method(s: &str) -> Result<Method, String> {
 }
 
 fn connect(db: &DbSettings) -> anyhow::Result<diesel::MysqlConnection> {
-    diesel::MysqlConnection::establish(&db.database_url).context("connecting to the database")
+    diesel::MysqlConnection::establish(&db.database_url).with_context(|| {
+        format!(
+            "could not connect to the database ({}); check DATABASE_URL (or --database-url)",
+            schema::describe_url(&db.database_url)
+        )
+    })
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -197,13 +217,22 @@ fn print_keys(keys: &[threadgate::db::key_store::KeyInfo]) {
 }
 
 fn main() -> anyhow::Result<()> {
-    telemetry::init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    telemetry::init(cli.log_format);
+    match cli.command {
         Command::Serve { db, serve } => {
             actix_web::rt::System::new().block_on(startup::serve(db, serve))
         }
-        Command::Migrate { db } => {
-            let applied = migrations::run(&mut connect(&db)?, &db.table_prefix)?;
+        Command::Migrate {
+            db,
+            create_shop_schema,
+        } => {
+            let mut conn = connect(&db)?;
+            let found = schema::scan(&mut conn).context("listing the database's tables")?;
+            if !create_shop_schema {
+                schema::check_prefix(&found, &db.table_prefix).map_err(anyhow::Error::msg)?;
+            }
+            let applied = migrations::run(&mut conn, &db.table_prefix)?;
             eprintln!("{} migration(s) applied", applied.len());
             Ok(())
         }
@@ -343,11 +372,17 @@ fn keys_import(json: bool, db: &DbSettings, argon2: &Argon2Settings) -> anyhow::
     for account in &report.skipped {
         println!("PrestaShop account #{account} skipped: its key is not 32 characters");
     }
+    for (account, id) in &report.disabled {
+        println!(
+            "PrestaShop account #{account} is gone or unusable in the Back Office: key #{id} disabled"
+        );
+    }
     println!(
-        "{} imported, {} updated, {} skipped; the keys stay valid for existing clients",
+        "{} imported, {} updated, {} skipped, {} disabled; the imported keys stay valid for existing clients",
         report.created.len(),
         report.updated.len(),
-        report.skipped.len()
+        report.skipped.len(),
+        report.disabled.len()
     );
     Ok(())
 }

@@ -14,6 +14,8 @@ use crate::db::Tables;
 const DEMO: &str = r#"
 INSERT IGNORE INTO `ps_shop` (`id_shop`, `id_shop_group`, `name`, `color`, `id_category`, `theme_name`, `active`, `deleted`) VALUES
   (1, 1, 'Demo shop', '', 2, 'classic', 1, 0);
+INSERT IGNORE INTO `ps_shop_url` (`id_shop_url`, `id_shop`, `domain`, `domain_ssl`, `physical_uri`, `virtual_uri`, `main`, `active`) VALUES
+  (1, 1, 'localhost', 'localhost', '/', '', 1, 1);
 INSERT IGNORE INTO `ps_lang` (`id_lang`, `name`, `active`, `iso_code`, `language_code`, `locale`, `date_format_lite`, `date_format_full`, `is_rtl`) VALUES
   (1, 'English (English)', 1, 'en', 'en-us', 'en-US', 'm/d/Y', 'm/d/Y H:i:s', 0),
   (2, 'Français (French)', 1, 'fr', 'fr-fr', 'fr-FR', 'd/m/Y', 'd/m/Y H:i:s', 0);

@@ -5,6 +5,7 @@
 //! Kept apart from `startup` (which builds the actix `App` from it and imports `http`) so that
 //! `http` can use the state without importing `startup`: no import circle.
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
@@ -14,6 +15,8 @@ use crate::config::{DbSettings, ServeSettings};
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
+use crate::ingest::bounds::BodyBudget;
+use crate::metrics::{Metrics, Sampled};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -33,28 +36,47 @@ pub struct AppState {
     pub clock: Arc<Clock>,
     /// Notified each time a key generation poll ends (tests wait for it instead of sleeping).
     pub key_polled: tokio::sync::Notify,
-    snapshot: RwLock<Arc<ShopSnapshot>>,
+    /// Memory held by request bodies being read, bounded (`THREADGATE_BODY_MEMORY_MIB`).
+    pub bodies: Arc<BodyBudget>,
+    /// What `/metrics` reports (served on `THREADGATE_METRICS_BIND` only).
+    pub metrics: Arc<Metrics>,
+    /// Requests being served, for the shutdown's drain count.
+    pub in_flight: Arc<InFlight>,
+    /// `None` until the shop configuration is first read: the server is not ready.
+    snapshot: RwLock<Option<Arc<ShopSnapshot>>>,
 }
 
 /// Verified keys held at most (each entry is a few hundred bytes).
 const KEY_CACHE_CAPACITY: usize = 10_000;
 /// Client addresses whose failures are counted at most (each entry is a few dozen bytes).
 const LIMITER_CAPACITY: usize = 100_000;
+/// How long a request body's chunk waits for body memory before its request gets 503.
+const BODY_MEMORY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl AppState {
-    /// Connects, reads the shop snapshot once, and is ready to serve.
+    /// The state of a server that is not ready yet: the pool opens its connections in the
+    /// background and nothing is read. [`AppState::refresh`] (the start-up wait in `startup`,
+    /// or a test) reads the shop configuration and makes it ready.
     pub fn new(db_settings: &DbSettings, settings: ServeSettings) -> anyhow::Result<AppState> {
-        let pool = db::pool(&db_settings.database_url, db_settings.pool_size)?;
+        let metrics = Arc::new(Metrics::new());
+        let pool = db::pool(
+            &db_settings.database_url,
+            db_settings.pool_size,
+            settings.pool_timeouts(),
+            metrics.db.clone(),
+        );
         let tables = Tables::new(&db_settings.table_prefix);
-        let snapshot = shop::load(&mut *pool.get()?, &tables)?;
         let clock = Arc::new(Clock::default());
         let keys = Arc::new(
             KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY).with_clock(clock.clone()),
         );
-        keys.set_generation(snapshot.key_generation);
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
         let data_generation = Arc::new(Generation::default());
         let bridges = BridgeState::new(&settings, data_generation.clone(), clock.clone());
+        let bodies = Arc::new(BodyBudget::new(
+            settings.body_memory_mib.saturating_mul(1 << 20),
+            BODY_MEMORY_WAIT,
+        ));
         Ok(AppState {
             pool,
             tables,
@@ -66,20 +88,47 @@ impl AppState {
             bridges,
             clock,
             key_polled: tokio::sync::Notify::new(),
-            snapshot: RwLock::new(Arc::new(snapshot)),
+            bodies,
+            metrics,
+            in_flight: Arc::new(InFlight::default()),
+            snapshot: RwLock::new(None),
         })
     }
 
-    pub fn snapshot(&self) -> Arc<ShopSnapshot> {
+    /// The metrics exposition, with the pool's and the caches' numbers read now.
+    pub fn encode_metrics(&self) -> String {
+        let pool = self.pool.state();
+        self.metrics.encode(Sampled {
+            pool_connections: pool.connections,
+            pool_idle: pool.idle_connections,
+            pool_max: self.pool.max_size(),
+            key_cache: self.keys.stats(),
+            bridge_caches: self.bridges.cache_stats(),
+        })
+    }
+
+    /// The shop configuration as last read; `None` before the first read succeeded.
+    pub fn snapshot(&self) -> Option<Arc<ShopSnapshot>> {
         self.snapshot
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
+    /// The shop configuration is loaded (it stays loaded through a database outage).
+    pub fn is_ready(&self) -> bool {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17); in the setting's time
+    /// zone while the configuration is not loaded.
     pub fn shop_now(&self) -> String {
-        self.snapshot().now(self.settings.timezone)
+        self.snapshot()
+            .unwrap_or_default()
+            .now(self.settings.timezone)
     }
 
     /// Reads the key store's generation alone; a newer one empties the key cache, so the next
@@ -117,7 +166,67 @@ impl AppState {
         })
         .await?;
         self.keys.set_generation(snapshot.key_generation);
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snapshot));
         Ok(())
+    }
+}
+
+/// Requests in flight, and how many finished or were cut (their future dropped before the
+/// response was ready), counted by the middleware in `startup::app`.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    active: AtomicUsize,
+    finished: AtomicU64,
+    cut: AtomicU64,
+}
+
+/// [`InFlight`]'s counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InFlightCount {
+    pub active: usize,
+    pub finished: u64,
+    pub cut: u64,
+}
+
+impl InFlight {
+    /// A request starts; the guard counts it finished ([`RequestGuard::finish`]) or cut (drop).
+    pub fn enter(self: &Arc<Self>) -> RequestGuard {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        RequestGuard {
+            counter: self.clone(),
+            finished: false,
+        }
+    }
+
+    pub fn count(&self) -> InFlightCount {
+        InFlightCount {
+            active: self.active.load(Ordering::Acquire),
+            finished: self.finished.load(Ordering::Acquire),
+            cut: self.cut.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// One request in flight.
+pub struct RequestGuard {
+    counter: Arc<InFlight>,
+    finished: bool,
+}
+
+impl RequestGuard {
+    pub fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        let c = &self.counter;
+        if self.finished {
+            c.finished.fetch_add(1, Ordering::AcqRel);
+        } else {
+            c.cut.fetch_add(1, Ordering::AcqRel);
+        }
+        c.active.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -165,11 +165,18 @@ pub struct ImportReport {
     pub updated: Vec<(u32, u32)>,
     /// Accounts whose key PrestaShop's webservice could never accept (not 32 characters).
     pub skipped: Vec<u32>,
+    /// (id_webservice_account, id_key) of keys imported earlier whose account is gone from
+    /// `webservice_account` (deleted in the Back Office) or now holds a key PrestaShop
+    /// refuses: disabled by this run, as PrestaShop no longer accepts them.
+    pub disabled: Vec<(u32, u32)>,
 }
 
 /// Copies every account of the shop's `webservice_account` (with its permissions, shops and
 /// active flag) into the hashed store, in one transaction. Idempotent: an account imported
-/// before is updated in place (re-hashed only when its key changed in the Back Office).
+/// before is updated in place (re-hashed only when its key changed in the Back Office). The
+/// store mirrors the Back Office: a key imported earlier whose account no longer exists (or
+/// holds a key PrestaShop's webservice refuses) is disabled; keys made with `keys create`
+/// (no source account) are never touched.
 pub fn import_prestashop(
     conn: &mut MysqlConnection,
     tables: &Tables,
@@ -223,6 +230,18 @@ pub fn import_prestashop(
                     )?;
                     report.created.push((a.id, id));
                 }
+            }
+        }
+        let kept: Vec<u32> = report
+            .created
+            .iter()
+            .chain(&report.updated)
+            .map(|(account, _)| *account)
+            .collect();
+        for (id, account, active) in store::imported(conn, tables)? {
+            if active && !kept.contains(&account) {
+                store::disable(conn, tables, id, now)?;
+                report.disabled.push((account, id));
             }
         }
         store::bump_generation(conn, tables)?;

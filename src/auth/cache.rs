@@ -8,15 +8,20 @@
 //! [`KeyCache::verified`] lets one request per key verify while the others share its result,
 //! and [`KeyCache::verification_permit`] caps how many argon2 runs (of different keys) go at
 //! once.
+//!
+//! The cache also remembers which keys it has verified successfully since the process
+//! started ([`KeyCache::is_vouched`]), past their entry's TTL: a client address over the
+//! failed-authentication limit may still use such a key (its verification is then not argon2
+//! spent on a guess), while an unknown key from it is refused before any look-up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Account;
-use crate::cache::{Clock, Generation, ReadCache, Weigh, ENTRY_OVERHEAD};
+use crate::cache::{CacheStats, Clock, Generation, ReadCache, Weigh, ENTRY_OVERHEAD};
 
 pub type Fingerprint = [u8; 32];
 
@@ -34,6 +39,9 @@ pub struct KeyCache {
     accounts: ReadCache<Fingerprint, Account>,
     argon2_permits: tokio::sync::Semaphore,
     verifications: AtomicU64,
+    /// Fingerprints of keys verified successfully (and not failed since), at most `capacity`.
+    vouched: Mutex<HashSet<Fingerprint>>,
+    capacity: usize,
 }
 
 impl KeyCache {
@@ -49,6 +57,8 @@ impl KeyCache {
                 .without_early_renewal(),
             argon2_permits: tokio::sync::Semaphore::new(cores),
             verifications: AtomicU64::new(0),
+            vouched: Mutex::new(HashSet::new()),
+            capacity: capacity.max(1),
         }
     }
 
@@ -56,6 +66,11 @@ impl KeyCache {
     pub fn with_clock(mut self, clock: Arc<Clock>) -> KeyCache {
         self.accounts = self.accounts.with_clock(clock);
         self
+    }
+
+    /// Hits and misses of [`KeyCache::verified`] so far (one per request that authenticates).
+    pub fn stats(&self) -> CacheStats {
+        self.accounts.stats()
     }
 
     pub fn fingerprint(&self, normalized_key: &str) -> Fingerprint {
@@ -84,6 +99,33 @@ impl KeyCache {
         Fut: Future<Output = Result<Account, E>>,
     {
         self.accounts.get_or_load(fp, verify).await
+    }
+
+    /// A verification of `fp`'s key succeeded: vouched for from now on, past its entry's TTL
+    /// and the key store's generation (it was right when it was checked).
+    pub fn vouch(&self, fp: Fingerprint) {
+        let mut vouched = self.vouched.lock().unwrap_or_else(|e| e.into_inner());
+        if vouched.len() >= self.capacity && !vouched.contains(&fp) {
+            vouched.clear();
+        }
+        vouched.insert(fp);
+    }
+
+    /// Whether the key of `fp` was verified successfully by this process, and has not failed a
+    /// verification since.
+    pub fn is_vouched(&self, fp: &Fingerprint) -> bool {
+        self.vouched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(fp)
+    }
+
+    /// A verification of `fp`'s key failed (revoked, deleted, changed): no longer vouched for.
+    pub fn unvouch(&self, fp: &Fingerprint) {
+        self.vouched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(fp);
     }
 
     /// Called when the key store's generation changes: every entry is dropped at once.
@@ -230,6 +272,24 @@ mod tests {
         c.set_generation(g + 1);
         c.insert(fp, account(), g);
         assert!(c.get(&fp).is_none());
+    }
+
+    #[test]
+    fn a_verified_key_stays_vouched_for_past_its_ttl_until_it_fails() {
+        let c = KeyCache::new(Duration::ZERO, 2);
+        let fp = c.fingerprint("KEY");
+        assert!(!c.is_vouched(&fp));
+        c.insert(fp, account(), c.generation());
+        c.vouch(fp);
+        assert!(c.get(&fp).is_none(), "expired");
+        c.set_generation(9);
+        assert!(c.is_vouched(&fp), "past the TTL and the generation");
+        c.unvouch(&fp);
+        assert!(!c.is_vouched(&fp));
+        for k in ["A", "B", "C"] {
+            c.vouch(c.fingerprint(k));
+        }
+        assert!(c.vouched.lock().unwrap().len() <= 2, "bounded");
     }
 
     #[test]

@@ -2,9 +2,12 @@
 //!
 //! A fixed one-minute window per address, opened by its first failure. Once an address has
 //! `limit` failures in its window, [`FailureLimiter::check`] refuses it until the window ends,
-//! before any key look-up or argon2 work. Only failures are counted, so a client whose key is
-//! right is never throttled. Memory is bounded: at capacity, ended windows are dropped first,
-//! then the oldest ones.
+//! for any key it has not been seen to hold (`http::access::authenticate`): a key that is in the
+//! verified-key cache, or that this process verified before, still goes through, so one
+//! integration with a stale key behind a shared address (a proxy, a NAT) never locks out the
+//! others; unknown and wrong keys are refused before any key look-up or argon2 work. Only
+//! failures are counted. Memory is bounded: at capacity, ended windows are dropped first, then
+//! the oldest ones.
 //!
 //! Also here: which address a request comes from ([`client_address`]).
 
@@ -56,10 +59,11 @@ impl FailureLimiter {
         }
     }
 
-    /// Counts one failed authentication from `ip`.
-    pub fn record_failure(&self, ip: IpAddr, now: Instant) {
+    /// Counts one failed authentication from `ip`; `true` when this failure brought the
+    /// address to the limit (once per window: the moment to log it).
+    pub fn record_failure(&self, ip: IpAddr, now: Instant) -> bool {
         if self.limit == 0 {
-            return;
+            return false;
         }
         let mut map = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(w) = map.get_mut(&ip) {
@@ -71,7 +75,7 @@ impl FailureLimiter {
                     failures: 1,
                 };
             }
-            return;
+            return w.failures == self.limit;
         }
         if map.len() >= self.capacity {
             map.retain(|_, w| w.start + WINDOW > now);
@@ -88,6 +92,12 @@ impl FailureLimiter {
                 failures: 1,
             },
         );
+        self.limit == 1
+    }
+
+    /// The limit per window (0: none).
+    pub fn limit(&self) -> u32 {
+        self.limit
     }
 
     pub fn len(&self) -> usize {
@@ -143,10 +153,15 @@ mod tests {
         let l = FailureLimiter::new(3, 100);
         let t0 = Instant::now();
         let a = ip("10.0.0.1");
-        for _ in 0..3 {
+        for n in 1..=3 {
             assert_eq!(l.check(a, t0), Ok(()));
-            l.record_failure(a, t0);
+            assert_eq!(
+                l.record_failure(a, t0),
+                n == 3,
+                "reached once, at the third"
+            );
         }
+        assert!(!l.record_failure(a, t0), "only once per window");
         assert_eq!(l.check(a, t0), Err(60));
         assert_eq!(l.check(a, t0 + Duration::from_millis(30_500)), Err(30));
         assert_eq!(l.check(a, t0 + WINDOW), Ok(()));

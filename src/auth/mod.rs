@@ -124,6 +124,29 @@ pub async fn authenticate(
     permitted(account, generation)
 }
 
+/// [`authenticate`] for a client address over the failed-authentication limit: only a key
+/// that is verified now (in the cache) or that this process verified before (vouched for, so
+/// the argon2 run, if one is needed, is not spent on a guess) is checked; `None` for any other
+/// key, without a statement or argon2, so the address cannot go on guessing.
+pub async fn authenticate_known(
+    pool: &Pool,
+    tables: &Tables,
+    cache: &Arc<KeyCache>,
+    source: KeySource,
+    raw_key: &str,
+) -> Option<Result<Verified, ApiError>> {
+    let normalized = shape(raw_key).ok()?;
+    let fingerprint = cache.fingerprint(&normalized);
+    let generation = cache.generation();
+    if let Some(account) = cache.get(&fingerprint) {
+        return Some(permitted(account, generation));
+    }
+    if !cache.is_vouched(&fingerprint) {
+        return None;
+    }
+    Some(authenticate(pool, tables, cache, source, raw_key).await)
+}
+
 /// The key, trimmed as PHP's `trim()` does and normalised (W18), or 17 / 18.
 fn shape(raw_key: &str) -> Result<String, ApiError> {
     let key = raw_key.trim_matches(PHP_TRIM);
@@ -177,7 +200,12 @@ fn find_account(
         KeySource::Own => own_account(conn, tables, normalized, cache)?,
         KeySource::Prestashop => prestashop_account(conn, tables, normalized)?,
     };
-    found.ok_or_else(ApiError::key_not_active)
+    let Some(account) = found else {
+        cache.unvouch(&cache.fingerprint(normalized));
+        return Err(ApiError::key_not_active());
+    };
+    cache.vouch(cache.fingerprint(normalized));
+    Ok(account)
 }
 
 /// The shop's own tables, as PrestaShop reads them.

@@ -18,8 +18,8 @@ use uuid::Uuid;
 use super::ids::{self, IdIndex, Lookup};
 use super::mirakl_m10::{self, M10Error, View};
 use super::thread_list::{self, Failure, ListError, Summary};
-use super::{attachment_size, parse_ref, reads, MessageRow, RowKind, ThreadRow};
-use crate::cache::{Clock, Generation, ReadCache, Weigh};
+use super::{attachment_size, parse_ref, reads, MessageRow, ReadFailure, RowKind, ThreadRow};
+use crate::cache::{CacheStats, Clock, Generation, ReadCache, Weigh};
 use crate::config::ServeSettings;
 use crate::db::shop::ShopSnapshot;
 use crate::db::{self, Pool, Tables};
@@ -57,6 +57,14 @@ impl BridgeState {
         }
     }
 
+    /// The read caches' hits and misses, for `/metrics`.
+    pub fn cache_stats(&self) -> Vec<(&'static str, CacheStats)> {
+        vec![
+            ("m10", self.m10.stats()),
+            ("thread_list", self.lists.stats()),
+        ]
+    }
+
     /// The M10 document of thread `id` for a key of `shops`: the shop's view, or the view of
     /// `customer_id` when one was given.
     pub async fn m10(
@@ -66,11 +74,7 @@ impl BridgeState {
         id: u32,
         customer_id: Option<&str>,
     ) -> Result<Bytes, M10Error> {
-        let read = self
-            .m10
-            .get_or_load(id, || read_m10(src, id))
-            .await
-            .map_err(|()| M10Error::internal())?;
+        let read = self.m10.get_or_load(id, || read_m10(src, id)).await?;
         let found = read.0.as_ref().ok_or_else(M10Error::not_found)?;
         // A thread of a shop the key is not associated with does not exist for this key.
         if !shops.contains(&found.thread.id_shop) {
@@ -96,11 +100,7 @@ impl BridgeState {
     ) -> Result<Listed, ListError> {
         let assignee_raw = req.body.as_ref().ok().and_then(|r| r.assignee.clone());
         let (key, employee) = self.list_key(src, &req, assignee_raw.as_deref()).await?;
-        let read = self
-            .lists
-            .get_or_load(key, || read_list(src, key))
-            .await
-            .map_err(|()| ListError::from(Failure::Internal))?;
+        let read = self.lists.get_or_load(key, || read_list(src, key)).await?;
         read.check(&req)?;
         let body = req.body.map_err(ListError::from)?;
         if let Some(a) = assignee_raw {
@@ -145,7 +145,7 @@ impl BridgeState {
         ];
         let [contact, customer, employee] = ids::learn(src.pool, src.tables, ids, ns, refs)
             .await
-            .map_err(|_| ListError::from(Failure::Internal))?;
+            .map_err(|e| ReadFailure::of(&e))?;
         let Some(contact) = contact else {
             return Err(ListError::after(Failure::NotAuthorized, &req.body));
         };
@@ -200,7 +200,7 @@ impl Weigh for M10Read {
 }
 
 /// Reads a thread and its messages (two statements, `db::bridge`), with the attachments' sizes.
-async fn read_m10(src: &Source<'_>, id: u32) -> Result<M10Read, ()> {
+async fn read_m10(src: &Source<'_>, id: u32) -> Result<M10Read, ReadFailure> {
     let tables = src.tables.clone();
     let upload_dir = src.settings.upload_dir.clone();
     let found = db::run(src.pool, move |conn| {
@@ -215,7 +215,7 @@ async fn read_m10(src: &Source<'_>, id: u32) -> Result<M10Read, ()> {
         }))
     })
     .await
-    .map_err(|e| tracing::error!(error = %e, "M10 read failed"))?;
+    .map_err(|e| ReadFailure::of(&e))?;
     let Some((thread, messages)) = found else {
         return Ok(M10Read(None));
     };
@@ -236,9 +236,10 @@ async fn read_m10(src: &Source<'_>, id: u32) -> Result<M10Read, ()> {
         tz,
         shop_view: Bytes::new(),
     };
-    t.shop_view = t
-        .render(View::All)
-        .map_err(|e| tracing::error!(error = %e, "M10 rendering failed"))?;
+    t.shop_view = t.render(View::All).map_err(|e| {
+        tracing::error!(error = %e, "M10 rendering failed");
+        ReadFailure::Internal
+    })?;
     Ok(M10Read(Some(t)))
 }
 
@@ -379,7 +380,7 @@ impl Weigh for ListRead {
 
 /// Existence of the three rows in one statement, then the threads and their messages in two
 /// (`db::bridge`), summarised in each thread's shop time zone.
-async fn read_list(src: &Source<'_>, key: ListKey) -> Result<ListRead, ()> {
+async fn read_list(src: &Source<'_>, key: ListKey) -> Result<ListRead, ReadFailure> {
     let tables = src.tables.clone();
     let rows = db::run(src.pool, move |conn| {
         let contact = (key.contact > 0).then_some(key.contact);
@@ -393,7 +394,7 @@ async fn read_list(src: &Source<'_>, key: ListKey) -> Result<ListRead, ()> {
         Ok::<_, DbError>((contact_ok, customer_ok, employee_ok, threads))
     })
     .await
-    .map_err(|e| tracing::error!(error = %e, "thread list read failed"))?;
+    .map_err(|e| ReadFailure::of(&e))?;
     let (contact_ok, customer_ok, employee_ok, threads) = rows;
     let mut zones: HashMap<u32, Tz> = HashMap::new();
     let threads = threads

@@ -10,8 +10,9 @@ use serde::Serialize;
 
 use super::{
     full_name, last_visible_customer_message, mirakl_date, reply_needed_since, to_utc, KeyFailure,
-    MessageRow, Refusal, ThreadRow,
+    MessageRow, ReadFailure, Refusal, ThreadRow,
 };
+use crate::error::UNAVAILABLE_RETRY_AFTER;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Thread {
@@ -124,6 +125,14 @@ impl M10Error {
         M10Error::new(500, "Internal error")
     }
 
+    /// The database is unavailable, or the shop configuration not loaded yet.
+    pub fn unavailable() -> M10Error {
+        M10Error {
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+            ..M10Error::new(503, "The database is unavailable, retry later")
+        }
+    }
+
     /// The error body (`{"status": N, "message": "..."}`).
     pub fn body(&self) -> Vec<u8> {
         serde_json::to_vec(&Error {
@@ -158,7 +167,17 @@ impl From<KeyFailure> for M10Error {
                 retry_after,
                 ..M10Error::new(429, "Too many failed authentication attempts, retry later")
             },
+            KeyFailure::Unavailable => M10Error::unavailable(),
             KeyFailure::Internal => M10Error::internal(),
+        }
+    }
+}
+
+impl From<ReadFailure> for M10Error {
+    fn from(f: ReadFailure) -> M10Error {
+        match f {
+            ReadFailure::Unavailable => M10Error::unavailable(),
+            ReadFailure::Internal => M10Error::internal(),
         }
     }
 }

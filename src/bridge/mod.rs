@@ -157,7 +157,7 @@ pub trait Refusal {
     /// `Allow` of the bridge's 405 answers.
     const ALLOW: &'static str;
     fn status(&self) -> u16;
-    /// Seconds for `Retry-After` (429).
+    /// Seconds for `Retry-After` (429, 503).
     fn retry_after(&self) -> Option<u64>;
 }
 
@@ -167,6 +167,8 @@ pub enum KeyFailure {
     Wrong,
     NoPermission,
     TooMany(Option<u64>),
+    /// The database is unavailable (503 with `Retry-After`).
+    Unavailable,
     Internal,
 }
 
@@ -175,10 +177,33 @@ impl KeyFailure {
     pub fn of(e: &crate::error::ApiError) -> KeyFailure {
         match e.status {
             429 => KeyFailure::TooMany(e.retry_after),
+            _ if e.is_unavailable() => KeyFailure::Unavailable,
             s if s >= 500 => KeyFailure::Internal,
             // 21 alone: an active key without any permission row.
             _ if e.errors.len() == 1 && e.errors[0].code == 21 => KeyFailure::NoPermission,
             _ => KeyFailure::Wrong,
+        }
+    }
+}
+
+/// Why a bridge read failed, in the bridges' terms (each bridge's error is made from one): the
+/// database is unavailable (503 with `Retry-After`) or something else (500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFailure {
+    Unavailable,
+    Internal,
+}
+
+impl ReadFailure {
+    /// The bridges' reading of a database error; any other than an outage (which the pool
+    /// logs once per incident) is logged here.
+    pub fn of(e: &crate::error::DbError) -> ReadFailure {
+        use crate::db::Fault;
+        if e.is_unavailable() {
+            ReadFailure::Unavailable
+        } else {
+            tracing::error!(error = %e, "bridge read failed");
+            ReadFailure::Internal
         }
     }
 }

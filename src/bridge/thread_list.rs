@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use super::ThreadRow;
 use super::{
-    assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, KeyFailure, MessageRow, Refusal,
-    RowKind,
+    assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, KeyFailure, MessageRow,
+    ReadFailure, Refusal, RowKind,
 };
+use crate::error::UNAVAILABLE_RETRY_AFTER;
 
 /// `maxResults` when absent, null or out of range below (the sibling endpoint's default).
 pub const DEFAULT_MAX_RESULTS: i64 = 20;
@@ -102,6 +103,12 @@ pub enum Failure {
     MethodNotAllowed,
     TooManyRequests,
     ServiceUnavailable,
+    /// The body did not arrive in time (`http::body`).
+    RequestTimeout,
+    /// The memory for request bodies is spent (`http::body`).
+    Busy,
+    /// The database is unavailable (threadgate's own: myKaarma documents no such answer).
+    Unavailable,
     Internal,
 }
 
@@ -114,7 +121,8 @@ impl Failure {
             | Failure::InvalidRequestData(_) => 400,
             Failure::MethodNotAllowed => 405,
             Failure::TooManyRequests => 429,
-            Failure::ServiceUnavailable => 503,
+            Failure::ServiceUnavailable | Failure::Busy | Failure::Unavailable => 503,
+            Failure::RequestTimeout => 408,
             Failure::Internal => 500,
         }
     }
@@ -129,7 +137,10 @@ impl Failure {
             Failure::InvalidRequestData(_) => "INVALID_REQUEST_DATA",
             Failure::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Failure::TooManyRequests => "TOO_MANY_REQUESTS",
-            Failure::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Failure::ServiceUnavailable | Failure::Busy | Failure::Unavailable => {
+                "SERVICE_UNAVAILABLE"
+            }
+            Failure::RequestTimeout => "REQUEST_TIMEOUT",
             Failure::Internal => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -147,6 +158,9 @@ impl Failure {
             Failure::MethodNotAllowed => "Method not allowed, use POST.".into(),
             Failure::TooManyRequests => "Too many failed authentication attempts from this address, retry later.".into(),
             Failure::ServiceUnavailable => "The webservice is disabled.".into(),
+            Failure::RequestTimeout => "The request body did not arrive in time.".into(),
+            Failure::Busy => "Too many request bodies are being received at once, retry later.".into(),
+            Failure::Unavailable => "The service is temporarily unavailable, retry later.".into(),
             Failure::Internal => "Internal error.".into(),
         }
     }
@@ -195,6 +209,22 @@ impl ListError {
         }
     }
 
+    /// The database is unavailable, or the shop configuration not loaded yet.
+    pub fn unavailable() -> ListError {
+        ListError {
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+            ..Failure::Unavailable.into()
+        }
+    }
+
+    /// The memory for request bodies is spent: retry in a second.
+    pub fn busy() -> ListError {
+        ListError {
+            retry_after: Some(1),
+            ..Failure::Busy.into()
+        }
+    }
+
     /// The error envelope: no threads, the error entry and the warnings.
     pub fn body(self, request_uuid: String) -> Vec<u8> {
         serde_json::to_vec(&Envelope {
@@ -229,7 +259,17 @@ impl From<KeyFailure> for ListError {
                 retry_after,
                 ..Failure::TooManyRequests.into()
             },
+            KeyFailure::Unavailable => ListError::unavailable(),
             KeyFailure::Internal => Failure::Internal.into(),
+        }
+    }
+}
+
+impl From<ReadFailure> for ListError {
+    fn from(f: ReadFailure) -> ListError {
+        match f {
+            ReadFailure::Unavailable => ListError::unavailable(),
+            ReadFailure::Internal => Failure::Internal.into(),
         }
     }
 }

@@ -370,6 +370,39 @@ pub fn by_source_account(
     }))
 }
 
+/// Every key imported from the shop: (id_key, id_webservice_account, active).
+pub fn imported(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<Vec<(u32, u32, bool)>> {
+    let rows = Sql::new(format!(
+        "SELECT CAST(id_key AS CHAR), CAST(id_webservice_account AS CHAR), CAST(active AS CHAR) \
+         FROM {} WHERE id_webservice_account IS NOT NULL ORDER BY id_key",
+        tables.name("threadgate_key")
+    ))
+    .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            Some((
+                parse_u32(&r.0[0])?,
+                parse_u32(&r.0[1])?,
+                r.0[2].as_deref() == Some("1"),
+            ))
+        })
+        .collect())
+}
+
+/// Disables a key without bumping the generation (the caller's transaction does).
+pub fn disable(conn: &mut MysqlConnection, tables: &Tables, id: u32, now: &str) -> QueryResult<()> {
+    let mut q = Sql::new(format!(
+        "UPDATE {} SET active = 0, date_upd = ",
+        tables.name("threadgate_key")
+    ));
+    q.bind_text(now)
+        .push(" WHERE id_key = ")
+        .bind_int(id.into());
+    q.execute(conn)?;
+    Ok(())
+}
+
 /// Replaces an imported key's hash (when given), description, flag and grants with the shop's.
 /// The caller runs it in the import's transaction and bumps the generation.
 pub fn replace_imported(

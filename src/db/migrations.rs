@@ -32,7 +32,17 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/2026-11-21-000003_threadgate_key_usage/up.sql"),
         include_str!("../../migrations/2026-11-21-000003_threadgate_key_usage/down.sql"),
     ),
+    (
+        "2026-12-06-000001_shop_url",
+        include_str!("../../migrations/2026-12-06-000001_shop_url/up.sql"),
+        include_str!("../../migrations/2026-12-06-000001_shop_url/down.sql"),
+    ),
 ];
+
+/// How many migrations threadgate has (what `migrate` applies to an empty database).
+pub fn count() -> usize {
+    FILES.len()
+}
 
 /// Replaces the `ps_` prefix of every backticked table name.
 pub fn apply_prefix(sql: &str, prefix: &str) -> String {
@@ -201,6 +211,7 @@ mod tests {
             "contact_lang",
             "configuration",
             "shop",
+            "shop_url",
             "lang",
             "customer",
             "employee",

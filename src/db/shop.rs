@@ -1,6 +1,7 @@
 //! The shop's own settings, read once and refreshed in the background, so no request pays a
-//! statement for them: shops and their groups, active languages, the `PS_*` configuration
-//! values threadgate honours, and the key-store generation (bumped by every key change).
+//! statement for them: shops and their groups, their URLs (`shop_url`), active languages, the
+//! `PS_*` configuration values threadgate honours, and the key-store generation (bumped by every
+//! key change).
 
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
@@ -17,6 +18,27 @@ pub struct Shop {
     pub name: String,
 }
 
+/// A `shop_url` row of an active, not deleted shop: what `Shop::findShopByHost` (PrestaShop 8,
+/// `classes/shop/Shop.php`) selects from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShopUrl {
+    pub shop: u32,
+    pub domain: String,
+    pub domain_ssl: String,
+    /// `physical_uri` followed by `virtual_uri` (`Shop::getBaseURI`), e.g. `/` or `/fr/`.
+    pub uri: String,
+    pub main: bool,
+}
+
+/// The shop a request without `id_shop` runs in, and the base URI its `xlink:href`s use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestShop {
+    pub shop: u32,
+    /// The matched `shop_url` URI when the request's path starts with it (`/` otherwise): the
+    /// part of the path before `api/`, and of every `xlink:href` after the host.
+    pub base_uri: String,
+}
+
 /// A `configuration` row for one of the names threadgate reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigRow {
@@ -30,18 +52,21 @@ pub struct ConfigRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShopSnapshot {
     pub shops: Vec<Shop>,
+    /// In `findShopByHost`'s order: longest URI first (then by `id_shop_url`).
+    pub urls: Vec<ShopUrl>,
     pub languages: Vec<u32>,
     pub config: Vec<ConfigRow>,
     pub key_generation: u64,
 }
 
 /// Configuration names threadgate honours.
-pub const CONFIG_NAMES: [&str; 5] = [
+pub const CONFIG_NAMES: [&str; 6] = [
     "PS_SHOP_NAME",
     "PS_WEBSERVICE",
     "PS_SSL_ENABLED",
     "PS_TIMEZONE",
     "PS_SHOP_DEFAULT",
+    "PS_VERSION_DB",
 ];
 
 impl ShopSnapshot {
@@ -64,9 +89,9 @@ impl ShopSnapshot {
             .and_then(|r| r.value.as_deref())
     }
 
-    /// `PS_WEBSERVICE` is not `0` (a fresh database without the row serves).
-    pub fn webservice_enabled(&self) -> bool {
-        self.config("PS_WEBSERVICE", self.default_shop()) != Some("0")
+    /// `PS_WEBSERVICE` of `shop` is not `0` (a fresh database without the row serves).
+    pub fn webservice_enabled(&self, shop: u32) -> bool {
+        self.config("PS_WEBSERVICE", shop) != Some("0")
     }
 
     /// The shop's time zone (decisions W17): its `PS_TIMEZONE` (shop, group, global), else
@@ -97,16 +122,94 @@ impl ShopSnapshot {
             .unwrap_or(1)
     }
 
+    /// The version PrestaShop's installer or upgrader wrote (`PS_VERSION_DB`, global row), for
+    /// the start-up line.
+    pub fn prestashop_version(&self) -> Option<&str> {
+        self.config
+            .iter()
+            .find(|r| r.name == "PS_VERSION_DB" && r.shop.unwrap_or(0) == 0)
+            .and_then(|r| r.value.as_deref())
+    }
+
     pub fn active_shops(&self) -> impl Iterator<Item = &Shop> {
         self.shops.iter().filter(|s| s.active)
     }
+
+    /// The shop of a request without `id_shop`, from its host and path, as PrestaShop 8's
+    /// `Shop::initialize` finds it (`classes/shop/Shop.php`), documented in
+    /// docs/compatibility.md ("The shop of a request"):
+    ///
+    /// - `host` is `Tools::getHttpHost`'s: `X-Forwarded-Host` when the request has one, else
+    ///   `Host`. It is first tried without its port (cut at the first `:` that is not the
+    ///   first character), then, when no row matched, as it is.
+    /// - A row matches when its `domain` **or** its `domain_ssl` equals the host (either
+    ///   column, whatever the scheme, as `findShopByHost`'s `WHERE`), compared as MySQL's `_ci`
+    ///   collation does for ASCII (case and trailing spaces ignored). Only rows of active, not
+    ///   deleted shops count; the row's own `active` flag is not read (PrestaShop does not).
+    /// - Rows are tried longest URI first; the first whose URI starts the (percent-decoded)
+    ///   path, ASCII case ignored (`preg_match('#^uri#i')`), gives the shop. A matching row that
+    ///   is not its shop's main URL makes PrestaShop redirect to the main URL, which serves
+    ///   the same shop: threadgate serves that shop directly.
+    /// - When rows match the host but none matches the path (a proxy that removed the shop's
+    ///   base URI before threadgate), the shop of the first matching row that is a main URL;
+    ///   PrestaShop would redirect to the default shop, which the request could not have
+    ///   reached this way.
+    /// - Otherwise the default shop ([`ShopSnapshot::default_shop`]), where PrestaShop's
+    ///   redirect for an unknown host leads.
+    pub fn shop_for_request<'a>(&self, host: &'a str, path: &str) -> RequestShop {
+        let fallback = || RequestShop {
+            shop: self.default_shop(),
+            base_uri: "/".into(),
+        };
+        let without_port = match host.find(':') {
+            Some(i) if i > 0 => &host[..i],
+            _ => host,
+        };
+        let on = |h: &'a str| {
+            move |u: &&ShopUrl| same_domain(&u.domain, h) || same_domain(&u.domain_ssl, h)
+        };
+        let host = if self.urls.iter().any(|u| on(without_port)(&u)) {
+            without_port
+        } else {
+            host
+        };
+        let rows = || self.urls.iter().filter(on(host));
+        if let Some(row) = rows().find(|u| {
+            path.as_bytes()
+                .get(..u.uri.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(u.uri.as_bytes()))
+        }) {
+            return RequestShop {
+                shop: row.shop,
+                base_uri: if row.uri.is_empty() {
+                    "/".into()
+                } else {
+                    row.uri.clone()
+                },
+            };
+        }
+        match rows().find(|u| u.main) {
+            Some(row) => RequestShop {
+                shop: row.shop,
+                base_uri: "/".into(),
+            },
+            None => fallback(),
+        }
+    }
+}
+
+/// MySQL `_ci` equality for host names: ASCII case and trailing spaces ignored.
+fn same_domain(column: &str, host: &str) -> bool {
+    let column = column.trim_end_matches(' ');
+    let host = host.trim_end_matches(' ');
+    column.eq_ignore_ascii_case(host)
 }
 
 fn parse_u32(v: &Option<String>) -> Option<u32> {
     v.as_deref().and_then(|s| s.parse().ok())
 }
 
-/// Reads the snapshot: four statements, run at start-up and on every refresh.
+/// Reads the snapshot: five statements, run at start-up and on every refresh.
 pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnapshot> {
     let shops = Sql::new(format!(
         "SELECT CAST(id_shop AS CHAR), CAST(id_shop_group AS CHAR), CAST(active AS CHAR), name FROM {} WHERE deleted = 0 ORDER BY id_shop",
@@ -119,6 +222,24 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
         group: parse_u32(&r.0[1]).unwrap_or(0),
         active: r.0[2].as_deref() == Some("1"),
         name: r.0[3].clone().unwrap_or_default(),
+    })
+    .collect();
+    // `Shop::findShopByHost`'s rows for every host at once, in its order (longest URI first).
+    let urls = Sql::new(format!(
+        "SELECT CAST(su.id_shop AS CHAR), su.domain, su.domain_ssl, CONCAT(su.physical_uri, su.virtual_uri), CAST(su.main AS CHAR) \
+         FROM {} su JOIN {} s ON s.id_shop = su.id_shop WHERE s.active = 1 AND s.deleted = 0 \
+         ORDER BY LENGTH(CONCAT(su.physical_uri, su.virtual_uri)) DESC, su.id_shop_url",
+        tables.name("shop_url"),
+        tables.name("shop")
+    ))
+    .load(conn)?
+    .into_iter()
+    .map(|r| ShopUrl {
+        shop: parse_u32(&r.0[0]).unwrap_or(0),
+        domain: r.0[1].clone().unwrap_or_default(),
+        domain_ssl: r.0[2].clone().unwrap_or_default(),
+        uri: r.0[3].clone().unwrap_or_default(),
+        main: r.0[4].as_deref() == Some("1"),
     })
     .collect();
     let languages = Sql::new(format!(
@@ -153,10 +274,50 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
     let key_generation = key_generation(conn, tables)?;
     Ok(ShopSnapshot {
         shops,
+        urls,
         languages,
         config,
         key_generation,
     })
+}
+
+/// The tables a server needs under its prefix: the shop's own (configuration, shops,
+/// languages, threads, messages) and threadgate's state (created by `threadgate migrate`).
+pub const REQUIRED_TABLES: [&str; 6] = [
+    "configuration",
+    "shop",
+    "lang",
+    "customer_thread",
+    "customer_message",
+    "threadgate_state",
+];
+
+/// Which of [`REQUIRED_TABLES`] are missing under the prefix, in one statement (`/readyz`).
+pub fn missing_tables(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+) -> QueryResult<Vec<&'static str>> {
+    let mut q = Sql::new(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (",
+    );
+    for (i, t) in REQUIRED_TABLES.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind_text(format!("{}{t}", tables.prefix));
+    }
+    q.push(")");
+    let found: Vec<String> = q
+        .cached()
+        .load(conn)?
+        .into_iter()
+        .filter_map(|r| r.0[0].clone())
+        .collect();
+    Ok(REQUIRED_TABLES
+        .iter()
+        .copied()
+        .filter(|t| !found.iter().any(|f| *f == format!("{}{t}", tables.prefix)))
+        .collect())
 }
 
 /// The key store's generation counter.
@@ -238,8 +399,8 @@ mod tests {
             s.timezone(1, chrono_tz::Europe::Paris),
             chrono_tz::Europe::Paris
         );
-        assert!(!s.webservice_enabled());
-        assert!(snapshot(vec![]).webservice_enabled(), "no row: enabled");
+        assert!(!s.webservice_enabled(1));
+        assert!(snapshot(vec![]).webservice_enabled(1), "no row: enabled");
         let bad = snapshot(vec![row("PS_TIMEZONE", None, None, "Mars/Olympus")]);
         assert_eq!(
             bad.timezone(1, chrono_tz::UTC),
@@ -247,6 +408,95 @@ mod tests {
             "an unknown zone falls back"
         );
         assert_eq!(bad.now(chrono_tz::UTC).len(), "2024-01-01 00:00:00".len());
+    }
+
+    fn url(shop: u32, domain: &str, domain_ssl: &str, uri: &str, main: bool) -> ShopUrl {
+        ShopUrl {
+            shop,
+            domain: domain.into(),
+            domain_ssl: domain_ssl.into(),
+            uri: uri.into(),
+            main,
+        }
+    }
+
+    /// Three shops: 1 on `localhost` and as an alias on `shops.test`; 2 on `second.test`
+    /// (`secure.second.test` over HTTPS); 3 on `third.test/boutique/` and `shops.test/third/`.
+    fn multistore() -> ShopSnapshot {
+        let mut s = snapshot(vec![row("PS_SHOP_DEFAULT", None, None, "1")]);
+        // Longest URI first, as `load` orders them.
+        s.urls = vec![
+            url(3, "third.test", "third.test", "/boutique/", true),
+            url(3, "shops.test", "shops.test", "/third/", false),
+            url(1, "localhost", "localhost", "/", true),
+            url(2, "second.test", "secure.second.test", "/", true),
+            url(1, "shops.test", "shops.test", "/", false),
+        ];
+        s
+    }
+
+    fn shop_of(host: &str, path: &str) -> (u32, String) {
+        let r = multistore().shop_for_request(host, path);
+        (r.shop, r.base_uri)
+    }
+
+    #[test]
+    fn the_host_picks_the_shop_by_domain_or_ssl_domain_without_port_and_case() {
+        for host in [
+            "second.test",
+            "second.test:8080",
+            "SECOND.Test",
+            "secure.second.test",
+            "secure.second.test:443",
+        ] {
+            assert_eq!(
+                shop_of(host, "/api/customer_threads"),
+                (2, "/".into()),
+                "{host}"
+            );
+        }
+        assert_eq!(shop_of("localhost:8080", "/api/"), (1, "/".into()));
+    }
+
+    #[test]
+    fn the_longest_uri_that_starts_the_path_wins() {
+        assert_eq!(shop_of("shops.test", "/third/api/x"), (3, "/third/".into()));
+        assert_eq!(shop_of("shops.test", "/THIRD/api/x"), (3, "/third/".into()));
+        assert_eq!(shop_of("shops.test", "/api/x"), (1, "/".into()));
+        assert_eq!(
+            shop_of("third.test", "/boutique/api/x"),
+            (3, "/boutique/".into())
+        );
+    }
+
+    #[test]
+    fn a_host_whose_uris_miss_the_path_is_its_main_urls_shop() {
+        assert_eq!(shop_of("third.test", "/api/x"), (3, "/".into()));
+    }
+
+    #[test]
+    fn an_unknown_host_is_the_default_shop() {
+        for host in [
+            "example.com",
+            "",
+            ":second.test",
+            "second.test.evil",
+            "second",
+        ] {
+            assert_eq!(shop_of(host, "/api/"), (1, "/".into()), "{host}");
+        }
+        let mut s = multistore();
+        s.config = vec![row("PS_SHOP_DEFAULT", None, None, "2")];
+        assert_eq!(s.shop_for_request("nowhere", "/api/").shop, 2);
+    }
+
+    #[test]
+    fn the_port_is_kept_when_nothing_matches_without_it() {
+        let mut s = multistore();
+        s.urls
+            .push(url(2, "ported.test:8443", "ported.test:8443", "/", true));
+        assert_eq!(s.shop_for_request("ported.test:8443", "/api/").shop, 2);
+        assert_eq!(s.shop_for_request("ported.test:9999", "/api/").shop, 1);
     }
 
     #[test]

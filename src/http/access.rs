@@ -1,7 +1,9 @@
-//! A request's key, checked in the order the issue asks: the failure limit for the client's
-//! address first (429 before any key look-up or argon2), then [`auth::authenticate`]; a
-//! key-related failure (17, 18, 20, 21) counts against the address, a success marks the key
-//! as used (written later by the background refresh).
+//! A request's key, checked in this order: the failure limit for the client's address first
+//! (over it, only a key verified now or vouched for earlier goes on, through
+//! [`auth::authenticate_known`]; any other gets 429 before any key look-up or argon2), then
+//! [`auth::authenticate`]; a key-related failure (17, 18, 20, 21) counts against the address
+//! (the failure that reaches the limit is logged at `warn`, once per window), a success marks
+//! the key as used (written later by the background refresh).
 //!
 //! Also [`Guard`]: the re-check a request makes when its first data statement shows that the
 //! key store changed after its key was verified.
@@ -9,9 +11,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use diesel::MysqlConnection;
 
+use super::observe::KeyId;
 use crate::auth::{self, limit, Account, KeySource, Recheck, Verified};
 use crate::error::ApiError;
 use crate::resource::Method;
@@ -38,7 +41,29 @@ pub async fn authenticate(
 ) -> Result<Verified, ApiError> {
     let client = client_address(req, state);
     if let Err(seconds) = state.limiter.check(client, Instant::now()) {
-        return Err(ApiError::too_many_failures(seconds));
+        let known = auth::authenticate_known(
+            &state.pool,
+            &state.tables,
+            &state.keys,
+            state.settings.auth_source,
+            key,
+        )
+        .await;
+        return match known {
+            Some(Ok(v)) => {
+                if v.account.source == KeySource::Own {
+                    state.usage.record(v.account.id, Instant::now());
+                }
+                Ok(v)
+            }
+            // A database failure is not the key's fault.
+            Some(Err(e)) if !auth::is_key_failure(&e) => Err(e),
+            _ => {
+                state.metrics.throttled();
+                tracing::debug!(%client, "refused: over the failed-authentication limit");
+                Err(ApiError::too_many_failures(seconds))
+            }
+        };
     }
     match auth::authenticate(
         &state.pool,
@@ -50,6 +75,8 @@ pub async fn authenticate(
     .await
     {
         Ok(v) => {
+            // For the access log: the key's id, never the key.
+            req.extensions_mut().insert(KeyId(v.account.id));
             if v.account.source == KeySource::Own {
                 state.usage.record(v.account.id, Instant::now());
             }
@@ -57,8 +84,17 @@ pub async fn authenticate(
         }
         Err(e) => {
             if auth::is_key_failure(&e) {
+                state.metrics.auth_failure();
                 tracing::debug!(%client, "failed authentication counted");
-                state.limiter.record_failure(client, Instant::now());
+                if state.limiter.record_failure(client, Instant::now()) {
+                    tracing::warn!(
+                        %client,
+                        limit = state.limiter.limit(),
+                        "client address throttled: too many failed authentications within a \
+                         minute; until the minute ends it gets 429 for any key not verified \
+                         before (good keys still pass)"
+                    );
+                }
             }
             Err(e)
         }

@@ -17,15 +17,17 @@ use actix_web::http::header::{
 use actix_web::http::{Method as HttpMethod, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
-use futures_util::StreamExt;
 use uuid::Uuid;
 
+use super::body::{self, Body, BodyError};
+use super::request::{invalid_host_header, percent_decode, request_host};
 use super::response::Rendered;
 use crate::auth::{credential, Account};
 use crate::bridge::cached::{ListRequest, Listed, Source};
 use crate::bridge::mirakl_m10::M10Error;
 use crate::bridge::thread_list::{self, Envelope, Failure, ListError};
 use crate::bridge::{KeyFailure, Refusal};
+use crate::db::shop::ShopSnapshot;
 use crate::resource::Method;
 use crate::state::AppState;
 
@@ -58,7 +60,7 @@ fn finish(mut b: actix_web::HttpResponseBuilder, body: Bytes, head: bool) -> Htt
 }
 
 /// A bridge's refusal: its status, its realm on a 401, `Allow` on a 405, `Retry-After` when
-/// it has one, and `body`.
+/// it has one, and `body`. A 408 closes the connection.
 fn refuse<E: Refusal>(e: &E, body: Vec<u8>, head: bool) -> HttpResponse {
     let mut b = json(e.status());
     match e.status() {
@@ -67,6 +69,10 @@ fn refuse<E: Refusal>(e: &E, body: Vec<u8>, head: bool) -> HttpResponse {
         }
         405 => {
             b.insert_header((ALLOW, E::ALLOW));
+        }
+        408 => {
+            // The rest of the body may still be on its way: the connection cannot be reused.
+            b.force_close();
         }
         _ => {}
     }
@@ -109,13 +115,23 @@ async fn account(
     }
 }
 
-fn source(state: &AppState) -> Source<'_> {
-    Source {
+/// Where the bridges read from, with the shop configuration as last read (`None` before it
+/// was first read: the caller answers 503).
+fn source(state: &AppState) -> Option<Source<'_>> {
+    Some(Source {
         pool: &state.pool,
         tables: &state.tables,
         settings: &state.settings,
-        snapshot: state.snapshot(),
-    }
+        snapshot: state.snapshot()?,
+    })
+}
+
+/// The shop the request's host names (docs/compatibility.md, "The shop of a request"): its
+/// `PS_WEBSERVICE` decides whether the bridges serve.
+fn request_shop(req: &HttpRequest, snapshot: &ShopSnapshot) -> u32 {
+    snapshot
+        .shop_for_request(&request_host(req.headers()), &percent_decode(req.path()))
+        .shop
 }
 
 // --- Mirakl M10 ---
@@ -155,11 +171,20 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
     if req.method() != HttpMethod::GET && req.method() != HttpMethod::HEAD {
         return Err(M10Error::new(405, "Method not allowed"));
     }
+    if invalid_host_header(req).is_some() {
+        return Err(M10Error::new(
+            400,
+            "Invalid Host or X-Forwarded-Host header",
+        ));
+    }
     let key = authorization(req, state)
         .map(m10_key)
         .ok_or_else(|| M10Error::new(401, "Authentication required"))?;
-    let src = source(state);
-    if !src.snapshot.webservice_enabled() {
+    let src = source(state).ok_or_else(M10Error::unavailable)?;
+    if !src
+        .snapshot
+        .webservice_enabled(request_shop(req, &src.snapshot))
+    {
         return Err(M10Error::new(503, "The webservice is disabled"));
     }
     let account = account(req, state, &key).await?;
@@ -204,17 +229,34 @@ async fn thread_list(
     }
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, Failure> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| Failure::InvalidRequestData("the body could not be read".into()))?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(Failure::InvalidRequestData("the body is too large".into()));
-        }
-        body.extend_from_slice(&chunk);
+/// The request body (`http::body`). A body that is late or finds no memory is refused at
+/// once (`Err`: not a matter of its content); one too large or unreadable is the parsed body's
+/// failure, reported in myKaarma's order.
+async fn read_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Result<Body, Failure>, ListError> {
+    let read = body::read(
+        req,
+        payload,
+        BODY_LIMIT,
+        state.settings.body_time(),
+        &state.bodies,
+    )
+    .await;
+    match read {
+        Ok(b) => Ok(Ok(b)),
+        Err(BodyError::TooLarge(_)) => Ok(Err(Failure::InvalidRequestData(
+            "the body is too large".into(),
+        ))),
+        Err(BodyError::Unreadable) => Ok(Err(Failure::InvalidRequestData(
+            "the body could not be read".into(),
+        ))),
+        // 408 closes the connection (`refuse`).
+        Err(BodyError::TimedOut(_)) => Err(Failure::RequestTimeout.into()),
+        Err(BodyError::Busy) => Err(ListError::busy()),
     }
-    Ok(body)
 }
 
 async fn list(
@@ -225,15 +267,24 @@ async fn list(
     if req.method() != HttpMethod::POST {
         return Err(Failure::MethodNotAllowed.into());
     }
+    if let Some(header) = invalid_host_header(req) {
+        return Err(Failure::InvalidRequestData(format!(
+            "the {header} header is not a host[:port] of at most 255 bytes"
+        ))
+        .into());
+    }
     let value = authorization(req, state).ok_or(Failure::CredentialsAreNull)?;
     let key = credential::basic_user(value.as_bytes()).ok_or(Failure::WrongCredential)?;
-    let src = source(state);
-    if !src.snapshot.webservice_enabled() {
+    let src = source(state).ok_or_else(ListError::unavailable)?;
+    if !src
+        .snapshot
+        .webservice_enabled(request_shop(req, &src.snapshot))
+    {
         return Err(Failure::ServiceUnavailable.into());
     }
     let account = account(req, state, &key).await?;
-    let body = read_body(payload)
-        .await
+    let body = read_body(req, payload, state)
+        .await?
         .and_then(|b| thread_list::parse_body(&b));
     let request = ListRequest {
         department: req.match_info().get("departmentUUID").unwrap_or(""),

@@ -1,6 +1,8 @@
 //! What a webservice request asks for, read from its path and headers (spec §1, §3.1, §4;
 //! decisions W10, W27). Pure string work; the handler hands in the raw values.
 
+use std::borrow::Cow;
+
 use crate::render::Format;
 
 /// The parts of `/api/<resource>/<id>` after Apache's rewrite (`url=` in [HT]).
@@ -15,7 +17,7 @@ pub struct ApiPath {
 }
 
 /// Percent-decodes a path the way Apache does before the rewrite (`+` stays `+`).
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -40,7 +42,11 @@ fn hex(c: u8) -> Option<u8> {
 /// Parses a request path. `None` when it is not under `/api` (`^api(?:/(.*))?$` after any
 /// number of leading slashes, so the PHP library's `//api/...` works).
 pub fn parse_api_path(raw: &str) -> Option<ApiPath> {
-    let path = percent_decode(raw);
+    parse_decoded_api_path(&percent_decode(raw))
+}
+
+/// [`parse_api_path`] of a path already percent-decoded.
+fn parse_decoded_api_path(path: &str) -> Option<ApiPath> {
     let rest = path.trim_start_matches('/');
     let rest = if rest == "api" {
         ""
@@ -60,6 +66,46 @@ pub fn parse_api_path(raw: &str) -> Option<ApiPath> {
         id,
         path_params: params,
     })
+}
+
+/// The API path of a percent-decoded request path under a shop's base URI (`/third/api/...` for
+/// a shop whose `shop_url` URI is `/third/`, as PrestaShop's rewrite rules serve it), and the
+/// base URI the `xlink:href`s keep. A path that does not start with `base_uri`, or whose rest
+/// is not an API path, is read from the root with base `/`.
+pub fn parse_api_path_under(decoded: &str, base_uri: &str) -> (Option<ApiPath>, String) {
+    if base_uri != "/" {
+        let starts = decoded
+            .as_bytes()
+            .get(..base_uri.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(base_uri.as_bytes()));
+        if let Some(p) = decoded
+            .get(base_uri.len()..)
+            .filter(|_| starts)
+            .and_then(parse_decoded_api_path)
+        {
+            return (Some(p), base_uri.to_owned());
+        }
+    }
+    (parse_decoded_api_path(decoded), "/".to_owned())
+}
+
+/// The host PrestaShop's `Tools::getHttpHost` reads: `X-Forwarded-Host` whenever the request
+/// has it (its values joined by `, ` as a PHP server variable holds them), else `Host`, else
+/// nothing.
+pub fn request_host(headers: &actix_web::http::header::HeaderMap) -> Cow<'_, str> {
+    let mut forwarded = headers.get_all("X-Forwarded-Host");
+    let (first, more) = match forwarded.next() {
+        Some(first) => (Some(first), forwarded.next().is_some()),
+        None => (headers.get(actix_web::http::header::HOST), false),
+    };
+    if more {
+        let joined: Vec<&[u8]> = headers
+            .get_all("X-Forwarded-Host")
+            .map(|v| v.as_bytes())
+            .collect();
+        return Cow::Owned(String::from_utf8_lossy(&joined.join(&b", "[..])).into_owned());
+    }
+    first.map_or(Cow::Borrowed(""), |v| String::from_utf8_lossy(v.as_bytes()))
 }
 
 /// Output format (spec §3.1): header `Io-Format`, then `Output-Format`, then parameters
@@ -82,15 +128,84 @@ pub fn output_format(
     }
 }
 
-/// Base of every `xlink:href` (spec §4, decisions W27): `http(s)://host/api/`. The scheme is
-/// `https` iff the shop's `PS_SSL_ENABLED` says so, else the request's (`X-Forwarded-Proto`
-/// honoured); the host is `X-Forwarded-Host` when present, else `Host`.
+/// Longest `Host` / `X-Forwarded-Host` value accepted (a DNS name is at most 253 bytes).
+pub const MAX_HOST_BYTES: usize = 255;
+
+/// Whether `value` is a `host[:port]` (RFC 9110 `Host`): a name or IPv4 address of letters,
+/// digits, `-`, `.` and `_`, or an IPv6 literal in brackets, then an optional port of at most
+/// five digits (≤ 65535); at most [`MAX_HOST_BYTES`] bytes. Such a value is copied into every
+/// `xlink:href` of a document, so anything longer or stranger is refused before any use.
+pub fn valid_host(value: &str) -> bool {
+    if value.is_empty() || value.len() > MAX_HOST_BYTES {
+        return false;
+    }
+    let (host_ok, port) = if let Some(rest) = value.strip_prefix('[') {
+        let Some((inner, after)) = rest.split_once(']') else {
+            return false;
+        };
+        let ok = !inner.is_empty()
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        match after {
+            "" => (ok, None),
+            a => match a.strip_prefix(':') {
+                Some(p) => (ok, Some(p)),
+                None => return false,
+            },
+        }
+    } else {
+        let (host, port) = match value.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (value, None),
+        };
+        let ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+        (ok, port)
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65_535)
+    });
+    host_ok && port_ok
+}
+
+/// The name of the first `Host` or `X-Forwarded-Host` header that is not a valid
+/// [`valid_host`] (`X-Forwarded-Host` may list several, comma-separated, within
+/// [`MAX_HOST_BYTES`] in all), or `None` when both are absent or valid.
+pub fn invalid_host_header(req: &actix_web::HttpRequest) -> Option<&'static str> {
+    let headers = req.headers();
+    let text = |v: &actix_web::http::header::HeaderValue| v.to_str().ok().map(str::to_owned);
+    for v in headers.get_all(actix_web::http::header::HOST) {
+        if !text(v).is_some_and(|h| valid_host(h.trim())) {
+            return Some("Host");
+        }
+    }
+    for v in headers.get_all("X-Forwarded-Host") {
+        let ok = v.len() <= MAX_HOST_BYTES
+            && text(v).is_some_and(|list| list.split(',').all(|h| valid_host(h.trim())));
+        if !ok {
+            return Some("X-Forwarded-Host");
+        }
+    }
+    None
+}
+
+/// Base of every `xlink:href`: `http(s)://host<base URI>api/` (PrestaShop's `wsUrl`). The
+/// scheme is `https` iff the shop's `PS_SSL_ENABLED` says so, else the request's
+/// (`X-Forwarded-Proto` honoured); the host is `X-Forwarded-Host` when present, else `Host`;
+/// the base URI is the request's shop's (`__PS_BASE_URI__`, see [`parse_api_path_under`]).
 pub fn ws_url(
     ssl_config: Option<bool>,
     forwarded_proto: Option<&str>,
     request_scheme: &str,
     forwarded_host: Option<&str>,
     host: &str,
+    base_uri: &str,
 ) -> String {
     let https = ssl_config.unwrap_or_else(|| {
         forwarded_proto
@@ -107,7 +222,12 @@ pub fn ws_url(
         .map(|h| h.split(',').next().unwrap_or("").trim())
         .filter(|h| !h.is_empty())
         .unwrap_or(host);
-    format!("{}://{}/api/", if https { "https" } else { "http" }, host)
+    format!(
+        "{}://{}{}api/",
+        if https { "https" } else { "http" },
+        host,
+        base_uri
+    )
 }
 
 #[cfg(test)]
@@ -198,22 +318,128 @@ mod tests {
     }
 
     #[test]
+    fn hosts_are_host_and_optional_port_within_255_bytes() {
+        for ok in [
+            "example.com",
+            "shop.test:8443",
+            "127.0.0.1:8080",
+            "[::1]",
+            "[2001:db8::1]:443",
+            "my_host",
+            &"a".repeat(255),
+        ] {
+            assert!(valid_host(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            &"a".repeat(256),
+            "example.com:",
+            "example.com:99999",
+            "example.com:123456",
+            "exa mple.com",
+            "a\"b",
+            "<x>",
+            "[::1",
+            "[::1]x",
+            "[zz]",
+            "host:80:80",
+            "user@host",
+            "host/path",
+        ] {
+            assert!(!valid_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn ws_url_follows_ssl_setting_then_forwarded_headers() {
         assert_eq!(
-            ws_url(None, None, "http", None, "example.com"),
+            ws_url(None, None, "http", None, "example.com", "/"),
             "http://example.com/api/"
         );
         assert_eq!(
-            ws_url(Some(true), None, "http", None, "example.com"),
+            ws_url(Some(true), None, "http", None, "example.com", "/"),
             "https://example.com/api/"
         );
         assert_eq!(
-            ws_url(Some(false), Some("https"), "https", None, "h"),
+            ws_url(Some(false), Some("https"), "https", None, "h", "/"),
             "http://h/api/"
         );
         assert_eq!(
-            ws_url(None, Some("https"), "http", Some("shop.test:8443"), "h"),
+            ws_url(
+                None,
+                Some("https"),
+                "http",
+                Some("shop.test:8443"),
+                "h",
+                "/"
+            ),
             "https://shop.test:8443/api/"
+        );
+        assert_eq!(
+            ws_url(None, None, "http", None, "shops.test", "/third/"),
+            "http://shops.test/third/api/"
+        );
+    }
+
+    #[test]
+    fn the_request_host_is_x_forwarded_host_whenever_sent_else_host() {
+        use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+        let map = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (n, v) in pairs {
+                m.append(HeaderName::from_static(n), HeaderValue::from_static(v));
+            }
+            m
+        };
+        assert_eq!(
+            request_host(&map(&[("host", "a.test:8080")])),
+            "a.test:8080"
+        );
+        assert_eq!(
+            request_host(&map(&[("host", "a.test"), ("x-forwarded-host", "b.test")])),
+            "b.test"
+        );
+        assert_eq!(
+            request_host(&map(&[("host", "a.test"), ("x-forwarded-host", "")])),
+            "",
+            "an empty forwarded host is still the one PHP reads"
+        );
+        assert_eq!(
+            request_host(&map(&[
+                ("x-forwarded-host", "b.test"),
+                ("x-forwarded-host", "c.test")
+            ])),
+            "b.test, c.test"
+        );
+        assert_eq!(request_host(&map(&[])), "");
+    }
+
+    #[test]
+    fn api_paths_under_a_shop_uri_keep_it_as_their_base() {
+        assert_eq!(
+            parse_api_path_under("/third/api/customer_threads/5", "/third/"),
+            (p("customer_threads", Some("5"), ""), "/third/".to_owned())
+        );
+        assert_eq!(
+            parse_api_path_under("/Third/api", "/third/"),
+            (p("", None, ""), "/third/".to_owned())
+        );
+        // Not under the URI, or not an API path under it: read from the root.
+        assert_eq!(
+            parse_api_path_under("/api/customer_threads", "/third/"),
+            (p("customer_threads", None, ""), "/".to_owned())
+        );
+        assert_eq!(
+            parse_api_path_under("/api/api/x", "/api/"),
+            (p("x", None, ""), "/api/".to_owned())
+        );
+        assert_eq!(
+            parse_api_path_under("/api/x", "/api/"),
+            (p("x", None, ""), "/".to_owned())
+        );
+        assert_eq!(
+            parse_api_path_under("/third/x", "/third/"),
+            (None, "/".to_owned())
         );
     }
 }

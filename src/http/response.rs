@@ -18,6 +18,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use sha1::{Digest, Sha1};
 
+use super::observe::ErrorCodes;
 use super::request::output_format;
 use crate::error::{ApiError, WWW_AUTHENTICATE as REALM};
 use crate::query::Params;
@@ -139,12 +140,20 @@ where
 /// An error document in the negotiated format (spec §13.1); 404 of an unknown id has no body
 /// and no `Content-Type` (decisions W25).
 pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
-    if e.status >= 500 {
+    if e.status == 503 {
+        // An outage is logged once by the pool (`db::fault::Health`), not once per request.
+        let cause = e.cause.as_deref().unwrap_or("");
+        tracing::debug!(error = %e, cause, "request refused: service unavailable");
+    } else if e.status >= 500 {
         tracing::error!(error = %e, "request failed");
     } else {
         tracing::debug!(error = %e, "request refused");
     }
     let mut b = builder(ctx, e.status);
+    if e.status == 408 {
+        // The rest of the body may still be on its way: the connection cannot be reused.
+        b.force_close();
+    }
     if e.www_authenticate {
         b.insert_header((WWW_AUTHENTICATE, REALM));
     }
@@ -157,11 +166,15 @@ pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
     let mut body = Vec::with_capacity(256);
     render::errors(&mut body, ctx.format, e);
     b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
-    if ctx.head {
+    let mut res = if ctx.head {
         finish(b, ())
     } else {
         finish(b, body)
-    }
+    };
+    // The access log names the codes.
+    let codes: Vec<String> = e.errors.iter().map(|x| x.code.to_string()).collect();
+    res.extensions_mut().insert(ErrorCodes(codes.join(",")));
+    res
 }
 
 /// The format a request asked for, read from its headers and query string.
@@ -175,7 +188,8 @@ pub fn request_format(req: &HttpRequest, params: &Params) -> Format {
     )
 }
 
-/// Re-renders actix's own error responses (bad request line, payload errors, ...) as
+/// Re-renders actix's own error responses (payload errors, ...; malformed heads never reach
+/// the app, `http::conn` answers them) as
 /// PrestaShop error documents; responses threadgate rendered pass through untouched.
 pub fn rerender<B: MessageBody + 'static>(
     res: ServiceResponse<B>,

@@ -5,17 +5,20 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderValue, AUTHORIZATION};
+use actix_web::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::access::{self, Guard};
-use super::request::{parse_api_path, ws_url, ApiPath};
+use super::body::{self, Body, BodyError};
+use super::request::{
+    invalid_host_header, parse_api_path_under, percent_decode, request_host, ws_url, ApiPath,
+};
 use super::response::{self, request_format, Ctx};
 use super::write;
 use crate::auth::{credential, Account};
 use crate::db::reads::{self, Columns, Cursor};
-use crate::db::shop::ShopSnapshot;
+use crate::db::shop::{RequestShop, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::{ApiError, DbError};
 use crate::ingest;
@@ -33,7 +36,18 @@ pub async fn dispatch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let path = parse_api_path(req.path());
+    // The shop the host and path name (used when the request has no `id_shop`), and the API
+    // path under that shop's base URI.
+    let decoded = percent_decode(req.path());
+    let located = match state.snapshot() {
+        Some(snapshot) => snapshot.shop_for_request(&request_host(req.headers()), &decoded),
+        // Not ready: `handle` answers 503 before the shop is used.
+        None => RequestShop {
+            shop: 0,
+            base_uri: "/".to_owned(),
+        },
+    };
+    let (path, base_uri) = parse_api_path_under(&decoded, &located.base_uri);
     let mut params = Params::parse(path.as_ref().map_or("", |p| p.path_params.as_str()));
     params.merge(Params::parse(req.query_string()));
     let local_sha1 = req
@@ -44,7 +58,13 @@ pub async fn dispatch(
     let mut ctx = Ctx::new(request_format(&req, &params), local_sha1);
     ctx.plural_json = params.contains("display");
     let result = match &path {
-        Some(path) => handle(&req, payload, &state, path, &params, &mut ctx).await,
+        Some(path) => {
+            let shop = RequestShop {
+                shop: located.shop,
+                base_uri,
+            };
+            handle(&req, payload, &state, path, &shop, &params, &mut ctx).await
+        }
         None => Err(ApiError::route_not_found()),
     };
     result.unwrap_or_else(|e| response::error(&ctx, &e))
@@ -55,13 +75,22 @@ async fn handle(
     payload: web::Payload,
     state: &AppState,
     path: &ApiPath,
+    located: &RequestShop,
     params: &Params,
     ctx: &mut Ctx,
 ) -> Result<HttpResponse, ApiError> {
+    // Both are copied into every `xlink:href`: checked before any use.
+    if let Some(header) = invalid_host_header(req) {
+        return Err(ApiError::bad_host(header));
+    }
     let key = request_key(req, state, params)?;
-    let snapshot = state.snapshot();
-    let default_shop = snapshot.default_shop();
-    if !snapshot.webservice_enabled() {
+    // Before the shop configuration is first read (the server started before its database,
+    // or the prefix's tables are missing) nothing can be answered: 503, like an outage.
+    let snapshot = state
+        .snapshot()
+        .ok_or_else(|| ApiError::unavailable("the shop configuration is not loaded yet"))?;
+    let default_shop = located.shop;
+    if !snapshot.webservice_enabled(default_shop) {
         return Err(ApiError::webservice_disabled());
     }
     let verified = access::authenticate(req, state, &key).await?;
@@ -73,7 +102,7 @@ async fn handle(
     validate_language(params, &snapshot.languages)?;
 
     let method_name = params.get_str("ps_method").unwrap_or(req.method().as_str());
-    let base = base_url(req, state, &snapshot, shops[0]);
+    let base = base_url(req, state, &snapshot, shops[0], &located.base_uri);
     if path.resource.is_empty() {
         // The root listing: no resource or method check (spec §2.2).
         ctx.head = method_name == "HEAD";
@@ -94,15 +123,45 @@ async fn handle(
         }
         Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx, guard).await,
         Method::Post | Method::Put | Method::Patch => {
-            // PrestaShop reads a body only when the real method carries one (spec §1).
-            let body = match req.method().as_str() {
-                "POST" | "PUT" | "PATCH" => {
-                    read_body(req, payload, state.settings.max_body_bytes).await?
-                }
-                _ => Bytes::new(),
-            };
-            write::save(state, res, method, &body, ctx, &base, guard).await
+            let entities = body_entities(req, payload, state, res, params, ctx).await?;
+            write::save(state, res, method, entities, ctx, &base, guard).await
         }
+    }
+}
+
+/// The entities of a write's body, XML or JSON (threadgate's extension, docs/compatibility.md).
+async fn body_entities(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    res: &'static ResourceDef,
+    params: &Params,
+    ctx: &mut Ctx,
+) -> Result<Vec<ingest::EntityInput>, ApiError> {
+    // PrestaShop reads a body only when the real method carries one (spec §1).
+    let body = match req.method().as_str() {
+        "POST" | "PUT" | "PATCH" => read_body(req, payload, state).await?,
+        _ => Body::empty(),
+    };
+    let headers = req.headers();
+    let format_asked = ["Io-Format", "Output-Format"]
+        .iter()
+        .any(|h| headers.contains_key(*h))
+        || ["output_format", "io_format"]
+            .iter()
+            .any(|p| params.get_str(p).is_some());
+    if ingest::is_json(
+        headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+        ctx.format == Format::Json,
+        &body,
+    ) {
+        // A JSON body with no format asked is answered in JSON.
+        if !format_asked {
+            ctx.format = Format::Json;
+        }
+        ingest::parse_json(&body, res)
+    } else {
+        ingest::parse(&body)
     }
 }
 
@@ -123,8 +182,14 @@ fn request_key(req: &HttpRequest, state: &AppState, params: &Params) -> Result<S
     .ok_or_else(ApiError::no_key)
 }
 
-/// The webservice's base URL as PrestaShop builds it, for `shop`.
-fn base_url(req: &HttpRequest, state: &AppState, snapshot: &ShopSnapshot, shop: u32) -> String {
+/// The webservice's base URL as PrestaShop builds it, for `shop` under its `base_uri`.
+fn base_url(
+    req: &HttpRequest,
+    state: &AppState,
+    snapshot: &ShopSnapshot,
+    shop: u32,
+    base_uri: &str,
+) -> String {
     let headers = req.headers();
     ws_url(
         snapshot
@@ -141,6 +206,7 @@ fn base_url(req: &HttpRequest, state: &AppState, snapshot: &ShopSnapshot, shop: 
             .get("Host")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&state.settings.bind),
+        base_uri,
     )
 }
 
@@ -157,34 +223,30 @@ fn served_resource(name: &str, account: &Account) -> Result<&'static ResourceDef
     }
 }
 
-/// The request body, refused with an error document before it is buffered whole when it is
-/// over the limit.
+/// The request body (`http::body`), its failures as error documents.
 async fn read_body(
     req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    use futures_util::StreamExt;
-    let declared = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    ingest::check_size(declared, limit)?;
-    let mut body = web::BytesMut::with_capacity(declared.min(limit));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            tracing::debug!(error = %e, "request body could not be read");
-            ApiError::unreadable_body()
-        })?;
-        ingest::check_size(body.len() + chunk.len(), limit)?;
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<Body, ApiError> {
+    let settings = &state.settings;
+    body::read(
+        req,
+        payload,
+        settings.max_body_bytes,
+        settings.body_time(),
+        &state.bodies,
+    )
+    .await
+    .map_err(|e| match e {
+        BodyError::TooLarge(limit) => ApiError::body_too_large(limit),
+        BodyError::Unreadable => ApiError::unreadable_body(),
+        BodyError::TimedOut(seconds) => ApiError::body_timeout(seconds),
+        BodyError::Busy => ApiError::bodies_busy(),
+    })
 }
 
-/// The shops a request runs in (spec §14).
+/// The shops a request runs in; `default_shop` is the one its host names.
 fn context_shops(
     snapshot: &ShopSnapshot,
     selector: ShopSelector,

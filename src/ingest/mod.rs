@@ -26,7 +26,13 @@
 //!   CDATA alike; a `&#13;` reference stays a carriage return.
 //! - libxml2 refuses documents nested deeper than 256 elements (without `XML_PARSE_HUGE`);
 //!   so does [`parse`].
+//!
+//! JSON bodies (threadgate's extension) are read by [`parse_json`] into the same entities.
+//! [`bounds`] holds the time and memory bounds of receiving a body (`http::body` reads within
+//! them).
 
+pub mod bounds;
+mod json;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -34,6 +40,7 @@ mod tests;
 use crate::error::ApiError;
 use crate::resource::ResourceDef;
 
+pub use json::{is_json, parse as parse_json};
 pub use parse::{MAX_DEPTH, MAX_ELEMENTS};
 
 /// Default request body limit in bytes (20 MiB), a setting of the HTTP layer.

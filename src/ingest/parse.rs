@@ -69,7 +69,7 @@ pub(super) fn check_bytes(xml: &[u8]) -> Result<&str, Fail> {
 }
 
 /// XML 1.0 `Char` (surrogates cannot occur in a `str`).
-fn is_xml_char(c: char) -> bool {
+pub(super) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
         || c >= '\u{10000}'
 }

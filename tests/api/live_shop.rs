@@ -20,6 +20,7 @@ const KEY: &str = "ZQ4C9JRP2MXV7T1LHWB8KD5NFY3GS6EA";
 const SHOP: &str = "
 INSERT INTO `ps_shop_group` VALUES (1, 'Default', '', 0, 0, 0, 1, 0);
 INSERT INTO `ps_shop` VALUES (1, 1, 'Maison Test', '', 2, 'classic', 1, 0);
+INSERT INTO `ps_shop_url` VALUES (1, 1, 'maison.test', 'maison.test', '/', '', 1, 1);
 INSERT INTO `ps_lang` VALUES (1, 'English (English)', 1, 'en', 'en-us', 'en-US', 'm/d/Y', 'm/d/Y H:i:s', 0);
 INSERT INTO `ps_configuration` (`id_shop_group`, `id_shop`, `name`, `value`, `date_add`, `date_upd`) VALUES
   (NULL, NULL, 'PS_SHOP_NAME', 'Maison Test', '2024-01-01 00:00:00', '2024-01-01 00:00:00'),
@@ -65,10 +66,10 @@ fn migrate_on_a_prestashop_8_database_changes_no_shop_table_and_the_api_works() 
     db.exec(&fixture(None));
     db.exec(SHOP);
     let before = schema(&db);
-    assert_eq!(before.len(), 15);
+    assert_eq!(before.len(), 16);
 
     let applied = migrations::run(&mut db.conn(), PREFIX).unwrap();
-    assert_eq!(applied.len(), 3);
+    assert_eq!(applied.len(), 4);
     let after = schema(&db);
     for (table, ddl) in &before {
         assert_eq!(&after[table], ddl, "migrate changed {table}");

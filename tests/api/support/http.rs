@@ -75,6 +75,11 @@ fn send_on(mut stream: TcpStream, head: &str, body: &[u8]) -> Response {
     parse(&raw, head.starts_with("HEAD "))
 }
 
+/// Parses a response read off a socket by hand (tests that write to the socket themselves).
+pub fn parse_response(raw: &[u8]) -> Response {
+    parse(raw, false)
+}
+
 fn parse(raw: &[u8], head_request: bool) -> Response {
     let split = raw
         .windows(4)

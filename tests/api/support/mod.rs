@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod own_mariadb;
 #[path = "../../support/xsd.rs"]
 pub mod xsd;
 
@@ -52,6 +53,9 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     pub tables: Tables,
+    /// On the suite's shared server (dropped at the end); a fault test's own server goes
+    /// away with its datadir.
+    shared: bool,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -76,6 +80,30 @@ impl TestDb {
             url: url_for(&name),
             name,
             tables: Tables::new(prefix),
+            shared: true,
+        }
+    }
+
+    /// A migrated database with the demo shop on a fault test's own server.
+    pub fn seeded_on(server: &own_mariadb::OwnMariadb, prefix: &str) -> TestDb {
+        let name = format!("tg_own_{}", unique_suffix());
+        let db = TestDb {
+            url: server.create_database(&name),
+            name,
+            tables: Tables::new(prefix),
+            shared: false,
+        };
+        let mut conn = db.conn();
+        migrations::run(&mut conn, prefix).expect("migrate");
+        seed::demo(&mut conn, &db.tables).expect("seed");
+        db
+    }
+
+    /// The database of `db` seen under another prefix (its tables are not there).
+    pub fn with_prefix(&self, prefix: &str) -> DbSettings {
+        DbSettings {
+            table_prefix: prefix.to_owned(),
+            ..self.settings()
         }
     }
 
@@ -141,6 +169,15 @@ impl TestDb {
     }
 }
 
+/// A suffix no other test of this process uses.
+pub fn unique_suffix() -> String {
+    format!(
+        "{}_{}",
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        rand_suffix()
+    )
+}
+
 fn rand_suffix() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -150,6 +187,9 @@ fn rand_suffix() -> u32 {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
+        if !self.shared {
+            return;
+        }
         if let Ok(mut admin) = MysqlConnection::establish(&url_for("mysql")) {
             let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS `{}`", self.name));
         }
@@ -171,7 +211,10 @@ pub struct TestApp {
     pub db: TestDb,
     pub port: u16,
     pub state: web::Data<AppState>,
+    /// The port of `GET /metrics` ([`TestApp::with_metrics`]).
+    pub metrics_port: Option<u16>,
     handle: actix_web::dev::ServerHandle,
+    metrics_handle: Option<actix_web::dev::ServerHandle>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -183,45 +226,108 @@ impl TestApp {
 
     /// A server without its background work: tests refresh by hand ([`TestApp::refresh`]).
     pub fn with(db: TestDb, settings: ServeSettings) -> TestApp {
-        TestApp::start(db, settings, false)
+        TestApp::start(db, settings, false, false)
+    }
+
+    /// [`TestApp::with`] plus the metrics endpoint on a port of its own (what
+    /// `THREADGATE_METRICS_BIND` starts).
+    pub fn with_metrics(db: TestDb, settings: ServeSettings) -> TestApp {
+        TestApp::start(db, settings, false, true)
     }
 
     /// A server with the background work `threadgate serve` runs (snapshot refresh, key
     /// generation poll), on the settings' intervals.
     pub fn with_background(db: TestDb, settings: ServeSettings) -> TestApp {
-        TestApp::start(db, settings, true)
+        TestApp::start(db, settings, true, false)
     }
 
-    fn start(db: TestDb, settings: ServeSettings, background: bool) -> TestApp {
-        let state = web::Data::new(AppState::new(&db.settings(), settings).expect("state"));
+    fn start(db: TestDb, settings: ServeSettings, background: bool, metrics: bool) -> TestApp {
+        let db_settings = db.settings();
+        TestApp::serve(db, &db_settings, settings, background, true, metrics)
+    }
+
+    /// A server that has not read the shop configuration yet (the database is down, or its
+    /// tables are not under `db_settings`' prefix); with `background`, it waits for the
+    /// database as `threadgate serve` does.
+    pub fn unready(
+        db: TestDb,
+        db_settings: &DbSettings,
+        settings: ServeSettings,
+        background: bool,
+    ) -> TestApp {
+        TestApp::serve(db, db_settings, settings, background, false, false)
+    }
+
+    fn serve(
+        db: TestDb,
+        db_settings: &DbSettings,
+        settings: ServeSettings,
+        background: bool,
+        load: bool,
+        metrics: bool,
+    ) -> TestApp {
+        let state = web::Data::new(AppState::new(db_settings, settings).expect("state"));
+        if load {
+            let s = state.clone();
+            actix_web::rt::System::new()
+                .block_on(async move { s.refresh().await })
+                .expect("read the shop configuration");
+        }
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
+        let metrics_listener =
+            metrics.then(|| TcpListener::bind("127.0.0.1:0").expect("bind the metrics port"));
+        let metrics_port = metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().unwrap().port());
         let (tx, rx) = std::sync::mpsc::channel();
+        let (metrics_tx, metrics_rx) = std::sync::mpsc::channel();
         let s = state.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                if background {
-                    startup::spawn_background(s.clone());
+                let background = background.then(|| startup::spawn_background(s.clone()));
+                if let Some(l) = metrics_listener {
+                    let m = s.clone();
+                    let server =
+                        actix_web::HttpServer::new(move || startup::metrics_app(m.clone()))
+                            .workers(1)
+                            .disable_signals()
+                            .listen(l)
+                            .expect("listen")
+                            .run();
+                    metrics_tx.send(server.handle()).unwrap();
+                    actix_web::rt::spawn(server);
                 }
-                let server = actix_web::HttpServer::new(move || startup::app(s.clone()))
-                    .on_connect(startup::no_delay)
-                    .workers(1)
-                    .disable_signals()
-                    .listen(listener)
+                let server = startup::server(vec![listener], s, Some(1))
                     .expect("listen")
+                    .disable_signals()
                     .run();
                 tx.send(server.handle()).unwrap();
                 server.await.unwrap();
+                if let Some(b) = background {
+                    b.stop().await;
+                }
             })
         });
         let handle = rx.recv().expect("server started");
+        let metrics_handle = metrics_port.map(|_| metrics_rx.recv().expect("metrics started"));
         TestApp {
             db,
             port,
             state,
+            metrics_port,
             handle,
+            metrics_handle,
             thread: Some(thread),
         }
+    }
+
+    /// `GET /metrics` on the metrics port.
+    pub fn metrics(&self) -> Response {
+        let port = self
+            .metrics_port
+            .expect("a server started with TestApp::with_metrics");
+        http::send(port, "GET /metrics HTTP/1.1", b"")
     }
 
     /// Re-reads the shop snapshot now (what the background refresh does every few seconds).
@@ -267,8 +373,14 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let handle = self.handle.clone();
+        let metrics = self.metrics_handle.clone();
         let _ = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(handle.stop(false));
+            actix_web::rt::System::new().block_on(async move {
+                if let Some(m) = metrics {
+                    m.stop(false).await;
+                }
+                handle.stop(false).await;
+            });
         })
         .join();
         if let Some(t) = self.thread.take() {

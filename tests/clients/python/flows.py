@@ -416,6 +416,41 @@ def prestashop_flows():
         eq((e.error_code, e.ps_error_code), (400, 85), "status outside the list (W13)")
 
     @flow
+    def json_bodies_round_trip_through_the_clients_request_method():
+        # create() and write() always send dict2xml's XML, labelled Content-Type:
+        # application/json (threadgate reads a body starting with '<' as XML: the flows above).
+        # _exec, the client's own request method, sends a body as given: a JSON body of the
+        # shape threadgate answers (docs/compatibility.md, "JSON request bodies").
+        import json
+
+        blank = api._exec("customer_threads?schema=blank", display="full")
+        t = blank["customer_threads"][0]
+        eq(t["associations"], {"customer_messages": [{"id": None}]}, "blank schema")
+        t.update({"id_lang": "1", "id_contact": "2", "email": "json-body@example.com",
+                  "token": "JsonT0ken", "status": "open"})
+        created = api._exec("customer_threads", method="POST",
+                            data=json.dumps({"customer_thread": t}))["customer_thread"]
+        new_id = created["id"]
+        eq(isinstance(new_id, int) and new_id > 3, True, f"new id {new_id!r}")
+        eq((created["email"], created["token"], created["status"]),
+           ("json-body@example.com", "JsonT0ken", "open"), "created from JSON")
+        got = api.read("customer_threads", str(new_id))["customer_threads"][0]
+        got["status"] = "closed"
+        put = api._exec("customer_threads", method="PUT",
+                        data=json.dumps({"customer_thread": got}))["customer_thread"]
+        eq((put["id"], put["status"], put["email"]), (new_id, "closed", "json-body@example.com"), "PUT")
+        patched = api._exec("customer_threads", method="PATCH",
+                            data=json.dumps({"customer_thread": {"id": new_id, "id_order": 5}}))
+        eq((patched["customer_thread"]["id_order"], patched["customer_thread"]["status"]),
+           ("5", "closed"), "PATCH")
+        e = raises(PrestaShopError, api._exec, "customer_threads", method="POST",
+                   data='{"customer_thread":{"email":')
+        eq((e.error_code, e.ps_error_code), (500, 127), "malformed JSON")
+        eq(e.ps_error_msg.split("\n")[0], "JSON error : EOF while parsing a value at line 1 column 28",
+           "reason")
+        eq(api.unlink("customer_threads", [new_id]), True, "unlink")
+
+    @flow
     def read_only_key():
         rows = api_read.search("customer_threads", _filter="[id]=[1|2|3]")["customer_threads"]
         eq([r["id"] for r in rows], [1, 2, 3], "read")
