@@ -53,10 +53,13 @@ impl OwnMariadb {
             std::process::id(),
             super::unique_suffix()
         ));
-        std::fs::create_dir_all(&dir).expect("create the datadir's parent");
+        // A temporary directory of its own: the server's default, /tmp, is shared with every
+        // other process of the machine (a clean-up there broke an install mid-way).
+        std::fs::create_dir_all(dir.join("tmp")).expect("create the datadir's parent");
         let out = Command::new(program("mariadb-install-db"))
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
+            .arg(format!("--tmpdir={}", dir.join("tmp").display()))
             .args([
                 "--auth-root-authentication-method=normal",
                 "--skip-test-db",
@@ -94,6 +97,7 @@ impl OwnMariadb {
         let mut cmd = Command::new(program("mariadbd"));
         cmd.arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", self.dir.join("tmp").display()))
             .arg(format!(
                 "--socket={}",
                 self.dir.join("mysqld.sock").display()
