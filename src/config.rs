@@ -24,6 +24,12 @@ pub struct DbSettings {
     pub pool_size: u32,
 }
 
+/// The default namespace of the thread list's UUIDv5 ids: uuid5(NAMESPACE_URL,
+/// "urn:x-prestashop-bridge:v1") (README.md, settings); `THREADGATE_BRIDGE_UUID_NAMESPACE`
+/// overrides it. Defined here, with the other defaults, so that `config` imports nothing from
+/// `bridge`.
+pub const DEFAULT_BRIDGE_NAMESPACE: &str = "d44e8d6f-f348-5ec4-a555-002e48605f29";
+
 /// How the HTTP service behaves.
 #[derive(Args, Debug, Clone)]
 pub struct ServeSettings {
@@ -135,7 +141,7 @@ pub struct ServeSettings {
     #[arg(
         long,
         env = "THREADGATE_BRIDGE_UUID_NAMESPACE",
-        default_value = crate::bridge::DEFAULT_NAMESPACE,
+        default_value = DEFAULT_BRIDGE_NAMESPACE,
         value_parser = parse_uuid
     )]
     pub bridge_uuid_namespace: uuid::Uuid,
@@ -233,9 +239,9 @@ impl Default for Argon2Settings {
 }
 
 impl ServeSettings {
-    /// How long request bodies may take (`http::body`).
-    pub fn body_time(&self) -> crate::http::body::BodyTime {
-        crate::http::body::BodyTime {
+    /// How long request bodies may take (`http::body` reads within it).
+    pub fn body_time(&self) -> crate::ingest::bounds::BodyTime {
+        crate::ingest::bounds::BodyTime {
             floor: Duration::from_secs(self.body_timeout),
             per_mib: Duration::from_secs(self.body_secs_per_mib),
         }

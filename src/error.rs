@@ -5,7 +5,9 @@
 //!   the constructors below, one per PrestaShop error code, with the exact texts of spec §13.4;
 //! - `db` returns [`DbError`]; the handler turns it into `ApiError::unavailable` (503, the
 //!   database cannot be reached) or `ApiError::internal` (500, any other failure), never a SQL
-//!   text, a file path or a stack trace in a body (decisions W20);
+//!   text, a file path or a stack trace in a body (decisions W20). That conversion
+//!   (`From<DbError> for ApiError`) lives in `db::fault`, beside the rules that tell an outage
+//!   from a failed statement, so this module imports nothing from `db`;
 //! - `http` is the only place that renders an `ApiError` (XML or JSON, spec §13.1), and it
 //!   re-renders actix's own errors through it.
 //!
@@ -507,51 +509,6 @@ pub enum DbError {
     /// The shop configuration is not loaded yet (the server started before its database).
     #[error("the shop configuration is not loaded yet")]
     NotReady,
-}
-
-impl DbError {
-    /// A statement named a table that does not exist (server error 1146): the shop's tables
-    /// are not under the configured prefix, or `threadgate migrate` was not run.
-    pub fn is_missing_table(&self) -> bool {
-        matches!(self, DbError::Query(e) if crate::db::fault::missing_table(e))
-    }
-}
-
-impl crate::db::Fault for DbError {
-    fn unavailable_cause(&self) -> Option<String> {
-        let unavailable = match self {
-            DbError::Pool(_)
-            | DbError::Unavailable(_)
-            | DbError::TimedOut(_)
-            | DbError::NotReady => true,
-            DbError::Connection(_) => true,
-            DbError::Query(e) => crate::db::fault::connection_lost(e),
-            DbError::Cancelled => false,
-        };
-        unavailable.then(|| self.to_string())
-    }
-}
-
-impl crate::db::Fault for ApiError {
-    fn unavailable_cause(&self) -> Option<String> {
-        self.cause.clone().filter(|_| self.status == 503)
-    }
-}
-
-impl From<DbError> for ApiError {
-    /// 503 when the database is unavailable (logged once per outage by the pool, see
-    /// `db::fault::Health`), else 500 and an `error` line: a statement failed on its own.
-    #[track_caller]
-    fn from(e: DbError) -> ApiError {
-        use crate::db::Fault;
-        match e.unavailable_cause() {
-            Some(cause) => ApiError::unavailable(cause),
-            None => {
-                tracing::error!(error = %e, "database failure");
-                ApiError::internal()
-            }
-        }
-    }
 }
 
 /// PrestaShop's "did you mean" message (`WebserviceRequest::getErrorMessageSuggestion`, §13.2):

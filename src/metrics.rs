@@ -4,18 +4,17 @@
 //! Three kinds of numbers:
 //! - counted as things happen: requests by route, method and status and their latency (the
 //!   access-log middleware, `http::observe`), failed authentications and 429s
-//!   (`http::keys`);
+//!   (`http::access`);
 //! - counted by the pool itself ([`DbStats`]): checkouts (time, waits, time-outs) through
 //!   r2d2's event hooks, and statements and their errors through diesel's per-connection
 //!   instrumentation, so `db::run` needs no edit;
 //! - read at scrape time ([`Sampled`]): the pool's size and idle connections, the key cache's
-//!   and the bridges' read caches' hits and misses.
+//!   and the bridges' read caches' hits and misses (each cache's `stats()`, `crate::cache`).
 //!
 //! Label values are bounded: routes and methods come from fixed lists, never from the path.
 //! No actix here: the `http` layer serves [`Metrics::encode`] on its own bind address.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +26,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::cache::CacheStats;
 
 /// The `Content-Type` of what [`Metrics::encode`] writes (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -91,37 +92,6 @@ struct RequestLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
     route: &'static str,
-}
-
-/// Hits and misses of a cache, as its `stats()` reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    pub hits: u64,
-    pub misses: u64,
-}
-
-/// Counters a cache keeps for [`CacheStats`] (relaxed atomics: a hit costs one add).
-#[derive(Debug, Default)]
-pub struct CacheCounters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-}
-
-impl CacheCounters {
-    pub fn hit(&self) {
-        self.hits.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn miss(&self) {
-        self.misses.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn stats(&self) -> CacheStats {
-        CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-        }
-    }
 }
 
 /// Numbers read when `/metrics` is scraped.

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
+use crate::bridge::cached::BridgeState;
+use crate::cache::{Clock, Generation};
 use crate::config::{DbSettings, ServeSettings};
-use crate::db::cache::DataGeneration;
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
-use crate::http::body::BodyBudget;
-use crate::http::bridges::BridgeState;
+use crate::ingest::bounds::BodyBudget;
 use crate::metrics::{Metrics, Sampled};
 
 /// What every request handler shares.
@@ -29,9 +29,13 @@ pub struct AppState {
     /// Keys used since the last refresh (written to `last_used` by the refresh).
     pub usage: UsageLog,
     /// Bumped by every committed write to the thread tables (the bridges' caches watch it).
-    pub data_generation: Arc<DataGeneration>,
+    pub data_generation: Arc<Generation>,
     /// The bridges' UUID index and read caches.
     pub bridges: BridgeState,
+    /// The time the caches read (tests move it forward instead of sleeping).
+    pub clock: Arc<Clock>,
+    /// Notified each time a key generation poll ends (tests wait for it instead of sleeping).
+    pub key_polled: tokio::sync::Notify,
     /// Memory held by request bodies being read, bounded (`THREADGATE_BODY_MEMORY_MIB`).
     pub bodies: Arc<BodyBudget>,
     /// What `/metrics` reports (served on `THREADGATE_METRICS_BIND` only).
@@ -62,10 +66,13 @@ impl AppState {
             metrics.db.clone(),
         );
         let tables = Tables::new(&db_settings.table_prefix);
-        let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
+        let clock = Arc::new(Clock::default());
+        let keys = Arc::new(
+            KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY).with_clock(clock.clone()),
+        );
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
-        let data_generation = Arc::new(DataGeneration::default());
-        let bridges = BridgeState::new(&settings, data_generation.clone());
+        let data_generation = Arc::new(Generation::default());
+        let bridges = BridgeState::new(&settings, data_generation.clone(), clock.clone());
         let bodies = Arc::new(BodyBudget::new(
             settings.body_memory_mib.saturating_mul(1 << 20),
             BODY_MEMORY_WAIT,
@@ -79,6 +86,8 @@ impl AppState {
             usage: UsageLog::default(),
             data_generation,
             bridges,
+            clock,
+            key_polled: tokio::sync::Notify::new(),
             bodies,
             metrics,
             in_flight: Arc::new(InFlight::default()),
@@ -132,9 +141,12 @@ impl AppState {
         let generation = db::run(&self.pool, move |conn| {
             shop::key_generation(conn, &tables).map_err(DbError::from)
         })
-        .await?;
-        self.keys.advance_generation(generation);
-        Ok(())
+        .await;
+        if let Ok(g) = generation {
+            self.keys.advance_generation(g);
+        }
+        self.key_polled.notify_waiters();
+        generation.map(drop)
     }
 
     /// Re-reads the shop snapshot (a changed key generation empties the key cache at once)
@@ -147,7 +159,7 @@ impl AppState {
         };
         let now = self.shop_now();
         let snapshot = db::run(&self.pool, move |conn| {
-            if let Err(e) = db::keys::touch_last_used(conn, &tables, &used, &now) {
+            if let Err(e) = db::key_store::touch_last_used(conn, &tables, &used, &now) {
                 tracing::warn!(error = %e, "could not record when keys were last used");
             }
             shop::load(conn, &tables).map_err(DbError::from)

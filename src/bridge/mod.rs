@@ -7,9 +7,14 @@
 //! `isWaitingForResponse`, §5.2), the derived assignee (§5.3), shop-time → UTC (§6) and the
 //! stable ids (§7).
 //!
-//! Pure: no actix, no connection. The `http` layer authenticates and reads; this renders.
+//! Pure: no actix, no connection. The `http` layer parses and authenticates; [`cached`] reads
+//! through the bridges' caches ([`reads`]: the rows, [`ids`]: UUID → id; these three use `db`,
+//! never actix); the rest renders.
 
+pub mod cached;
+pub mod ids;
 pub mod mirakl_m10;
+pub mod reads;
 pub mod thread_list;
 
 use std::path::Path;
@@ -141,6 +146,68 @@ pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
+// --- refusals ---
+
+/// A bridge's error: its status and what its headers say. Each bridge has one such type
+/// ([`mirakl_m10::M10Error`], [`thread_list::ListError`]); `http::bridges` writes the
+/// response from it in one place.
+pub trait Refusal {
+    /// `WWW-Authenticate` of the bridge's 401 answers.
+    const REALM: &'static str;
+    /// `Allow` of the bridge's 405 answers.
+    const ALLOW: &'static str;
+    fn status(&self) -> u16;
+    /// Seconds for `Retry-After` (429, 503).
+    fn retry_after(&self) -> Option<u64>;
+}
+
+/// How a key failed, in the bridges' terms (each bridge's error is made from one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFailure {
+    Wrong,
+    NoPermission,
+    TooMany(Option<u64>),
+    /// The database is unavailable (503 with `Retry-After`).
+    Unavailable,
+    Internal,
+}
+
+impl KeyFailure {
+    /// The bridges' reading of a webservice authentication error.
+    pub fn of(e: &crate::error::ApiError) -> KeyFailure {
+        match e.status {
+            429 => KeyFailure::TooMany(e.retry_after),
+            _ if e.is_unavailable() => KeyFailure::Unavailable,
+            s if s >= 500 => KeyFailure::Internal,
+            // 21 alone: an active key without any permission row.
+            _ if e.errors.len() == 1 && e.errors[0].code == 21 => KeyFailure::NoPermission,
+            _ => KeyFailure::Wrong,
+        }
+    }
+}
+
+/// Why a bridge read failed, in the bridges' terms (each bridge's error is made from one): the
+/// database is unavailable (503 with `Retry-After`) or something else (500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFailure {
+    Unavailable,
+    Internal,
+}
+
+impl ReadFailure {
+    /// The bridges' reading of a database error; any other than an outage (which the pool
+    /// logs once per incident) is logged here.
+    pub fn of(e: &crate::error::DbError) -> ReadFailure {
+        use crate::db::Fault;
+        if e.is_unavailable() {
+            ReadFailure::Unavailable
+        } else {
+            tracing::error!(error = %e, "bridge read failed");
+            ReadFailure::Internal
+        }
+    }
+}
+
 // --- dates (bridges.md §6) ---
 
 /// A stored PrestaShop date (`Y-m-d H:i:s`, shop time zone) as a UTC instant. `None` for
@@ -204,32 +271,31 @@ fn iso_utc(d: DateTime<Utc>, suffix: &str) -> String {
 
 // --- ids (bridges.md §7) ---
 
-/// The default namespace of the thread list's UUIDv5 ids: uuid5(NAMESPACE_URL,
-/// "urn:x-prestashop-bridge:v1") (bridges.md §7.2); `THREADGATE_BRIDGE_UUID_NAMESPACE` overrides it.
-pub const DEFAULT_NAMESPACE: &str = "d44e8d6f-f348-5ec4-a555-002e48605f29";
+/// The default namespace of the thread list's UUIDv5 ids (a setting's default).
+pub use crate::config::DEFAULT_BRIDGE_NAMESPACE as DEFAULT_NAMESPACE;
 
 /// The kinds of row a thread-list UUID can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Entity {
+pub enum RowKind {
     Shop,
     Contact,
     Customer,
     Employee,
 }
 
-impl Entity {
+impl RowKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Entity::Shop => "shop",
-            Entity::Contact => "contact",
-            Entity::Customer => "customer",
-            Entity::Employee => "employee",
+            RowKind::Shop => "shop",
+            RowKind::Contact => "contact",
+            RowKind::Customer => "customer",
+            RowKind::Employee => "employee",
         }
     }
 }
 
 /// uuid5(namespace, "<entity>:<id>").
-pub fn uuid_of(namespace: &Uuid, entity: Entity, id: u32) -> Uuid {
+pub fn uuid_of(namespace: &Uuid, entity: RowKind, id: u32) -> Uuid {
     Uuid::new_v5(namespace, format!("{}:{}", entity.as_str(), id).as_bytes())
 }
 
@@ -310,13 +376,13 @@ mod tests {
     #[test]
     fn uuid_test_vectors_of_bridges_md_7_2_hold() {
         let cases = [
-            (Entity::Shop, 1, "24babf5c-45fd-596d-8561-2c3d3a5ec6f5"),
-            (Entity::Contact, 0, "43a7f2da-1e65-5bf1-9abb-cbc125de62cf"),
-            (Entity::Contact, 1, "67a6f478-6c37-5292-85a8-10dfbfbf0259"),
-            (Entity::Contact, 2, "7e05fc0d-219a-58cf-841b-337f49b0f467"),
-            (Entity::Customer, 1, "2b6875b0-1087-590d-968c-22de3237ce7c"),
-            (Entity::Customer, 2, "68bf7871-8a9f-5f85-8f61-565c17732a17"),
-            (Entity::Employee, 1, "79670563-585e-52a1-a662-4a80102bcccb"),
+            (RowKind::Shop, 1, "24babf5c-45fd-596d-8561-2c3d3a5ec6f5"),
+            (RowKind::Contact, 0, "43a7f2da-1e65-5bf1-9abb-cbc125de62cf"),
+            (RowKind::Contact, 1, "67a6f478-6c37-5292-85a8-10dfbfbf0259"),
+            (RowKind::Contact, 2, "7e05fc0d-219a-58cf-841b-337f49b0f467"),
+            (RowKind::Customer, 1, "2b6875b0-1087-590d-968c-22de3237ce7c"),
+            (RowKind::Customer, 2, "68bf7871-8a9f-5f85-8f61-565c17732a17"),
+            (RowKind::Employee, 1, "79670563-585e-52a1-a662-4a80102bcccb"),
         ];
         for (entity, id, expected) in cases {
             assert_eq!(uuid_of(&ns(), entity, id).to_string(), expected);

@@ -13,7 +13,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ThreadRow;
-use super::{assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, Entity, MessageRow};
+use super::{
+    assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, KeyFailure, MessageRow,
+    ReadFailure, Refusal, RowKind,
+};
+use crate::error::UNAVAILABLE_RETRY_AFTER;
 
 /// `maxResults` when absent, null or out of range below (the sibling endpoint's default).
 pub const DEFAULT_MAX_RESULTS: i64 = 20;
@@ -174,6 +178,102 @@ impl Failure {
     }
 }
 
+/// Why a thread list request is refused: the failure, the warnings of the body when it was
+/// parsed before the failure was found, and `Retry-After` for a 429.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListError {
+    pub failure: Failure,
+    pub warnings: Vec<Warning>,
+    pub retry_after: Option<u64>,
+}
+
+impl From<Failure> for ListError {
+    fn from(failure: Failure) -> ListError {
+        ListError {
+            failure,
+            warnings: Vec::new(),
+            retry_after: None,
+        }
+    }
+}
+
+impl ListError {
+    /// A failure found after the body was parsed: the body's warnings go with it.
+    pub fn after(failure: Failure, body: &Result<Request, Failure>) -> ListError {
+        ListError {
+            warnings: body
+                .as_ref()
+                .map(|b| b.warnings.clone())
+                .unwrap_or_default(),
+            ..ListError::from(failure)
+        }
+    }
+
+    /// The database is unavailable, or the shop configuration not loaded yet.
+    pub fn unavailable() -> ListError {
+        ListError {
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+            ..Failure::Unavailable.into()
+        }
+    }
+
+    /// The memory for request bodies is spent: retry in a second.
+    pub fn busy() -> ListError {
+        ListError {
+            retry_after: Some(1),
+            ..Failure::Busy.into()
+        }
+    }
+
+    /// The error envelope: no threads, the error entry and the warnings.
+    pub fn body(self, request_uuid: String) -> Vec<u8> {
+        serde_json::to_vec(&Envelope {
+            customer_threads: Vec::<CustomerThread>::new(),
+            errors: vec![self.failure.entry(&request_uuid)],
+            request_uuid,
+            warnings: self.warnings,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl Refusal for ListError {
+    const REALM: &'static str = "Basic realm=\"communications\"";
+    const ALLOW: &'static str = "POST";
+
+    fn status(&self) -> u16 {
+        self.failure.status()
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
+impl From<KeyFailure> for ListError {
+    fn from(f: KeyFailure) -> ListError {
+        match f {
+            KeyFailure::Wrong => Failure::WrongCredential.into(),
+            KeyFailure::NoPermission => Failure::NotAuthorized.into(),
+            KeyFailure::TooMany(retry_after) => ListError {
+                retry_after,
+                ..Failure::TooManyRequests.into()
+            },
+            KeyFailure::Unavailable => ListError::unavailable(),
+            KeyFailure::Internal => Failure::Internal.into(),
+        }
+    }
+}
+
+impl From<ReadFailure> for ListError {
+    fn from(f: ReadFailure) -> ListError {
+        match f {
+            ReadFailure::Unavailable => ListError::unavailable(),
+            ReadFailure::Internal => Failure::Internal.into(),
+        }
+    }
+}
+
 fn wrong_type(field: &str, expected: &str) -> Failure {
     Failure::InvalidRequestData(format!("{field} must be {expected}"))
 }
@@ -206,7 +306,23 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
     let assignee = string("assigneeUserUUID")?.map(str::to_owned);
     let is_archived = boolean("isArchived")?;
     let is_closed = boolean("isClosed")?;
-    let max_results = match field("maxResults") {
+    let max_results = max_results(field("maxResults"), &mut warnings)?;
+    let sort_key = sort_key(string("sortOrderKey")?, &mut warnings);
+    let sort_order = sort_order(string("sortOrder")?, &mut warnings);
+    Ok(Request {
+        assignee,
+        is_archived,
+        is_closed,
+        max_results: max_results as usize,
+        sort_key,
+        sort_order,
+        warnings,
+    })
+}
+
+/// `maxResults`: 1 to {MAX_MAX_RESULTS}, the default when below 1 (with a warning when changed).
+fn max_results(v: Option<&Value>, warnings: &mut Vec<Warning>) -> Result<i64, Failure> {
+    Ok(match v {
         None => DEFAULT_MAX_RESULTS,
         Some(v) => {
             let n = match (v.as_i64(), v.as_u64()) {
@@ -229,8 +345,12 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             }
             used
         }
-    };
-    let sort_key = match string("sortOrderKey")? {
+    })
+}
+
+/// `sortOrderKey`: an unknown key sorts by the last message (with a warning).
+fn sort_key(v: Option<&str>, warnings: &mut Vec<Warning>) -> SortKey {
+    match v {
         None | Some("LAST_MESSAGE_ON") => SortKey::LastMessageOn,
         Some("LAST_DELEGATION_ON") => SortKey::LastDelegationOn,
         Some(_) => {
@@ -240,8 +360,12 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             });
             SortKey::LastMessageOn
         }
-    };
-    let sort_order = match string("sortOrder")? {
+    }
+}
+
+/// `sortOrder`, any case: an unknown order is `DESC` (with a warning).
+fn sort_order(v: Option<&str>, warnings: &mut Vec<Warning>) -> SortOrder {
+    match v {
         None => SortOrder::Desc,
         Some(s) if s.eq_ignore_ascii_case("DESC") => SortOrder::Desc,
         Some(s) if s.eq_ignore_ascii_case("ASC") => SortOrder::Asc,
@@ -253,16 +377,7 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             });
             SortOrder::Desc
         }
-    };
-    Ok(Request {
-        assignee,
-        is_archived,
-        is_closed,
-        max_results: max_results as usize,
-        sort_key,
-        sort_order,
-        warnings,
-    })
+    }
 }
 
 /// One thread with what sorting and filtering need; ids and dates are turned into UUIDs and
@@ -315,10 +430,10 @@ fn render(s: &Summary, ids: &mut Uuids<'_>) -> CustomerThread {
         id: s.id,
         archived: false,
         closed: s.closed,
-        dealer_uuid: ids.get(Entity::Shop, s.shop),
-        department_uuid: ids.get(Entity::Contact, s.contact),
-        user_uuid: s.owner.map(|e| ids.get(Entity::Employee, e)),
-        customer_uuid: ids.get(Entity::Customer, s.customer),
+        dealer_uuid: ids.get(RowKind::Shop, s.shop),
+        department_uuid: ids.get(RowKind::Contact, s.contact),
+        user_uuid: s.owner.map(|e| ids.get(RowKind::Employee, e)),
+        customer_uuid: ids.get(RowKind::Customer, s.customer),
         last_message_on: mykaarma_date(s.last_message),
         last_delegation_on: s.last_delegation_ms,
         is_waiting_for_response: s.waiting,
@@ -328,11 +443,11 @@ fn render(s: &Summary, ids: &mut Uuids<'_>) -> CustomerThread {
 /// UUIDv5 strings of one response, each hashed once.
 struct Uuids<'a> {
     namespace: &'a Uuid,
-    known: Vec<(Entity, u32, String)>,
+    known: Vec<(RowKind, u32, String)>,
 }
 
 impl Uuids<'_> {
-    fn get(&mut self, entity: Entity, id: u32) -> String {
+    fn get(&mut self, entity: RowKind, id: u32) -> String {
         if let Some((_, _, u)) = self.known.iter().find(|(e, n, _)| *e == entity && *n == id) {
             return u.clone();
         }

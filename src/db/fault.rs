@@ -6,11 +6,16 @@
 //! failure is the statement's own (500). [`Health`] turns the stream of failures into one
 //! `error` line when an outage starts and one line when a statement succeeds again.
 //!
+//! Also here: the crate's errors read as faults ([`Fault`] for `DbError` and `ApiError`) and
+//! `From<DbError> for ApiError` (503 for an outage, 500 for anything else).
+//!
 //! Must not import actix or `http`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
+
+use crate::error::{ApiError, DbError};
 
 /// Texts of the client library's and the server's connection-level errors, lower case: client
 /// 2002/2003 (cannot connect), 2006 (gone away), 2013/2055 (lost connection), 2014 (commands
@@ -66,6 +71,52 @@ pub trait Fault {
 
     fn is_unavailable(&self) -> bool {
         self.unavailable_cause().is_some()
+    }
+}
+
+// --- the crate's errors, as faults ---
+
+impl DbError {
+    /// A statement named a table that does not exist (server error 1146): the shop's tables
+    /// are not under the configured prefix, or `threadgate migrate` was not run.
+    pub fn is_missing_table(&self) -> bool {
+        matches!(self, DbError::Query(e) if missing_table(e))
+    }
+}
+
+impl Fault for DbError {
+    fn unavailable_cause(&self) -> Option<String> {
+        let unavailable = match self {
+            DbError::Pool(_)
+            | DbError::Unavailable(_)
+            | DbError::TimedOut(_)
+            | DbError::NotReady => true,
+            DbError::Connection(_) => true,
+            DbError::Query(e) => connection_lost(e),
+            DbError::Cancelled => false,
+        };
+        unavailable.then(|| self.to_string())
+    }
+}
+
+impl Fault for ApiError {
+    fn unavailable_cause(&self) -> Option<String> {
+        self.cause.clone().filter(|_| self.status == 503)
+    }
+}
+
+impl From<DbError> for ApiError {
+    /// 503 when the database is unavailable (logged once per outage by the pool, see
+    /// `db::fault::Health`), else 500 and an `error` line: a statement failed on its own.
+    #[track_caller]
+    fn from(e: DbError) -> ApiError {
+        match e.unavailable_cause() {
+            Some(cause) => ApiError::unavailable(cause),
+            None => {
+                tracing::error!(error = %e, "database failure");
+                ApiError::internal()
+            }
+        }
     }
 }
 

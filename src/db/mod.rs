@@ -10,9 +10,8 @@
 //! again without a restart of threadgate.
 
 pub mod bridge;
-pub mod cache;
 pub mod fault;
-pub mod keys;
+pub mod key_store;
 pub mod migrations;
 pub mod reads;
 pub mod schema;

@@ -14,7 +14,7 @@
 //!
 //! A request's first statement also returns the key store's generation (an uncorrelated scalar
 //! subquery, computed once, as the last column of every row), so a key revoked a moment ago is
-//! noticed on that same round trip (`http::keys::Guard`). Only an empty result needs a second,
+//! noticed on that same round trip (`http::access::Guard`). Only an empty result needs a second,
 //! tiny statement to read it.
 
 use diesel::mysql::MysqlConnection;

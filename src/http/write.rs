@@ -4,7 +4,7 @@
 
 use diesel::Connection;
 
-use super::keys::Guard;
+use super::access::Guard;
 use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
 use crate::db::{self, writes};

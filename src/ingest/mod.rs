@@ -28,7 +28,10 @@
 //!   so does [`parse`].
 //!
 //! JSON bodies (threadgate's extension) are read by [`parse_json`] into the same entities.
+//! [`bounds`] holds the time and memory bounds of receiving a body (`http::body` reads within
+//! them).
 
+pub mod bounds;
 mod json;
 mod parse;
 #[cfg(test)]

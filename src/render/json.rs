@@ -58,10 +58,7 @@ pub(super) fn object(
     };
     let start = out.len();
     let mut empty = true;
-    let mut sep = |out: &mut Vec<u8>| {
-        out.push(if empty { b'{' } else { b',' });
-        empty = false;
-    };
+    let mut sep = |out: &mut Vec<u8>| member(out, &mut empty);
     for (i, f) in res.fields.iter().enumerate() {
         if !sel.field(i) {
             continue;
@@ -90,40 +87,57 @@ pub(super) fn object(
         }
     }
     if sel.has_associations(res) {
-        let mut opened = false;
-        for (j, a) in res.associations.iter().enumerate() {
-            let ids = association_ids(entity, j);
-            if !sel.association(j) || ids.is_empty() {
-                continue;
-            }
-            if opened {
-                out.push(b',');
-            } else {
-                sep(out);
-                out.extend_from_slice(b"\"associations\":{");
-                opened = true;
-            }
-            out.push(b'"');
-            out.extend_from_slice(a.name.as_bytes());
-            out.extend_from_slice(b"\":[");
-            for (k, id) in ids.iter().enumerate() {
-                if k > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"id\":");
-                string(out, id);
-                out.push(b'}');
-            }
-            out.push(b']');
-        }
-        if opened {
-            out.push(b'}');
-        }
+        associations(out, res, &sel, entity, &mut empty);
     }
     if empty {
         out.truncate(start);
         out.extend_from_slice(b"[]");
     } else {
+        out.push(b'}');
+    }
+}
+
+/// Opens the object before its first member, else separates members.
+fn member(out: &mut Vec<u8>, empty: &mut bool) {
+    out.push(if *empty { b'{' } else { b',' });
+    *empty = false;
+}
+
+/// `"associations":{"name":[{"id":"1"},...],...}` of the selected associations that have items.
+fn associations(
+    out: &mut Vec<u8>,
+    res: &ResourceDef,
+    sel: &Selection<'_>,
+    entity: &Entity,
+    empty: &mut bool,
+) {
+    let mut opened = false;
+    for (j, a) in res.associations.iter().enumerate() {
+        let ids = association_ids(entity, j);
+        if !sel.association(j) || ids.is_empty() {
+            continue;
+        }
+        if opened {
+            out.push(b',');
+        } else {
+            member(out, empty);
+            out.extend_from_slice(b"\"associations\":{");
+            opened = true;
+        }
+        out.push(b'"');
+        out.extend_from_slice(a.name.as_bytes());
+        out.extend_from_slice(b"\":[");
+        for (k, id) in ids.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"id\":");
+            string(out, id);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if opened {
         out.push(b'}');
     }
 }

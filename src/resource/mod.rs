@@ -39,23 +39,59 @@ pub struct FieldDef {
     pub xlink: Option<&'static str>,
 }
 
-/// A field whose column has the field's name (every field but `id`).
-const fn field(
-    name: &'static str,
-    kind: FieldType,
-    validator: Option<&'static str>,
-    max_size: Option<u32>,
-    required: bool,
-    xlink: Option<&'static str>,
-) -> FieldDef {
+/// A field whose column has the field's name, typed `kind`, with no validator, size or xlink
+/// and not required; the methods below add those, so a resource's fields read like a table:
+/// `field("id_lang", Int).validate(UID).required().xlink("languages")`.
+const fn field(name: &'static str, kind: FieldType) -> FieldDef {
     FieldDef {
         name,
         column: name,
         kind,
-        validator,
-        max_size,
-        required,
-        xlink,
+        validator: None,
+        max_size: None,
+        required: false,
+        xlink: None,
+    }
+}
+
+/// The primary key: always first, named `id`, stored in `column`.
+const fn id(column: &'static str) -> FieldDef {
+    FieldDef {
+        column,
+        ..field("id", FieldType::Id)
+    }
+}
+
+impl FieldDef {
+    /// PrestaShop's validator for the field (`isUnsignedId`, ...).
+    const fn validate(self, validator: &'static str) -> FieldDef {
+        FieldDef {
+            validator: Some(validator),
+            ..self
+        }
+    }
+
+    /// `maxSize` in characters.
+    const fn max_size(self, max_size: u32) -> FieldDef {
+        FieldDef {
+            max_size: Some(max_size),
+            ..self
+        }
+    }
+
+    const fn required(self) -> FieldDef {
+        FieldDef {
+            required: true,
+            ..self
+        }
+    }
+
+    /// The resource `xlink:href` points to when the value is truthy.
+    const fn xlink(self, resource: &'static str) -> FieldDef {
+        FieldDef {
+            xlink: Some(resource),
+            ..self
+        }
     }
 }
 

@@ -1209,7 +1209,7 @@ fn cache_threadgate_writes_reach_both_bridges_at_once() {
 #[test]
 fn cache_a_write_behind_threadgates_back_is_seen_once_the_ttl_has_passed() {
     // Stale answers are only guaranteed before half the TTL (past it, one request renews the
-    // entry): 4 s leaves a slow machine 2 s for the reads below.
+    // entry); the caches' clock is moved past the TTL instead of waiting for it.
     let mut settings = serve_settings();
     settings.bridge_cache_ms = 4000;
     let app = list_app_with(settings);
@@ -1227,7 +1227,9 @@ fn cache_a_write_behind_threadgates_back_is_seen_once_the_ttl_has_passed() {
     assert_eq!(m10(&app, &key, "/api/inbox/threads/21").1, m10_before);
     assert_eq!(threads(&app, &key, &path, "{}").0, list_before);
     // ...and once it has passed, the write is there.
-    std::thread::sleep(std::time::Duration::from_millis(4100));
+    app.state
+        .clock
+        .advance(std::time::Duration::from_millis(4100));
     let (_, m10_after) = m10(&app, &key, "/api/inbox/threads/21");
     assert_eq!(m10_after["metadata"]["total_count"], json!(3));
     assert_eq!(
