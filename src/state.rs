@@ -68,7 +68,7 @@ impl AppState {
             .clone()
     }
 
-    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
+    /// The shop's "now", `Y-m-d H:i:s` in its time zone (docs/compatibility.md W17).
     pub fn shop_now(&self) -> String {
         self.snapshot().now(self.settings.timezone)
     }

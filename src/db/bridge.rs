@@ -1,9 +1,9 @@
-//! The bridges' reads (bridges.md §4, §5), on the same pool, `Tables` and [`Sql`] rows as the
-//! webservice's: one statement for a thread with its names joined (contact, order, product,
-//! customer), one for its messages with the employees' names joined, whatever the message
-//! count. The thread list reads a customer's threads in a department with one statement and all
-//! their messages with a second one. Every statement has a fixed shape and keeps its prepared
-//! statement.
+//! The bridges' reads (docs/bridges.md#m10-fields, docs/bridges.md#thread-list-fields), on the same
+//! pool, `Tables` and [`Sql`] rows as the webservice's: one statement for a thread with its names
+//! joined (contact, order, product, customer), one for its messages with the employees' names
+//! joined, whatever the message count. The thread list reads a customer's threads in a department
+//! with one statement and all their messages with a second one. Every statement has a fixed shape
+//! and keeps its prepared statement.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -45,7 +45,8 @@ pub fn thread_sql(tables: &Tables, id: i64) -> Sql {
     q
 }
 
-/// The statement for a thread's messages, oldest first (§4.1), with the employees' names.
+/// The statement for a thread's messages, oldest first (docs/bridges.md#message-classification),
+/// with the employees' names.
 pub fn messages_sql(tables: &Tables, thread: i64) -> Sql {
     let mut q = Sql::new(format!(
         "SELECT CAST(m.id_customer_message AS CHAR), CAST(m.id_customer_thread AS CHAR), \
@@ -265,8 +266,8 @@ pub fn ids_after(
     Ok(q.load(conn)?.iter().map(|r| num(&r.0[0])).collect())
 }
 
-/// UUID → id for the thread list's path and body references (bridges.md §7.3). UUIDv5 is not
-/// reversible, so each entity's ids are hashed once and kept; a miss learns the rows added
+/// UUID → id for the thread list's path and body references (docs/bridges.md#reading-ids). UUIDv5
+/// is not reversible, so each entity's ids are hashed once and kept; a miss learns the rows added
 /// since (`id > highest known`), so a new customer is found on its first request and an
 /// unknown UUID costs one indexed range read that returns nothing. Rows are never forgotten:
 /// callers still check existence, so a deleted row is not served.

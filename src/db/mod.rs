@@ -1,7 +1,8 @@
 //! The database layer: the pool, `db::run`, migrations, and the one place that turns a parsed
 //! query into SQL (`sql`). Tables are named at run time (`Tables`), because real shops use other
 //! prefixes than `ps_`, so statements are built as text with bound parameters and loaded as rows
-//! of strings — exactly what PrestaShop's PDO layer returns (`ATTR_STRINGIFY_FETCHES`, §5.4).
+//! of strings — exactly what PrestaShop's PDO layer returns (`ATTR_STRINGIFY_FETCHES`,
+//! docs/prestashop/database.md#fetched-values).
 //!
 //! Must not import actix or `http`. Callers hand `run` a closure; it runs on tokio's blocking
 //! pool with a pooled connection, so no connection is ever held across an `.await`.
@@ -50,9 +51,10 @@ struct SessionSetup;
 
 impl CustomizeConnection<MysqlConnection, diesel::r2d2::Error> for SessionSetup {
     fn on_acquire(&self, conn: &mut MysqlConnection) -> Result<(), diesel::r2d2::Error> {
-        // PrestaShop's sessions run with an empty sql_mode (DbPDO, spec §5.3): the `''` status
-        // it stores for an omitted status is refused in strict mode. threadgate validates,
-        // casts and cuts values itself before writing, so nothing relies on silent coercion.
+        // PrestaShop's sessions run with an empty sql_mode (DbPDO,
+        // docs/prestashop/database.md#sql_mode): the `''` status it stores for an omitted status is
+        // refused in strict mode. threadgate validates, casts and cuts values itself before
+        // writing, so nothing relies on silent coercion.
         conn.batch_execute("SET SESSION sql_mode = ''")
             .map_err(diesel::r2d2::Error::QueryError)
     }

@@ -1,4 +1,4 @@
-//! The two bridge routes (bridges.md; decisions, Bridges): Mirakl M10
+//! The two bridge routes (docs/bridges.md, and its #decisions): Mirakl M10
 //! `GET /api/inbox/threads/{thread_id}` and the myKaarma thread list
 //! `POST /communications/departments/{departmentUUID}/customers/{customerUUID}/threads`.
 //!
@@ -184,7 +184,8 @@ async fn mirakl_m10(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 }
 
 /// The key of an M10 request: `Authorization: <key>` (Mirakl's legacy form), `Bearer <key>`,
-/// or Basic with the key as user name (bridges.md §1.2, decisions Bridges).
+/// or Basic with the key as user name (docs/bridges.md#m10-authentication,
+/// docs/bridges.md#decisions).
 fn m10_key(value: &str) -> String {
     if let Some(user) = credential::basic_user(value.as_bytes()) {
         return user;
@@ -217,7 +218,8 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
         KeyFailure::Internal => m10_err(500, "Internal error"),
     })?;
 
-    // bridges.md §4.3: `?customer_id=` (present but empty) is refused, never read as "all".
+    // docs/bridges.md#the-customer_id-parameter: `?customer_id=` (present but empty) is refused,
+    // never read as "all".
     let customer_id = form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "customer_id")
         .map(|(_, v)| v.into_owned());
@@ -535,7 +537,8 @@ impl Lookup {
     }
 }
 
-/// Decimals as sent, the synthetic department `contact:0`, then the index (bridges.md §7.3).
+/// Decimals as sent, the synthetic department `contact:0`, then the index
+/// (docs/bridges.md#reading-ids).
 fn lookup(ids: &IdIndex, ns: &Uuid, entity: Entity, r: Option<IdRef>) -> Lookup {
     match r {
         None => Lookup::Absent,
@@ -611,7 +614,8 @@ async fn list(
         (f, warnings, None)
     };
 
-    // myKaarma's order (bridges.md §5.4): department → customer → body → assignee.
+    // myKaarma's order (docs/bridges.md#thread-list-requests): department → customer → body →
+    // assignee.
     let ns = state.settings.bridge_uuid_namespace;
     let ids = &state.bridges.ids;
     let refs = [

@@ -65,7 +65,8 @@ pub async fn authenticate(
     }
 }
 
-/// Whether `account` may run `method` on `resource` in one of `shops` (spec §2.2, §14).
+/// Whether `account` may run `method` on `resource` in one of `shops`
+/// (docs/prestashop/authentication.md#permissions, docs/prestashop/requests.md#shops).
 pub fn access(
     account: &Account,
     shops: &[u32],

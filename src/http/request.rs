@@ -1,5 +1,7 @@
-//! What a webservice request asks for, read from its path and headers (spec §1, §3.1, §4;
-//! decisions W10, W27). Pure string work; the handler hands in the raw values.
+//! What a webservice request asks for, read from its path and headers
+//! (docs/prestashop/requests.md#paths, docs/prestashop/requests.md#output-format,
+//! docs/prestashop/documents.md#root-listing; docs/compatibility.md W10, W27). Pure string work;
+//! the handler hands in the raw values.
 
 use crate::render::Format;
 
@@ -10,7 +12,7 @@ pub struct ApiPath {
     pub resource: String,
     /// Second segment when non-empty (`5`, `5abc`, `abc`): a single resource.
     pub id: Option<String>,
-    /// Parameters found after a `&` in the path (decisions W10).
+    /// Parameters found after a `&` in the path (docs/compatibility.md W10).
     pub path_params: String,
 }
 
@@ -62,9 +64,9 @@ pub fn parse_api_path(raw: &str) -> Option<ApiPath> {
     })
 }
 
-/// Output format (spec §3.1): header `Io-Format`, then `Output-Format`, then parameters
-/// `output_format`, then `io_format`; the first present decides, and only the exact value
-/// `JSON` gives JSON.
+/// Output format (docs/prestashop/requests.md#output-format): header `Io-Format`, then
+/// `Output-Format`, then parameters `output_format`, then `io_format`; the first present decides,
+/// and only the exact value `JSON` gives JSON.
 pub fn output_format(
     io_header: Option<&[u8]>,
     output_header: Option<&[u8]>,
@@ -82,9 +84,10 @@ pub fn output_format(
     }
 }
 
-/// Base of every `xlink:href` (spec §4, decisions W27): `http(s)://host/api/`. The scheme is
-/// `https` iff the shop's `PS_SSL_ENABLED` says so, else the request's (`X-Forwarded-Proto`
-/// honoured); the host is `X-Forwarded-Host` when present, else `Host`.
+/// Base of every `xlink:href` (docs/prestashop/documents.md#link-base, docs/compatibility.md W27):
+/// `http(s)://host/api/`. The scheme is `https` iff the shop's `PS_SSL_ENABLED` says so, else the
+/// request's (`X-Forwarded-Proto` honoured); the host is `X-Forwarded-Host` when present, else
+/// `Host`.
 pub fn ws_url(
     ssl_config: Option<bool>,
     forwarded_proto: Option<&str>,

@@ -1,7 +1,7 @@
-//! The `/api/` dispatcher: PrestaShop's pipeline in its order (spec §1 step 4) — key (16),
-//! webservice enabled (22), authentication (17/18/20/21), shops (999/132), language (78–81),
-//! resource (26/27), method (23/25) — then the read handlers. Short on purpose: parsing lives
-//! in `query`, SQL in `db`, documents in `render`.
+//! The `/api/` dispatcher: PrestaShop's pipeline in its order (docs/prestashop/requests.md#pipeline
+//! step 4) — key (16), webservice enabled (22), authentication (17/18/20/21), shops (999/132),
+//! language (78–81), resource (26/27), method (23/25) — then the read handlers. Short on purpose:
+//! parsing lives in `query`, SQL in `db`, documents in `render`.
 
 use std::sync::Arc;
 
@@ -105,7 +105,8 @@ async fn handle(
     );
 
     if path.resource.is_empty() {
-        // The root listing: no resource or method check (spec §2.2).
+        // The root listing: no resource or method check
+        // (docs/prestashop/authentication.md#permissions).
         ctx.head = method_name == "HEAD";
         let name = snapshot
             .config("PS_SHOP_NAME", shops[0])
@@ -142,7 +143,8 @@ async fn handle(
         }
         Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx, guard).await,
         Method::Post | Method::Put | Method::Patch => {
-            // PrestaShop reads a body only when the real method carries one (spec §1).
+            // PrestaShop reads a body only when the real method carries one
+            // (docs/prestashop/requests.md#method-and-ps_method).
             let body = match req.method().as_str() {
                 "POST" | "PUT" | "PATCH" => {
                     read_body(req, payload, state.settings.max_body_bytes).await?
@@ -181,7 +183,7 @@ async fn read_body(
     Ok(body.freeze())
 }
 
-/// The shops a request runs in (spec §14).
+/// The shops a request runs in (docs/prestashop/requests.md#shops).
 fn context_shops(
     snapshot: &ShopSnapshot,
     selector: ShopSelector,

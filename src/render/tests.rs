@@ -1,5 +1,5 @@
-//! Whole documents compared byte for byte with the bodies of the spec (ws_url
-//! `http://example.com/api/`).
+//! Whole documents compared byte for byte with the golden documents of `tests/fixtures/golden/`
+//! (ws_url `http://example.com/api/`), the examples of docs/prestashop/documents.md.
 
 use super::*;
 use crate::error::ApiError;
@@ -16,7 +16,7 @@ fn vals(v: &[Option<&str>]) -> Vec<Option<String>> {
     v.iter().map(|s| s.map(str::to_owned)).collect()
 }
 
-/// Thread 1 of spec §8.2: two messages, id_product 0.
+/// Thread 1 of docs/prestashop/documents.md#examples: two messages, id_product 0.
 fn thread1() -> Entity {
     Entity {
         values: vals(&[
@@ -37,7 +37,8 @@ fn thread1() -> Entity {
     }
 }
 
-/// Thread 2 of spec §8.2: NULL id_customer, id_order 0, NULL token, no messages.
+/// Thread 2 of docs/prestashop/documents.md#examples: NULL id_customer, id_order 0, NULL token, no
+/// messages.
 fn thread2() -> Entity {
     Entity {
         values: vals(&[
@@ -58,7 +59,7 @@ fn thread2() -> Entity {
     }
 }
 
-/// Message 1 of spec §8.3 (file_name NULL).
+/// Message 1 of docs/prestashop/documents.md#examples (file_name NULL).
 fn message1() -> Entity {
     Entity {
         values: vals(&[
@@ -162,7 +163,7 @@ fn list_member_of(doc: &str) -> &str {
         .expect("a one-entity plural list")
 }
 
-// --- §4 root listing ---
+// --- root listing (docs/prestashop/documents.md#root-listing) ---
 
 fn root_entries() -> [RootEntry<'static>; 2] {
     [
@@ -178,7 +179,7 @@ fn root_entries() -> [RootEntry<'static>; 2] {
 }
 
 #[test]
-fn root_listing_xml_matches_spec_section_4() {
+fn root_listing_xml_is_the_golden_document() {
     let mut out = Vec::new();
     root(&mut out, Format::Xml, "My Shop & Co's", WS, &root_entries());
     let expected = golden!("api_root.xml");
@@ -212,10 +213,10 @@ fn root_listing_leaves_out_resources_without_any_granted_method() {
     assert!(!text(out).contains("customer_messages"));
 }
 
-// --- §6.1 lists ---
+// --- lists (docs/prestashop/lists.md#minimal-list) ---
 
 #[test]
-fn minimal_list_xml_matches_spec_section_6_1() {
+fn minimal_list_xml_is_the_golden_document() {
     let expected = golden!("customer_threads_minimal.xml");
     assert_eq!(
         render_list(Format::Xml, &Display::Minimum, &[thread1(), thread2()]),
@@ -243,7 +244,7 @@ fn empty_list_json_is_the_bare_empty_array() {
     assert_eq!(render_list(Format::Json, &Display::Full, &[]), "[]");
 }
 
-// --- §6.2 display ---
+// --- display (docs/prestashop/lists.md#display) ---
 
 #[test]
 fn display_fields_list_xml_renders_only_the_selected_fields_in_resource_order() {
@@ -315,10 +316,11 @@ fn display_full_list_xml_holds_full_entities() {
     );
 }
 
-// --- §7, §8 single entities ---
+// --- single entities (docs/prestashop/documents.md#single-resources,
+// docs/prestashop/documents.md#xml) ---
 
 #[test]
-fn single_thread_xml_matches_spec_section_8_2() {
+fn single_thread_xml_is_the_golden_document() {
     assert_eq!(
         render_single(
             Format::Xml,
@@ -332,7 +334,7 @@ fn single_thread_xml_matches_spec_section_8_2() {
 }
 
 #[test]
-fn thread_with_nulls_zeros_and_no_messages_xml_matches_spec_section_8_2() {
+fn thread_with_nulls_zeros_and_no_messages_xml_is_the_golden_document() {
     assert_eq!(
         render_single(
             Format::Xml,
@@ -346,7 +348,7 @@ fn thread_with_nulls_zeros_and_no_messages_xml_matches_spec_section_8_2() {
 }
 
 #[test]
-fn single_message_xml_matches_spec_section_8_3() {
+fn single_message_xml_is_the_golden_document() {
     let expected = golden!("customer_message_1.xml");
     assert_eq!(
         render_single(
@@ -378,7 +380,7 @@ fn single_with_display_minimum_is_the_self_closed_element() {
     );
 }
 
-// --- §9 JSON ---
+// --- JSON (docs/prestashop/documents.md#json) ---
 
 #[test]
 fn single_thread_json_drops_falsy_members() {
@@ -472,7 +474,7 @@ fn a_non_numeric_id_is_written_as_a_json_string() {
     assert_eq!(body, r#"{"customer_threads":[{"id":"x1"}]}"#);
 }
 
-// --- §10 schemas ---
+// --- schemas (docs/prestashop/schemas.md) ---
 
 fn render_schema(format: Format, res: &ResourceDef, kind: SchemaKind) -> String {
     let mut out = Vec::new();
@@ -481,7 +483,7 @@ fn render_schema(format: Format, res: &ResourceDef, kind: SchemaKind) -> String 
 }
 
 #[test]
-fn blank_thread_schema_matches_spec_section_10_1() {
+fn blank_thread_schema_is_the_golden_document() {
     let expected = golden!("schema_customer_threads_blank.xml");
     assert_eq!(
         render_schema(Format::Xml, &CUSTOMER_THREADS, SchemaKind::Blank),
@@ -490,7 +492,7 @@ fn blank_thread_schema_matches_spec_section_10_1() {
 }
 
 #[test]
-fn synopsis_thread_schema_matches_spec_section_10_2() {
+fn synopsis_thread_schema_is_the_golden_document() {
     let expected = golden!("schema_customer_threads_synopsis.xml");
     assert_eq!(
         render_schema(Format::Xml, &CUSTOMER_THREADS, SchemaKind::Synopsis),
@@ -499,7 +501,7 @@ fn synopsis_thread_schema_matches_spec_section_10_2() {
 }
 
 #[test]
-fn synopsis_message_schema_matches_spec_section_10_3() {
+fn synopsis_message_schema_is_the_golden_document() {
     let expected = golden!("schema_customer_messages_synopsis.xml");
     assert_eq!(
         render_schema(Format::Xml, &CUSTOMER_MESSAGES, SchemaKind::Synopsis),
@@ -517,7 +519,7 @@ fn blank_message_schema_has_id_first_and_no_attributes() {
 }
 
 #[test]
-fn json_schemas_collapse_as_in_spec_section_10_4() {
+fn json_schemas_collapse_to_the_associations_or_an_empty_array() {
     for kind in [SchemaKind::Blank, SchemaKind::Synopsis] {
         assert_eq!(
             render_schema(Format::Json, &CUSTOMER_THREADS, kind),
@@ -530,12 +532,12 @@ fn json_schemas_collapse_as_in_spec_section_10_4() {
     }
 }
 
-// --- §13.1 errors ---
+// --- errors (docs/prestashop/errors.md#document) ---
 
 const FILTER_MESSAGE: &str = "This filter does not exist. Did you mean: \"id\"? The full list is: \"id\", \"id_lang\", \"id_shop\", \"id_customer\", \"id_order\", \"id_product\", \"id_contact\", \"email\", \"token\", \"status\"";
 
 #[test]
-fn error_document_xml_matches_spec_section_13_1() {
+fn error_document_xml_has_no_indentation_and_cdata_values() {
     let mut out = Vec::new();
     errors(
         &mut out,

@@ -1,4 +1,5 @@
-//! `customer_messages` (class `CustomerMessage`, table `customer_message`), spec §5.1.
+//! `customer_messages` (class `CustomerMessage`, table `customer_message`),
+//! docs/prestashop/resources.md.
 
 use super::{field, FieldDef, FieldType, ResourceDef};
 
@@ -26,7 +27,8 @@ pub static CUSTOMER_MESSAGES: ResourceDef = ResourceDef {
             false,
             Some("employees"),
         ),
-        // No validator on id_customer_thread (spec §5.1, §11.3).
+        // No validator on id_customer_thread (docs/prestashop/resources.md,
+        // docs/prestashop/writes.md#defaults).
         field(
             "id_customer_thread",
             FieldType::Int,

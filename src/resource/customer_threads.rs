@@ -1,4 +1,5 @@
-//! `customer_threads` (class `CustomerThread`, table `customer_thread`), spec §5.1.
+//! `customer_threads` (class `CustomerThread`, table `customer_thread`),
+//! docs/prestashop/resources.md.
 
 use super::{field, AssociationDef, FieldDef, FieldType, ResourceDef};
 
@@ -46,7 +47,7 @@ pub static CUSTOMER_THREADS: ResourceDef = ResourceDef {
             false,
             Some("products"),
         ),
-        // No xlink on id_contact: CustomerThread declares none (spec §5.1).
+        // No xlink on id_contact: CustomerThread declares none (docs/prestashop/resources.md).
         field("id_contact", FieldType::Int, UID, None, true, None),
         field(
             "email",
@@ -56,7 +57,7 @@ pub static CUSTOMER_THREADS: ResourceDef = ResourceDef {
             false,
             None,
         ),
-        // No size in the class; the column is varchar(12) (decisions W14).
+        // No size in the class; the column is varchar(12) (docs/compatibility.md W14).
         field(
             "token",
             FieldType::String,

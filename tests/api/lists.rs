@@ -1,5 +1,5 @@
-//! Collections: spec §6 (display, filter, sort, limit), §10 (schemas), decisions W6–W8, W11,
-//! and the chunked streaming of long lists.
+//! Collections: docs/prestashop/lists.md (display, filter, sort, limit), docs/prestashop/schemas.md
+//! (schemas), docs/compatibility.md W6–W8, W11, and the chunked streaming of long lists.
 
 use crate::support::{serve_settings, xsd, Response, TestApp, TestDb};
 
@@ -23,7 +23,7 @@ fn error(code: u32, message: &str) -> String {
 }
 
 #[test]
-fn minimal_list_is_the_exact_document_of_spec_6_1() {
+fn minimal_list_is_the_golden_document() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(&key, "/api/customer_threads?limit=2");
@@ -49,7 +49,7 @@ fn empty_lists_are_an_empty_element_in_xml_and_a_bare_array_in_json() {
 }
 
 #[test]
-fn display_fields_is_the_exact_document_of_spec_6_2() {
+fn display_fields_is_the_golden_document() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(&key, "/api/customer_threads?display=[email,id]&limit=2");
@@ -63,7 +63,7 @@ fn display_fields_is_the_exact_document_of_spec_6_2() {
 }
 
 #[test]
-fn display_full_list_in_json_keeps_falsy_members_as_spec_9() {
+fn display_full_list_in_json_keeps_falsy_members() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(
@@ -289,7 +289,7 @@ fn long_lists_stream_in_chunks_with_the_same_body() {
 }
 
 #[test]
-fn schemas_are_the_exact_documents_of_spec_10() {
+fn schemas_are_the_golden_documents() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let blank = app.get(&key, "/api/customer_threads?schema=blank");

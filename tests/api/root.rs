@@ -1,11 +1,11 @@
-//! `GET /api/`: spec §4 and decisions W4.
+//! `GET /api/`: docs/prestashop/documents.md#root-listing and docs/compatibility.md W4.
 
 use threadgate::resource::Method;
 
 use crate::support::{xsd, TestApp};
 
 #[test]
-fn root_listing_is_the_exact_document_of_spec_4() {
+fn root_listing_is_the_golden_document() {
     let app = TestApp::spawn();
     app.db.exec(
         "UPDATE `ps_configuration` SET `value` = 'My Shop & Co''s' WHERE `name` = 'PS_SHOP_NAME'",

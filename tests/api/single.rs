@@ -1,4 +1,6 @@
-//! GET and HEAD of one resource: spec §7, §8.2, §8.3, §9, the path quirks (§1, W10), 304.
+//! GET and HEAD of one resource: docs/prestashop/documents.md#single-resources,
+//! docs/prestashop/documents.md#examples, docs/prestashop/documents.md#json, the path quirks
+//! (docs/prestashop/requests.md#paths, W10), 304.
 
 use sha1::{Digest, Sha1};
 
@@ -15,7 +17,7 @@ fn sha1_hex(b: &[u8]) -> String {
 }
 
 #[test]
-fn thread_1_is_the_exact_document_of_spec_8_2_with_prestashop_headers() {
+fn thread_1_is_the_golden_document_with_prestashop_headers() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(&key, "/api/customer_threads/1");
@@ -39,7 +41,7 @@ fn thread_1_is_the_exact_document_of_spec_8_2_with_prestashop_headers() {
 }
 
 #[test]
-fn guest_thread_without_messages_is_the_second_document_of_spec_8_2() {
+fn guest_thread_without_messages_is_the_golden_document() {
     let app = TestApp::spawn();
     let r = app.get(&app.db.full_key(), "/api/customer_threads/2");
     assert_eq!(r.status, 200);
@@ -48,7 +50,7 @@ fn guest_thread_without_messages_is_the_second_document_of_spec_8_2() {
 }
 
 #[test]
-fn message_1_is_the_exact_document_of_spec_8_3() {
+fn message_1_is_the_golden_document() {
     let app = TestApp::spawn();
     let r = app.get(&app.db.full_key(), "/api/customer_messages/1");
     assert_eq!(r.status, 200);
@@ -57,7 +59,7 @@ fn message_1_is_the_exact_document_of_spec_8_3() {
 }
 
 #[test]
-fn json_single_objects_are_the_exact_examples_of_spec_9() {
+fn json_single_objects_are_the_golden_documents() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let cases = [

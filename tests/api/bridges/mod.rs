@@ -1,6 +1,6 @@
-//! The bridges (bridges.md, decisions "Bridges"): Mirakl M10 and the myKaarma thread list on
-//! the demo shop (Europe/Paris) plus fixtures written here. Bodies are compared as whole JSON
-//! values, and every response of these tests is validated against docs/openapi-bridges.json.
+//! The bridges (docs/bridges.md, and its #decisions): Mirakl M10 and the myKaarma thread
+//! list on the demo shop (Europe/Paris) plus fixtures written here. Bodies are compared as whole
+//! JSON values, and every response of these tests is validated against docs/openapi-bridges.json.
 //!
 //! By subject: [`m10`] (Mirakl M10), [`thread_list`] (the myKaarma list), [`both`] (what the two
 //! routes share), [`cache`] (the read cache) and [`openapi`] (the OpenAPI document itself). The
