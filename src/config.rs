@@ -46,11 +46,12 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_WORKERS")]
     pub workers: Option<usize>,
 
-    /// Value of the `PSWS-Version` header; `none` omits it (decisions W1).
+    /// Value of the `PSWS-Version` header; `none` omits it (docs/compatibility.md W1).
     #[arg(long, env = "THREADGATE_PSWS_VERSION", default_value = "1.7.8.11")]
     pub psws_version: String,
 
-    /// Shop time zone used when the shop's configuration has no `PS_TIMEZONE` (decisions W17).
+    /// Shop time zone used when the shop's configuration has no `PS_TIMEZONE`
+    /// (docs/compatibility.md W17).
     #[arg(long, env = "THREADGATE_TIMEZONE", default_value = "UTC", value_parser = parse_tz)]
     pub timezone: chrono_tz::Tz,
 
@@ -136,8 +137,8 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_STREAM_CHUNK", default_value_t = 500)]
     pub stream_chunk: u32,
 
-    /// Namespace of the thread list bridge's UUIDv5 ids (bridges.md §7.2); the default is
-    /// uuid5(NAMESPACE_URL, "urn:x-prestashop-bridge:v1").
+    /// Namespace of the thread list bridge's UUIDv5 ids (docs/bridges.md#uuid-namespace); the
+    /// default is uuid5(NAMESPACE_URL, "urn:x-prestashop-bridge:v1").
     #[arg(
         long,
         env = "THREADGATE_BRIDGE_UUID_NAMESPACE",
@@ -203,7 +204,7 @@ pub struct ServeSettings {
     pub shutdown_timeout: u64,
 }
 
-/// Where keys are checked (decisions, Keys and permissions).
+/// Where keys are checked (docs/architecture.md#keys).
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeySource {
     /// threadgate's own store: argon2id hashes, managed with `threadgate keys`.

@@ -54,7 +54,7 @@ enum Command {
     Seed {
         #[command(flatten)]
         db: DbSettings,
-        /// The demo shop: the spec's example threads and messages.
+        /// The demo shop: the example threads and messages of docs/prestashop/documents.md.
         #[arg(long)]
         demo: bool,
         /// Add this many benchmark threads.

@@ -123,8 +123,8 @@ impl AppState {
             .is_some()
     }
 
-    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17); in the setting's time
-    /// zone while the configuration is not loaded.
+    /// The shop's "now", `Y-m-d H:i:s` in its time zone (docs/compatibility.md W17); in the
+    /// setting's time zone while the configuration is not loaded.
     pub fn shop_now(&self) -> String {
         self.snapshot()
             .unwrap_or_default()

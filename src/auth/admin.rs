@@ -250,7 +250,7 @@ pub fn import_prestashop(
 }
 
 /// The shop's "now" for the rows `keys ...` writes: `PS_TIMEZONE` of the shop's configuration,
-/// else `THREADGATE_TIMEZONE`, else UTC (decisions W17).
+/// else `THREADGATE_TIMEZONE`, else UTC (docs/compatibility.md W17).
 pub fn shop_now(conn: &mut MysqlConnection, tables: &Tables) -> String {
     let fallback = std::env::var("THREADGATE_TIMEZONE")
         .ok()

@@ -1,4 +1,4 @@
-//! Failed-authentication rate limiting per client address (decisions, Keys and permissions).
+//! Failed-authentication rate limiting per client address (docs/architecture.md#keys).
 //!
 //! A fixed one-minute window per address, opened by its first failure. Once an address has
 //! `limit` failures in its window, [`FailureLimiter::check`] refuses it until the window ends,

@@ -1,10 +1,12 @@
 //! Keys: where a request's key comes from, how a key is hashed and verified, what it may do.
 //!
-//! - [`credential`]: the key of a request, exactly as PrestaShop's dispatcher finds it (spec
-//!   §1, §2.1): the Basic user name, else a forwarded `Authorization`, else `ws_key`.
+//! - [`credential`]: the key of a request, exactly as PrestaShop's dispatcher finds it
+//!   (docs/prestashop/authentication.md#where-the-key-comes-from,
+//!   docs/prestashop/authentication.md#outcomes): the Basic user name, else a forwarded
+//!   `Authorization`, else `ws_key`.
 //! - [`secret`]: generation, argon2id hashing and verification (never a key in plain text).
-//! - [`cache`]: verified keys in memory, so steady-state requests run no argon2 (decisions,
-//!   Keys and permissions).
+//! - [`cache`]: verified keys in memory, so steady-state requests run no argon2
+//!   (docs/architecture.md#keys).
 //! - [`limit`]: failed-authentication rate limiting per client address.
 //! - [`authenticate`]: the whole check with PrestaShop's error codes 17, 18, 20, 21, against
 //!   either key source (`own`: the argon2id store; `prestashop`: the shop's own tables).
@@ -70,7 +72,8 @@ impl Account {
         Method::ALL.map(|m| bits & bit(m) != 0)
     }
 
-    /// At least one permission row for `resource` (spec §2.2, code 26 otherwise).
+    /// At least one permission row for `resource` (docs/prestashop/authentication.md#permissions,
+    /// code 26 otherwise).
     pub fn knows(&self, resource: &str) -> bool {
         self.methods(resource).iter().any(|&b| b)
     }

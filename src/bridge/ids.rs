@@ -14,8 +14,8 @@ use crate::db::bridge::ids_after;
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
 
-/// UUID → id for the thread list's path and body references (bridges.md §7.3). UUIDv5 is not
-/// reversible, so each entity's ids are hashed once and kept; a miss learns the rows added
+/// UUID → id for the thread list's path and body references (docs/bridges.md#reading-ids). UUIDv5
+/// is not reversible, so each entity's ids are hashed once and kept; a miss learns the rows added
 /// since (`id > highest known`), so a new customer is found on its first request and an
 /// unknown UUID costs one indexed range read that returns nothing. Rows are never forgotten:
 /// callers still check existence, so a deleted row is not served.
@@ -99,7 +99,8 @@ impl Lookup {
     }
 }
 
-/// Decimals as sent, the synthetic department `contact:0`, then the index (bridges.md §7.3).
+/// Decimals as sent, the synthetic department `contact:0`, then the index
+/// (docs/bridges.md#reading-ids).
 pub fn lookup(ids: &IdIndex, ns: &Uuid, entity: RowKind, r: Option<IdRef>) -> Lookup {
     match r {
         None => Lookup::Absent,

@@ -1,8 +1,9 @@
-//! Mirakl M10 "Retrieve a thread" (bridges.md §1, §4): the response document, built from a
-//! thread row and its messages. Field order is alphabetical, as in Mirakl's own examples;
-//! `attachments` is left out when a message has none, `no_store_reply_needed` is always an
-//! array, `shop_reply_needed_since` is always present (null when nobody waits), ids are decimal
-//! strings (§7.2) and dates UTC with `Z` (§6).
+//! Mirakl M10 "Retrieve a thread" (docs/bridges.md#mirakl-m10, docs/bridges.md#m10-fields): the
+//! response document, built from a thread row and its messages. Field order is alphabetical, as in
+//! Mirakl's own examples; `attachments` is left out when a message has none,
+//! `no_store_reply_needed` is always an array, `shop_reply_needed_since` is always present (null
+//! when nobody waits), ids are decimal strings (docs/bridges.md#uuid-namespace) and dates UTC with
+//! `Z` (docs/bridges.md#dates).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -92,7 +93,7 @@ pub struct Topic {
     pub value: String,
 }
 
-/// The M10 error body (bridges.md §1.6): `{"status": N, "message": "..."}`.
+/// The M10 error body (docs/bridges.md#m10-errors): `{"status": N, "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Error<'a> {
     pub status: u16,
@@ -182,15 +183,16 @@ impl From<ReadFailure> for M10Error {
     }
 }
 
-/// Who may read a thread: everything (no `customer_id`), or one customer (§4.3).
+/// Who may read a thread: everything (no `customer_id`), or one customer
+/// (docs/bridges.md#the-customer_id-parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View<'a> {
     All,
     Customer(&'a str),
 }
 
-/// bridges.md §4.3: does the thread belong to `customer_id`? The decimal id of a registered
-/// customer, or the thread's e-mail (any case) for a guest thread.
+/// docs/bridges.md#the-customer_id-parameter: does the thread belong to `customer_id`? The decimal
+/// id of a registered customer, or the thread's e-mail (any case) for a guest thread.
 pub fn owned_by(thread: &ThreadRow, customer_id: &str) -> bool {
     if thread.id_customer > 0 {
         customer_id == thread.id_customer.to_string()
@@ -199,9 +201,10 @@ pub fn owned_by(thread: &ThreadRow, customer_id: &str) -> bool {
     }
 }
 
-/// Builds the M10 document. `messages` are the thread's messages oldest first (§4.1);
-/// `shop_name` is the `shop` table's name (decisions, Bridges); `tz` the shop's time zone.
-/// The caller has checked ownership ([`owned_by`]) for a customer view.
+/// Builds the M10 document. `messages` are the thread's messages oldest first
+/// (docs/bridges.md#message-classification); `shop_name` is the `shop` table's name
+/// (docs/bridges.md#decisions); `tz` the shop's time zone. The caller has checked ownership
+/// ([`owned_by`]) for a customer view.
 pub fn build(
     thread: &ThreadRow,
     messages: &[MessageRow],
@@ -327,8 +330,8 @@ impl<'a> Context<'a> {
         let out = returned
             .iter()
             .map(|m| {
-                // §4.2: a customer message goes to the shop, a public reply to the customer, a
-                // private note to the shop's own team.
+                // docs/bridges.md#m10-fields: a customer message goes to the shop, a public reply
+                // to the customer, a private note to the shop's own team.
                 let to = if m.public_reply() {
                     self.customer.clone()
                 } else {

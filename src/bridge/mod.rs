@@ -3,9 +3,11 @@
 //!
 //! This module owns what both bridges share, so there is one copy of the thread logic:
 //! the rows ([`ThreadRow`], [`MessageRow`], read by `db::bridge`), the message classification
-//! of bridges.md §4.1, "shop reply needed since" (§4.2, which is also the thread list's
-//! `isWaitingForResponse`, §5.2), the derived assignee (§5.3), shop-time → UTC (§6) and the
-//! stable ids (§7).
+//! of docs/bridges.md#message-classification, "shop reply needed since"
+//! (docs/bridges.md#m10-fields, which is also the thread list's `isWaitingForResponse`,
+//! docs/bridges.md#thread-list-fields), the derived assignee
+//! (docs/bridges.md#assignee-and-delegation), shop-time → UTC (docs/bridges.md#dates) and the
+//! stable ids (docs/bridges.md#ids).
 //!
 //! Pure: no actix, no connection. The `http` layer parses and authenticates; [`cached`] reads
 //! through the bridges' caches ([`reads`]: the rows, [`ids`]: UUID → id; these three use `db`,
@@ -30,7 +32,7 @@ pub struct ThreadRow {
     pub id_shop: u32,
     pub id_lang: u32,
     pub id_contact: u32,
-    /// 0 for a guest thread (NULL or 0 in the table, decisions "Bridges").
+    /// 0 for a guest thread (NULL or 0 in the table, docs/bridges.md#decisions).
     pub id_customer: u32,
     pub id_order: u32,
     pub id_product: u32,
@@ -67,12 +69,14 @@ pub struct MessageRow {
 }
 
 impl MessageRow {
-    /// bridges.md §4.1: written by the customer when `id_employee` is NULL or 0.
+    /// docs/bridges.md#message-classification: written by the customer when `id_employee` is NULL
+    /// or 0.
     pub fn by_customer(&self) -> bool {
         self.id_employee == 0
     }
 
-    /// bridges.md §4.1: what PrestaShop's front office shows the customer (`private = 0`).
+    /// docs/bridges.md#message-classification: what PrestaShop's front office shows the customer
+    /// (`private = 0`).
     pub fn customer_visible(&self) -> bool {
         !self.private
     }
@@ -88,10 +92,11 @@ impl MessageRow {
     }
 }
 
-/// bridges.md §4.2 `shop_reply_needed_since`: over the customer-visible messages, when the last
-/// one is the customer's and the thread is not closed, the first customer message after the last
-/// public employee message. Private notes are not replies. The thread list's
-/// `isWaitingForResponse` is exactly `reply_needed_since(..).is_some()` (§5.2).
+/// docs/bridges.md#m10-fields `shop_reply_needed_since`: over the customer-visible messages, when
+/// the last one is the customer's and the thread is not closed, the first customer message after
+/// the last public employee message. Private notes are not replies. The thread list's
+/// `isWaitingForResponse` is exactly `reply_needed_since(..).is_some()`
+/// (docs/bridges.md#thread-list-fields).
 pub fn reply_needed_since<'a>(status: &str, messages: &'a [MessageRow]) -> Option<&'a MessageRow> {
     if status == "closed" || !last_visible_is_customer(messages) {
         return None;
@@ -109,7 +114,7 @@ pub fn reply_needed_since<'a>(status: &str, messages: &'a [MessageRow]) -> Optio
     first
 }
 
-/// The last customer-visible message, when it is the customer's (bridges.md §4.2
+/// The last customer-visible message, when it is the customer's (docs/bridges.md#m10-fields
 /// `no_store_reply_needed`).
 pub fn last_visible_customer_message(messages: &[MessageRow]) -> Option<&MessageRow> {
     messages
@@ -123,8 +128,9 @@ fn last_visible_is_customer(messages: &[MessageRow]) -> bool {
     last_visible_customer_message(messages).is_some()
 }
 
-/// bridges.md §5.3: walk the public employee messages oldest first; each change of author is a
-/// delegation. Returns the owner and the message that delegated the thread to them.
+/// docs/bridges.md#assignee-and-delegation: walk the public employee messages oldest first; each
+/// change of author is a delegation. Returns the owner and the message that delegated the thread to
+/// them.
 pub fn assignee(messages: &[MessageRow]) -> Option<(u32, &MessageRow)> {
     let mut owner: Option<(u32, &MessageRow)> = None;
     for m in messages.iter().filter(|m| m.public_reply()) {
@@ -208,7 +214,7 @@ impl ReadFailure {
     }
 }
 
-// --- dates (bridges.md §6) ---
+// --- dates (docs/bridges.md#dates) ---
 
 /// A stored PrestaShop date (`Y-m-d H:i:s`, shop time zone) as a UTC instant. `None` for
 /// `0000-00-00 00:00:00`, NULL or anything unparsable. In the hour that occurs twice at the end
@@ -269,7 +275,7 @@ fn iso_utc(d: DateTime<Utc>, suffix: &str) -> String {
     )
 }
 
-// --- ids (bridges.md §7) ---
+// --- ids (docs/bridges.md#ids) ---
 
 /// The default namespace of the thread list's UUIDv5 ids (a setting's default).
 pub use crate::config::DEFAULT_BRIDGE_NAMESPACE as DEFAULT_NAMESPACE;
@@ -299,7 +305,7 @@ pub fn uuid_of(namespace: &Uuid, entity: RowKind, id: u32) -> Uuid {
     Uuid::new_v5(namespace, format!("{}:{}", entity.as_str(), id).as_bytes())
 }
 
-/// A reference as a client sends it in a path or body (bridges.md §7.3).
+/// A reference as a client sends it in a path or body (docs/bridges.md#reading-ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdRef {
     /// A plain decimal (`0`, `42`): a bridge convenience; never confusable with a UUID.

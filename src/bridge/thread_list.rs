@@ -1,10 +1,11 @@
-//! myKaarma "Get customer thread list" (bridges.md §2, §5): the request body with its
-//! warnings and errors, one summary per thread, filters, sorting and the response envelope.
+//! myKaarma "Get customer thread list" (docs/bridges.md#mykaarma-thread-list,
+//! docs/bridges.md#thread-list-fields): the request body with its warnings and errors, one summary
+//! per thread, filters, sorting and the response envelope.
 //!
-//! Warning or error (§5.4): input that can be repaired with a documented default (maxResults out
-//! of range, an unknown sort key or order) is a warning and the call succeeds; input that names
-//! something that does not exist or cannot be parsed is an error with a 4xx status. Every error
-//! description ends with `Reference MessageID: <requestUUID>`.
+//! Warning or error (docs/bridges.md#thread-list-requests): input that can be repaired with a
+//! documented default (maxResults out of range, an unknown sort key or order) is a warning and the
+//! call succeeds; input that names something that does not exist or cannot be parsed is an error
+//! with a 4xx status. Every error description ends with `Reference MessageID: <requestUUID>`.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -35,7 +36,8 @@ pub enum SortOrder {
     Desc,
 }
 
-/// A parsed request body (§2.2, §5.4 step 4). `assignee` is still unresolved.
+/// A parsed request body (docs/bridges.md#thread-list-request-and-response,
+/// docs/bridges.md#thread-list-requests step 4). `assignee` is still unresolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub assignee: Option<String>,
@@ -91,7 +93,8 @@ pub struct Envelope<T = Vec<CustomerThread>> {
     pub warnings: Vec<Warning>,
 }
 
-/// The errors of this route: myKaarma's codes and statuses (§2.4, §5.4).
+/// The errors of this route: myKaarma's codes and statuses
+/// (docs/bridges.md#thread-list-authentication-and-errors, docs/bridges.md#thread-list-requests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     CredentialsAreNull,
@@ -278,8 +281,9 @@ fn wrong_type(field: &str, expected: &str) -> Failure {
     Failure::InvalidRequestData(format!("{field} must be {expected}"))
 }
 
-/// Parses the body (§5.4 step 4): missing, non-JSON, not an object or a field of the wrong JSON
-/// type is `INVALID_REQUEST_DATA`; unknown fields are ignored; repairable values are warnings.
+/// Parses the body (docs/bridges.md#thread-list-requests step 4): missing, non-JSON, not an object
+/// or a field of the wrong JSON type is `INVALID_REQUEST_DATA`; unknown fields are ignored;
+/// repairable values are warnings.
 pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Failure::InvalidRequestData("the body is missing".into()));
@@ -395,7 +399,8 @@ pub struct Summary {
     pub waiting: bool,
 }
 
-/// bridges.md §5.2: one thread's summary from its row and all its messages (oldest first).
+/// docs/bridges.md#thread-list-fields: one thread's summary from its row and all its messages
+/// (oldest first).
 pub fn summarize(thread: &ThreadRow, messages: &[MessageRow], tz: Tz) -> Summary {
     let utc = |s: &str| to_utc(tz, s);
     let created = utc(&thread.date_add)
@@ -457,9 +462,9 @@ impl Uuids<'_> {
     }
 }
 
-/// Filters (§5.4 step 4), sorts by the key then the id in the same direction (a null
-/// `lastDelegationOn` is the smallest value, MySQL's convention), then truncates. Only the
-/// page is sorted: the rest is partitioned away first.
+/// Filters (docs/bridges.md#thread-list-requests step 4), sorts by the key then the id in the same
+/// direction (a null `lastDelegationOn` is the smallest value, MySQL's convention), then truncates.
+/// Only the page is sorted: the rest is partitioned away first.
 pub fn select<'a>(
     all: impl IntoIterator<Item = &'a Summary>,
     req: &Request,

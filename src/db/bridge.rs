@@ -40,7 +40,8 @@ pub fn thread_sql(tables: &Tables, id: i64) -> Sql {
     q
 }
 
-/// The statement for a thread's messages, oldest first (§4.1), with the employees' names.
+/// The statement for a thread's messages, oldest first (docs/bridges.md#message-classification),
+/// with the employees' names.
 pub fn messages_sql(tables: &Tables, thread: i64) -> Sql {
     let mut q = Sql::new(format!(
         "SELECT CAST(m.id_customer_message AS CHAR), CAST(m.id_customer_thread AS CHAR), \

@@ -1,7 +1,8 @@
 //! The database layer: the pool, `db::run`, migrations, and the one place that turns a parsed
 //! query into SQL (`sql`). Tables are named at run time (`Tables`), because real shops use other
 //! prefixes than `ps_`, so statements are built as text with bound parameters and loaded as rows
-//! of strings — exactly what PrestaShop's PDO layer returns (`ATTR_STRINGIFY_FETCHES`, §5.4).
+//! of strings — exactly what PrestaShop's PDO layer returns (`ATTR_STRINGIFY_FETCHES`,
+//! docs/prestashop/database.md#fetched-values).
 //!
 //! Must not import actix or `http`. Callers hand `run` a closure; it runs on tokio's blocking
 //! pool with a pooled connection, so no connection is ever held across an `.await`. `run` waits

@@ -70,8 +70,8 @@ pub const CONFIG_NAMES: [&str; 6] = [
 ];
 
 impl ShopSnapshot {
-    /// PrestaShop's `Configuration::get` resolution (decisions W28): the shop's own row, else
-    /// its group's, else the global one.
+    /// PrestaShop's `Configuration::get` resolution (docs/compatibility.md W28): the shop's own
+    /// row, else its group's, else the global one.
     pub fn config(&self, name: &str, shop: u32) -> Option<&str> {
         let group = self.shops.iter().find(|s| s.id == shop).map(|s| s.group);
         let rows = || self.config.iter().filter(|r| r.name == name);
@@ -94,8 +94,8 @@ impl ShopSnapshot {
         self.config("PS_WEBSERVICE", shop) != Some("0")
     }
 
-    /// The shop's time zone (decisions W17): its `PS_TIMEZONE` (shop, group, global), else
-    /// `fallback` (the service setting).
+    /// The shop's time zone (docs/compatibility.md W17): its `PS_TIMEZONE` (shop, group, global),
+    /// else `fallback` (the service setting).
     pub fn timezone(&self, shop: u32, fallback: chrono_tz::Tz) -> chrono_tz::Tz {
         self.config("PS_TIMEZONE", shop)
             .and_then(|z| z.trim().parse().ok())

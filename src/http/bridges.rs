@@ -1,4 +1,4 @@
-//! The two bridge routes (bridges.md; decisions, Bridges): Mirakl M10
+//! The two bridge routes (docs/bridges.md, and its #decisions): Mirakl M10
 //! `GET /api/inbox/threads/{thread_id}` and the myKaarma thread list
 //! `POST /communications/departments/{departmentUUID}/customers/{customerUUID}/threads`.
 //!
@@ -145,7 +145,8 @@ async fn mirakl_m10(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
 }
 
 /// The key of an M10 request: `Authorization: <key>` (Mirakl's legacy form), `Bearer <key>`,
-/// or Basic with the key as user name (bridges.md §1.2, decisions Bridges).
+/// or Basic with the key as user name (docs/bridges.md#m10-authentication,
+/// docs/bridges.md#decisions).
 fn m10_key(value: &str) -> String {
     if let Some(user) = credential::basic_user(value.as_bytes()) {
         return user;
@@ -189,7 +190,8 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
     }
     let account = account(req, state, &key).await?;
 
-    // bridges.md §4.3: `?customer_id=` (present but empty) is refused, never read as "all".
+    // docs/bridges.md#the-customer_id-parameter: `?customer_id=` (present but empty) is refused,
+    // never read as "all".
     let customer_id = form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "customer_id")
         .map(|(_, v)| v.into_owned());

@@ -1,7 +1,7 @@
-//! The `/api/` dispatcher: PrestaShop's pipeline in its order (spec §1 step 4) — key (16),
-//! webservice enabled (22), authentication (17/18/20/21), shops (999/132), language (78–81),
-//! resource (26/27), method (23/25) — then the read handlers. Short on purpose: parsing lives
-//! in `query`, SQL in `db`, documents in `render`.
+//! The `/api/` dispatcher: PrestaShop's pipeline in its order (docs/prestashop/requests.md#pipeline
+//! step 4) — key (16), webservice enabled (22), authentication (17/18/20/21), shops (999/132),
+//! language (78–81), resource (26/27), method (23/25) — then the read handlers. Short on purpose:
+//! parsing lives in `query`, SQL in `db`, documents in `render`.
 
 use std::sync::Arc;
 
@@ -104,7 +104,8 @@ async fn handle(
     let method_name = params.get_str("ps_method").unwrap_or(req.method().as_str());
     let base = base_url(req, state, &snapshot, shops[0], &located.base_uri);
     if path.resource.is_empty() {
-        // The root listing: no resource or method check (spec §2.2).
+        // The root listing: no resource or method check
+        // (docs/prestashop/authentication.md#permissions).
         ctx.head = method_name == "HEAD";
         let name = snapshot
             .config("PS_SHOP_NAME", shops[0])
@@ -138,7 +139,8 @@ async fn body_entities(
     params: &Params,
     ctx: &mut Ctx,
 ) -> Result<Vec<ingest::EntityInput>, ApiError> {
-    // PrestaShop reads a body only when the real method carries one (spec §1).
+    // PrestaShop reads a body only when the real method carries one
+    // (docs/prestashop/requests.md#method-and-ps_method).
     let body = match req.method().as_str() {
         "POST" | "PUT" | "PATCH" => read_body(req, payload, state).await?,
         _ => Body::empty(),

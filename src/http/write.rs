@@ -1,6 +1,7 @@
-//! POST, PUT, PATCH and DELETE (spec §11, decisions W9, W12–W15, W22, W23). Parsing lives in
-//! `ingest`, the rules in `validate` and `resource::store`, the SQL in `db::writes`; this file
-//! only orders the steps and runs every write of a request in one transaction.
+//! POST, PUT, PATCH and DELETE (docs/prestashop/writes.md, docs/compatibility.md W9, W12–W15, W22,
+//! W23). Parsing lives in `ingest`, the rules in `validate` and `resource::store`, the SQL in
+//! `db::writes`; this file only orders the steps and runs every write of a request in one
+//! transaction.
 
 use diesel::Connection;
 
@@ -133,7 +134,7 @@ fn finish(e: TxError, stage: Stage, method: &str) -> ApiError {
     ApiError::from(e)
 }
 
-/// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
+/// The shop's "now", `Y-m-d H:i:s` in its time zone (docs/compatibility.md W17).
 /// POST, PUT and PATCH of the body's entities (`ingest::parse` or `ingest::parse_json`).
 pub async fn save(
     state: &AppState,
@@ -214,7 +215,8 @@ pub async fn save(
     ))
 }
 
-/// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.
+/// Id rules over all entities (docs/prestashop/writes.md#per-entity-processing step 1): 91 on POST,
+/// 89 and 90 on PUT/PATCH.
 fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
     if method == Method::Post {
         if entities.iter().any(|e| e.id().is_some()) {
@@ -233,10 +235,12 @@ fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The columns to write, with PrestaShop's values (§5.3, §11.2 step 3): POST and PUT write
-/// every field (an omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the
-/// dates are the shop's now, except a sent `date_add` on PUT/PATCH, and an omitted one on
-/// PUT/PATCH is not written, so it keeps its stored value (W23).
+/// The columns to write, with PrestaShop's values
+/// (docs/prestashop/writes.md#statuses-tokens-and-dates,
+/// docs/prestashop/writes.md#per-entity-processing step 3): POST and PUT write every field (an
+/// omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the dates are the shop's
+/// now, except a sent `date_add` on PUT/PATCH, and an omitted one on PUT/PATCH is not written, so
+/// it keeps its stored value (W23).
 fn columns(
     res: &ResourceDef,
     method: Method,
@@ -261,8 +265,9 @@ fn columns(
     out
 }
 
-/// DELETE (§11.5, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`, else the path's; all
-/// or nothing when one is missing (404 code 87 naming them); a thread's messages go with it.
+/// DELETE (docs/prestashop/writes.md#delete, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`,
+/// else the path's; all or nothing when one is missing (404 code 87 naming them); a thread's
+/// messages go with it.
 pub async fn delete(
     state: &AppState,
     res: &'static ResourceDef,

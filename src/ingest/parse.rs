@@ -221,8 +221,8 @@ impl Doc {
 }
 
 /// Checks a start tag's attributes as libxml2 would (well-formed, unique, values without `<`
-/// and with known references only), ignores their values (spec §11.1), and returns the
-/// namespace prefixes the tag declares.
+/// and with known references only), ignores their values (docs/prestashop/writes.md#body), and
+/// returns the namespace prefixes the tag declares.
 fn attributes(e: &BytesStart<'_>) -> Result<Vec<String>, Fail> {
     let mut declared = Vec::new();
     for attr in e.attributes().with_checks(true) {

@@ -1,6 +1,6 @@
-//! PrestaShop's JSON documents (`WebserviceOutputJSON`, spec §9): PHP arrays passed through
-//! `json_encode($content, JSON_UNESCAPED_UNICODE)` after an `array_filter` of every top-level
-//! entry. Written member by member, in order, straight into the buffer.
+//! PrestaShop's JSON documents (`WebserviceOutputJSON`, docs/prestashop/documents.md#json): PHP
+//! arrays passed through `json_encode($content, JSON_UNESCAPED_UNICODE)` after an `array_filter` of
+//! every top-level entry. Written member by member, in order, straight into the buffer.
 
 use super::{association_ids, value, xml::push_uint, RootEntry, Selection};
 use crate::error::ApiError;
@@ -142,8 +142,9 @@ fn associations(
     }
 }
 
-/// Schemas (spec §10.4): every field is empty, so PrestaShop 8's filter leaves only the
-/// associations (one item with a null id), or an empty PHP array, `[]`, when there are none.
+/// Schemas (docs/prestashop/schemas.md#json): every field is empty, so PrestaShop 8's filter leaves
+/// only the associations (one item with a null id), or an empty PHP array, `[]`, when there are
+/// none.
 pub(super) fn schema(out: &mut Vec<u8>, res: &ResourceDef, kind: SchemaKind, plural: bool) {
     if plural {
         return plural_schema(out, res, kind);
@@ -205,7 +206,8 @@ fn plural_schema(out: &mut Vec<u8>, res: &ResourceDef, kind: SchemaKind) {
     out.extend_from_slice(b"}]}");
 }
 
-/// `{"errors":[{"code":32,"message":"..."}]}`, `code` a number (spec §13.1).
+/// `{"errors":[{"code":32,"message":"..."}]}`, `code` a number
+/// (docs/prestashop/errors.md#document).
 pub(super) fn errors(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(b"{\"errors\":[");
     for (i, e) in error.errors.iter().enumerate() {
@@ -221,7 +223,8 @@ pub(super) fn errors(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(b"]}");
 }
 
-/// Root listing (decisions W4): PrestaShop 1.7's bare array of the permitted resource names.
+/// Root listing (docs/compatibility.md W4): PrestaShop 1.7's bare array of the permitted resource
+/// names.
 pub(super) fn root(out: &mut Vec<u8>, entries: &[&RootEntry<'_>]) {
     out.push(b'[');
     for (i, e) in entries.iter().enumerate() {

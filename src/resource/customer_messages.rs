@@ -1,4 +1,5 @@
-//! `customer_messages` (class `CustomerMessage`, table `customer_message`), spec §5.1.
+//! `customer_messages` (class `CustomerMessage`, table `customer_message`),
+//! docs/prestashop/resources.md.
 
 use super::FieldType::{self, Bool, Date, Html, Int};
 use super::{field, id, ResourceDef};
@@ -14,7 +15,8 @@ pub static CUSTOMER_MESSAGES: ResourceDef = ResourceDef {
         field("id_employee", Int)
             .validate("isUnsignedId")
             .xlink("employees"),
-        // No validator on id_customer_thread (spec §5.1, §11.3).
+        // No validator on id_customer_thread (docs/prestashop/resources.md,
+        // docs/prestashop/writes.md#defaults).
         field("id_customer_thread", Int).xlink("customer_threads"),
         field("ip_address", FieldType::String)
             .validate("isIp2Long")

@@ -1,4 +1,5 @@
-//! `customer_threads` (class `CustomerThread`, table `customer_thread`), spec §5.1.
+//! `customer_threads` (class `CustomerThread`, table `customer_thread`),
+//! docs/prestashop/resources.md.
 
 use super::FieldType::{self, Date, Int};
 use super::{field, id, AssociationDef, ResourceDef};
@@ -21,12 +22,12 @@ pub static CUSTOMER_THREADS: ResourceDef = ResourceDef {
         field("id_customer", Int).validate(UID).xlink("customers"),
         field("id_order", Int).validate(UID).xlink("orders"),
         field("id_product", Int).validate(UID).xlink("products"),
-        // No xlink on id_contact: CustomerThread declares none (spec §5.1).
+        // No xlink on id_contact: CustomerThread declares none (docs/prestashop/resources.md).
         field("id_contact", Int).validate(UID).required(),
         field("email", FieldType::String)
             .validate("isEmail")
             .max_size(255),
-        // No size in the class; the column is varchar(12) (decisions W14).
+        // No size in the class; the column is varchar(12) (docs/compatibility.md W14).
         field("token", FieldType::String)
             .validate("isGenericName")
             .required(),

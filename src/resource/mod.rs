@@ -2,9 +2,9 @@
 //!
 //! This is the one place that knows what `customer_threads` and `customer_messages` look like
 //! (PrestaShop's `ObjectModel::getWebserviceParameters` for `CustomerThread` and
-//! `CustomerMessage`, spec §5.1). Everything else — query parsing, SQL, rendering, validation —
-//! is driven by these definitions. It imports nothing from the rest of the crate but the PHP
-//! helpers `store` needs.
+//! `CustomerMessage`, docs/prestashop/resources.md). Everything else — query parsing, SQL,
+//! rendering, validation — is driven by these definitions. It imports nothing from the rest of the
+//! crate but the PHP helpers `store` needs.
 
 pub mod customer_messages;
 pub mod customer_threads;
@@ -123,7 +123,8 @@ pub struct ResourceDef {
     pub table: &'static str,
     /// Fields in output order; `fields[0]` is always `id`.
     pub fields: &'static [FieldDef],
-    /// Field names in ObjectModel `$definition` order: the order validation runs in (§5.1).
+    /// Field names in ObjectModel `$definition` order: the order validation runs in
+    /// (docs/prestashop/resources.md).
     pub validation_order: &'static [&'static str],
     pub associations: &'static [AssociationDef],
 }
@@ -147,8 +148,8 @@ impl ResourceDef {
         self.fields[0].column
     }
 
-    /// Field names that may be used in `filter[...]` and `sort` (§6.3): every field, but
-    /// `date_add`/`date_upd` only when `with_dates`.
+    /// Field names that may be used in `filter[...]` and `sort` (docs/prestashop/lists.md#filters):
+    /// every field, but `date_add`/`date_upd` only when `with_dates`.
     pub fn filterable(&self, with_dates: bool) -> impl Iterator<Item = &'static FieldDef> + '_ {
         self.fields
             .iter()
@@ -167,8 +168,9 @@ pub fn served(name: &str) -> Option<&'static ResourceDef> {
     SERVED.iter().copied().find(|r| r.name == name)
 }
 
-/// Every resource a core PrestaShop 8 shop registers, in byte order (spec §13.2). Used for the
-/// "did you mean" list of error 27; only the two in [`SERVED`] are implemented.
+/// Every resource a core PrestaShop 8 shop registers, in byte order
+/// (docs/prestashop/errors.md#resource-names). Used for the "did you mean" list of error 27; only
+/// the two in [`SERVED`] are implemented.
 pub const CORE_RESOURCE_NAMES: [&str; 69] = [
     "addresses",
     "attachments",
@@ -242,8 +244,9 @@ pub const CORE_RESOURCE_NAMES: [&str; 69] = [
 ];
 
 /// One loaded row: every field's value as the database returns it (a string, or `None` for
-/// NULL, like PDO with `ATTR_STRINGIFY_FETCHES`, spec §5.4), in the resource's field order, plus
-/// the ids of each association's items (as strings, in `associations` order).
+/// NULL, like PDO with `ATTR_STRINGIFY_FETCHES`, docs/prestashop/database.md#fetched-values), in
+/// the resource's field order, plus the ids of each association's items (as strings, in
+/// `associations` order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entity {
     pub values: Vec<Option<String>>,
@@ -278,7 +281,8 @@ impl Method {
         Method::Head,
     ];
 
-    /// Parses a method name exactly as PrestaShop does: verbatim and case-sensitive (§1).
+    /// Parses a method name exactly as PrestaShop does: verbatim and case-sensitive
+    /// (docs/prestashop/requests.md#method-and-ps_method).
     pub fn parse(name: &str) -> Option<Method> {
         Some(match name {
             "GET" => Method::Get,
