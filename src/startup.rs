@@ -63,8 +63,8 @@ pub fn no_delay(conn: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
 }
 
 /// Starts the background work on the current actix runtime: the shop snapshot refresh every
-/// `THREADGATE_CONFIG_REFRESH` seconds and the key generation poll every
-/// `THREADGATE_KEY_POLL_MS`.
+/// `THREADGATE_CONFIG_REFRESH` seconds, the key and data generation poll every
+/// `THREADGATE_KEY_POLL_MS`, and with a replica its check every `THREADGATE_REPLICA_CHECK_MS`.
 pub fn spawn_background(state: web::Data<AppState>) {
     let refresh_every = Duration::from_secs(state.settings.config_refresh.max(1));
     let refresher = state.clone();
@@ -78,6 +78,18 @@ pub fn spawn_background(state: web::Data<AppState>) {
             }
         }
     });
+    if state.replica.is_some() {
+        let checker = state.clone();
+        let every = Duration::from_millis(state.settings.replica_check_ms.max(10));
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                checker.check_replica().await;
+            }
+        });
+    }
     if state.settings.key_poll_ms == 0 {
         return;
     }
@@ -90,7 +102,7 @@ pub fn spawn_background(state: web::Data<AppState>) {
             if let Err(e) = state.poll_key_generation().await {
                 // The snapshot refresh warns about an unreachable database; 4 times a second
                 // would only repeat it.
-                tracing::debug!(error = %e, "could not read the key generation");
+                tracing::debug!(error = %e, "could not read the key and data generations");
             }
         }
     });
@@ -167,6 +179,11 @@ fn log_start(db: &DbSettings, state: &AppState, bind: &str, metrics_bind: Option
         prestashop_version = snapshot.prestashop_version().unwrap_or("unknown"),
         %bind,
         metrics = metrics_bind.unwrap_or("off"),
+        replica = %state
+            .settings
+            .replica_url
+            .as_deref()
+            .map_or_else(|| "off".to_owned(), crate::db::schema::describe_url),
         "threadgate is serving"
     );
 }

@@ -6,10 +6,12 @@
 //! `http` can use the state without importing `startup`: no import circle.
 
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
 use crate::config::{DbSettings, ServeSettings};
-use crate::db::cache::DataGeneration;
+use crate::db::cache::{DataGeneration, Source};
+use crate::db::replica::{Committed, Replica, ReplicaSettings, Route, Wait};
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
@@ -27,8 +29,11 @@ pub struct AppState {
     pub limiter: FailureLimiter,
     /// Keys used since the last refresh (written to `last_used` by the refresh).
     pub usage: UsageLog,
-    /// Bumped by every committed write to the thread tables (the bridges' caches watch it).
+    /// Bumped by every committed write to the thread tables, this node's at once and other
+    /// nodes' through the key poll (the bridges' caches watch it).
     pub data_generation: Arc<DataGeneration>,
+    /// The read replica (`THREADGATE_REPLICA_URL`), when there is one.
+    pub replica: Option<Arc<Replica>>,
     /// The bridges' UUID index and read caches.
     pub bridges: BridgeState,
     /// Memory held by request bodies being read, bounded (`THREADGATE_BODY_MEMORY_MIB`).
@@ -60,6 +65,20 @@ impl AppState {
         keys.set_generation(snapshot.key_generation);
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
         let data_generation = Arc::new(DataGeneration::default());
+        let replica = settings.replica_url.clone().map(|url| {
+            Arc::new(Replica::new(
+                ReplicaSettings {
+                    url,
+                    pool_size: db_settings.pool_size,
+                    wait: Duration::from_millis(settings.replica_wait_ms),
+                    max_lag: Duration::from_millis(settings.replica_max_lag_ms),
+                    sync: settings.replica_sync,
+                },
+                tables.clone(),
+                data_generation.clone(),
+                metrics.db.clone(),
+            ))
+        });
         let bridges = BridgeState::new(&settings, data_generation.clone());
         let bodies = Arc::new(BodyBudget::new(
             settings.body_memory_mib.saturating_mul(1 << 20),
@@ -73,6 +92,7 @@ impl AppState {
             limiter,
             usage: UsageLog::default(),
             data_generation,
+            replica,
             bridges,
             bodies,
             metrics,
@@ -104,19 +124,47 @@ impl AppState {
         self.snapshot().now(self.settings.timezone)
     }
 
-    /// Reads the key store's generation alone; a newer one empties the key cache, so the next
-    /// request of a changed key is verified again. Only the own store has a generation.
+    /// Reads the key store's and the thread tables' generations in one statement: a newer key
+    /// generation empties the key cache, so the next request of a changed key is verified
+    /// again (only the own store has one); a changed data generation means some node wrote,
+    /// and the bridges' caches drop what they read before.
     pub async fn poll_key_generation(&self) -> Result<(), DbError> {
-        if self.settings.auth_source != KeySource::Own {
-            return Ok(());
-        }
         let tables = self.tables.clone();
-        let generation = db::run(&self.pool, move |conn| {
-            shop::key_generation(conn, &tables).map_err(DbError::from)
+        let (keys, data) = db::run(&self.pool, move |conn| {
+            shop::generations(conn, &tables).map_err(DbError::from)
         })
         .await?;
-        self.keys.advance_generation(generation);
+        if self.settings.auth_source == KeySource::Own {
+            self.keys.advance_generation(keys);
+        }
+        self.data_generation.observe(Source::Primary, data);
         Ok(())
+    }
+
+    /// The replica's health check (`db::replica`), when there is a replica.
+    pub async fn check_replica(&self) {
+        let Some(replica) = self.replica.clone() else {
+            return;
+        };
+        let primary = self.pool.clone();
+        let _ = tokio::task::spawn_blocking(move || replica.check(&primary)).await;
+    }
+
+    /// Where a read runs: the replica when one serves, else the primary.
+    pub fn route(&self, wait: Wait) -> Route {
+        Route {
+            primary: self.pool.clone(),
+            replica: self.replica.clone(),
+            wait,
+        }
+    }
+
+    /// What a write does after COMMIT on its connection (`db::replica::Committed`).
+    pub fn committed(&self, key_id: u32) -> Committed {
+        Committed {
+            generation: self.data_generation.clone(),
+            replica: self.replica.clone().map(|r| (r, key_id)),
+        }
     }
 
     /// Re-reads the shop snapshot (a changed key generation empties the key cache at once)

@@ -30,18 +30,40 @@ use tokio::sync::OnceCell;
 
 use crate::metrics::{CacheCounters, CacheStats};
 
-/// Counts the writes threadgate has committed to the thread tables.
+/// Counts the writes threadgate has committed to the thread tables: this node's at once, and
+/// every node's through the database's `data_generation` ([`DataGeneration::observe`]).
 #[derive(Debug, Default)]
-pub struct DataGeneration(AtomicU64);
+pub struct DataGeneration {
+    local: AtomicU64,
+    /// The database's `data_generation` last read, per [`Source`].
+    seen: [AtomicU64; 2],
+}
+
+/// Where a `data_generation` was read: the primary (the key poll) or the read replica (its
+/// check), each followed on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Primary = 0,
+    Replica = 1,
+}
 
 impl DataGeneration {
     pub fn current(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+        self.local.load(Ordering::Acquire)
     }
 
     /// Called after a write commits and before it is answered.
     pub fn bump(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
+        self.local.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The database's `data_generation` as read now: when it changed since the last read from
+    /// `source`, some node (this one included) committed a write meanwhile, and every entry read
+    /// before is outdated. The first read after start only bumps an empty cache.
+    pub fn observe(&self, source: Source, database: u64) {
+        if self.seen[source as usize].swap(database, Ordering::AcqRel) != database {
+            self.bump();
+        }
     }
 }
 

@@ -37,6 +37,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/2026-12-06-000001_shop_url/up.sql"),
         include_str!("../../migrations/2026-12-06-000001_shop_url/down.sql"),
     ),
+    (
+        "2026-12-06-000030_threadgate_nodes",
+        include_str!("../../migrations/2026-12-06-000030_threadgate_nodes/up.sql"),
+        include_str!("../../migrations/2026-12-06-000030_threadgate_nodes/down.sql"),
+    ),
 ];
 
 /// Replaces the `ps_` prefix of every backticked table name.

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod keys;
 pub mod migrations;
 pub mod reads;
+pub mod replica;
 pub mod schema;
 pub mod shop;
 pub mod sql;
@@ -77,6 +78,22 @@ pub fn pool(url: &str, size: u32, stats: Arc<DbStats>) -> Result<Pool, DbError> 
         .connection_customizer(Box::new(SessionSetup(stats)))
         .build(manager)?;
     Ok(pool)
+}
+
+/// The read replica's pool (`db::replica`): built without connecting, since the replica may be
+/// down when threadgate starts, and without r2d2's log line per failed connection attempt (the
+/// replica's health check logs an outage once).
+pub fn replica_pool(url: &str, size: u32, checkout: Duration, stats: Arc<DbStats>) -> Pool {
+    let manager = ConnectionManager::<MysqlConnection>::new(url);
+    R2d2Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(size.max(1)))
+        .test_on_check_out(false)
+        .connection_timeout(checkout)
+        .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
+        .event_handler(Box::new(PoolEvents(stats.clone())))
+        .connection_customizer(Box::new(SessionSetup(stats)))
+        .build_unchecked(manager)
 }
 
 /// Runs `f` with a pooled connection on the blocking thread pool.

@@ -296,6 +296,23 @@ pub fn key_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResul
         .unwrap_or(0))
 }
 
+/// The key store's and the thread tables' generations, in one statement (the key poll's).
+pub fn generations(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<(u64, u64)> {
+    let rows = Sql::new(format!(
+        "SELECT CAST(key_generation AS CHAR), CAST(data_generation AS CHAR) FROM {} WHERE id = 1",
+        tables.name("threadgate_state")
+    ))
+    .cached()
+    .load(conn)?;
+    let number = |i: usize| {
+        rows.first()
+            .and_then(|r| r.0[i].as_deref())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((number(0), number(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

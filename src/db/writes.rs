@@ -150,3 +150,16 @@ pub fn delete(
     in_list(&mut q, ids);
     q.execute(conn)
 }
+
+/// Bumps the data generation every threadgate node reads with its key poll (docs/architecture.md,
+/// "Several nodes, one truth"). Run last in a write's transaction, so the row is locked only
+/// from here to COMMIT, and rolled back with the write when it fails.
+pub fn bump_data_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<()> {
+    Sql::new(format!(
+        "UPDATE {} SET data_generation = data_generation + 1 WHERE id = 1",
+        tables.name("threadgate_state")
+    ))
+    .cached()
+    .execute(conn)?;
+    Ok(())
+}

@@ -67,8 +67,8 @@ pub async fn save(
     let now = state.shop_now();
     let tables = state.tables.clone();
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
-    // still tells the bridges' caches.
-    let written = state.data_generation.clone();
+    // still tells the bridges' caches (and, with a replica, its key's reads).
+    let written = state.committed(guard.key_id);
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = entities
@@ -115,10 +115,11 @@ pub async fn save(
                 }
                 rows.push(row.ok_or(diesel::result::Error::NotFound)?);
             }
+            writes::bump_data_generation(conn, &tables)?;
             Ok(rows)
         })
         .map_err(ApiError::from)
-        .inspect(|_| written.bump())
+        .inspect(|_| written.bump(conn))
     })
     .await?;
     let mut body = Vec::with_capacity(1024);
@@ -189,7 +190,7 @@ pub async fn delete(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let sent = delete_ids(params, path_id);
     let tables = state.tables.clone();
-    let written = state.data_generation.clone();
+    let written = state.committed(guard.key_id);
     db::run(&state.pool, move |conn| {
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
@@ -213,10 +214,11 @@ pub async fn delete(
             if deleted != unique.len() {
                 return Err(TxError::Api(ApiError::delete_failed(&sent)));
             }
+            writes::bump_data_generation(conn, &tables)?;
             Ok(())
         })
         .map_err(ApiError::from)
-        .inspect(|_| written.bump())
+        .inspect(|_| written.bump(conn))
     })
     .await?;
     Ok(response::empty(ctx, 200))
