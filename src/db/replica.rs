@@ -311,11 +311,11 @@ impl Replica {
             }
         };
         if let Some(target) = target {
-            let mut q = Sql::new(format!(
-                "SELECT CAST(MASTER_GTID_WAIT(?, {:.3}) AS CHAR)",
+            let mut q = Sql::new("SELECT CAST(MASTER_GTID_WAIT(");
+            q.bind_text(target.to_string()).push(&format!(
+                ", {:.3}) AS CHAR)",
                 self.settings.wait.as_secs_f64()
             ));
-            q.bind_text(target.to_string());
             let waited = q.load(&mut conn);
             match waited {
                 Ok(rows) if rows.first().and_then(|r| r.0[0].as_deref()) == Some("0") => {
@@ -403,7 +403,10 @@ impl Replica {
             Ok(rows) => {
                 let row = rows.into_iter().next().map(|r| r.0).unwrap_or_default();
                 let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-                (GtidPos::parse(&text(0)), text(1) == "1")
+                (
+                    GtidPos::parse(&text(0)),
+                    matches!(text(1).as_str(), "1" | "ON"),
+                )
             }
             // The primary's own outage is logged by the requests and the refresh.
             Err(_) => return,

@@ -174,3 +174,164 @@ fn every_committed_write_bumps_the_data_generation_once_and_a_refused_one_never(
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(data_generation(&app.db), start + 3);
 }
+
+// --- A read replica (docs/architecture.md, "A read replica") ---
+
+/// A thread only the replica has (written there, never on the primary): a read that shows it
+/// was served by the replica. Its id is far above what the primary's inserts reach.
+const REPLICA_ONLY: u32 = 900_001;
+
+fn replica_state(app: &TestApp) -> &'static str {
+    app.state.replica.as_ref().unwrap().state().name()
+}
+
+fn post_thread(app: &TestApp, key: &str, email: &str) -> String {
+    let r = app.raw(
+        &format!(
+            "POST /api/customer_threads HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: text/xml",
+            basic(key)
+        ),
+        format!(
+            "<prestashop><customer_thread><id_shop>1</id_shop><id_lang>1</id_lang><id_contact>2</id_contact><token>tok</token><email>{email}</email><status>open</status></customer_thread></prestashop>"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let text = r.text();
+    let start = text.find("<id><![CDATA[").unwrap() + "<id><![CDATA[".len();
+    let end = start + text[start..].find(']').unwrap();
+    text[start..end].to_owned()
+}
+
+fn status(app: &TestApp, key: &str, path: &str) -> u16 {
+    app.get(key, path).status
+}
+
+#[test]
+fn reads_go_to_the_replica_a_key_reads_its_own_writes_and_a_lagging_or_stopped_replica_hands_reads_to_the_primary(
+) {
+    let logs = crate::support::capture_logs();
+    let mut pair = crate::support::replica::ReplicaPair::start();
+    let name = format!("tgr_{}", std::process::id());
+    pair.primary.exec(
+        "mysql",
+        &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
+    );
+    let db = TestDb {
+        url: pair.primary.url(&name),
+        name: name.clone(),
+        tables: Tables::new("ps_"),
+    };
+    threadgate::db::migrations::run(&mut db.conn(), "ps_").unwrap();
+    threadgate::seed::demo(&mut db.conn(), &db.tables).unwrap();
+    let writer = db.full_key();
+    let other = db.full_key();
+    pair.sync();
+    pair.replica.exec(
+        &name,
+        &format!(
+            "INSERT INTO `ps_customer_thread` (id_customer_thread, id_shop, id_lang, id_contact, id_customer, id_order, id_product, status, email, token, date_add, date_upd) \
+             VALUES ({REPLICA_ONLY}, 1, 1, 2, 2, 0, 0, 'open', 'replica@example.com', 'tok', '2024-05-01 00:00:00', '2024-05-01 00:00:00')"
+        ),
+    );
+
+    let mut settings = serve_settings();
+    settings.replica_url = Some(pair.replica.url(&name));
+    settings.replica_wait_ms = 100;
+    settings.replica_max_lag_ms = 3000;
+    settings.replica_check_ms = 50;
+    settings.key_poll_ms = 50;
+    settings.bridge_cache_ms = 0;
+    let app = TestApp::with_background(db, settings);
+    assert!(
+        within(Duration::from_secs(10), || replica_state(&app) == "serving"),
+        "the replica never served: {:?}",
+        app.state.replica.as_ref().unwrap().state()
+    );
+
+    // Single GETs, lists and the bridges read the replica.
+    let single = format!("/api/customer_threads/{REPLICA_ONLY}");
+    assert_eq!(status(&app, &other, &single), 200);
+    let r = app.get(
+        &other,
+        "/api/customer_threads?filter[email]=[replica@example.com]&display=[id]&output_format=JSON",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.text(),
+        format!("{{\"customer_threads\":[{{\"id\":{REPLICA_ONLY}}}]}}")
+    );
+    let m10 = format!("/api/inbox/threads/{REPLICA_ONLY}");
+    assert_eq!(status(&app, &other, &m10), 200);
+
+    // The replica stops applying: the writer's next reads wait for its write (100 ms), then go
+    // to the primary, which has it; another key still reads the replica, which has not.
+    pair.replica.exec("mysql", "STOP SLAVE SQL_THREAD");
+    let id = post_thread(&app, &writer, "writer@example.com");
+    let written = format!("/api/customer_threads/{id}");
+    assert_eq!(status(&app, &writer, &written), 200, "read-your-writes");
+    assert_eq!(status(&app, &other, &written), 404, "the replica lacks it");
+    assert_eq!(
+        status(&app, &writer, &single),
+        404,
+        "the writer reads the primary"
+    );
+    assert_eq!(
+        status(&app, &other, &single),
+        200,
+        "the other key the replica"
+    );
+    // The bridges serve every key from one cache: they wait for the node's last write.
+    assert_eq!(
+        status(&app, &other, &format!("/api/inbox/threads/{id}")),
+        200
+    );
+
+    // Applying again: once the replica has the write, the writer reads the replica again.
+    pair.replica.exec("mysql", "START SLAVE SQL_THREAD");
+    assert!(within(Duration::from_secs(5), || status(
+        &app, &writer, &single
+    ) == 200));
+    assert_eq!(status(&app, &writer, &written), 200);
+    assert_eq!(status(&app, &other, &written), 200);
+
+    // Lagging past THREADGATE_REPLICA_MAX_LAG_MS: every read goes to the primary, until the
+    // replica catches up.
+    pair.replica.exec("mysql", "STOP SLAVE SQL_THREAD");
+    post_thread(&app, &writer, "lag@example.com");
+    assert!(
+        within(Duration::from_secs(10), || replica_state(&app) == "lagging"),
+        "{:?}",
+        app.state.replica.as_ref().unwrap().state()
+    );
+    assert_eq!(status(&app, &other, &single), 404, "on the primary");
+    pair.replica.exec("mysql", "START SLAVE SQL_THREAD");
+    assert!(within(Duration::from_secs(10), || replica_state(&app) == "serving"));
+    assert_eq!(status(&app, &other, &single), 200, "on the replica again");
+
+    // Stopped: no read fails, they go to the primary.
+    pair.replica.stop();
+    for _ in 0..5 {
+        assert_eq!(status(&app, &other, "/api/customer_threads/1"), 200);
+        assert_eq!(status(&app, &other, &single), 404, "on the primary");
+    }
+    assert!(within(Duration::from_secs(10), || replica_state(&app) == "down"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(status(&app, &other, &m10), 404, "the bridges too");
+
+    // Back: a fresh pool, and reads return to the replica.
+    pair.replica.start();
+    assert!(
+        within(Duration::from_secs(20), || replica_state(&app) == "serving"),
+        "{:?}",
+        app.state.replica.as_ref().unwrap().state()
+    );
+    assert_eq!(status(&app, &other, &single), 200);
+
+    // One line per incident: one lag, one outage, each ended once.
+    let text = logs.text();
+    let count = |needle: &str| text.matches(needle).count();
+    assert_eq!(count("the read replica lags"), 1, "{text}");
+    assert_eq!(count("the read replica is unreachable"), 1, "{text}");
+    assert_eq!(count("the read replica serves reads again"), 2, "{text}");
+}

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod replica;
 #[path = "../../support/xsd.rs"]
 pub mod xsd;
 
