@@ -61,6 +61,13 @@ impl AppState {
         )?;
         let tables = Tables::new(&db_settings.table_prefix);
         let snapshot = shop::load(&mut *pool.get()?, &tables)?;
+        // The columns every write and the key poll use: a database migrated by an older
+        // threadgate lacks `data_generation` until `threadgate migrate` runs again.
+        shop::generations(&mut *pool.get()?, &tables).map_err(|e| {
+            anyhow::anyhow!(
+                "threadgate's own tables are not up to date ({e}): run `threadgate migrate`"
+            )
+        })?;
         let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
         keys.set_generation(snapshot.key_generation);
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);

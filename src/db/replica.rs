@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use diesel::mysql::MysqlConnection;
+use diesel::Connection;
 
 use super::cache::{DataGeneration, Source};
 use super::sql::Sql;
@@ -305,6 +306,8 @@ impl Replica {
         let pool = self.pool();
         let mut conn = match pool.get_timeout(CHECKOUT) {
             Ok(c) => c,
+            // Every connection busy: this read goes to the primary, the replica still serves.
+            Err(_) if pool.state().connections > 0 => return None,
             Err(e) => {
                 self.failed(&e.to_string());
                 return None;
@@ -424,28 +427,24 @@ impl Replica {
             return;
         }
         let rebuild = lock(&self.health).rebuild;
-        let pool = if rebuild {
-            // Connections opened before an outage answer "gone away" forever: start afresh.
-            super::replica_pool(
-                &self.settings.url,
-                self.settings.pool_size,
-                CHECKOUT,
-                self.stats.clone(),
-            )
+        let statement = || {
+            Sql::new(format!(
+                "SELECT CAST(data_generation AS CHAR), @@gtid_slave_pos FROM {} WHERE id = 1",
+                self.tables.name("threadgate_state")
+            ))
+        };
+        let read = if rebuild {
+            // Connections opened before an outage answer "gone away" forever: once one new
+            // connection answers, the pool is replaced by a fresh one.
+            MysqlConnection::establish(&self.settings.url)
+                .map_err(|e| e.to_string())
+                .and_then(|mut conn| statement().load(&mut conn).map_err(|e| e.to_string()))
         } else {
             self.pool()
-        };
-        let read = pool
-            .get_timeout(CHECKOUT)
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| {
-                Sql::new(format!(
-                    "SELECT CAST(data_generation AS CHAR), @@gtid_slave_pos FROM {} WHERE id = 1",
-                    self.tables.name("threadgate_state")
-                ))
-                .load(&mut conn)
+                .get_timeout(CHECKOUT)
                 .map_err(|e| e.to_string())
-            });
+                .and_then(|mut conn| statement().load(&mut conn).map_err(|e| e.to_string()))
+        };
         let (generation, replica_pos) = match read {
             Ok(rows) => {
                 let row = rows.into_iter().next().map(|r| r.0).unwrap_or_default();
@@ -458,7 +457,12 @@ impl Replica {
             }
         };
         if rebuild {
-            *self.pool.write().unwrap_or_else(|e| e.into_inner()) = pool;
+            *self.pool.write().unwrap_or_else(|e| e.into_inner()) = super::replica_pool(
+                &self.settings.url,
+                self.settings.pool_size,
+                CHECKOUT,
+                self.stats.clone(),
+            );
         }
         if let Some(g) = generation {
             self.generation.observe(Source::Replica, g);
