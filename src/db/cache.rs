@@ -349,6 +349,22 @@ mod tests {
         .0
     }
 
+    #[test]
+    fn a_changed_database_generation_bumps_once_per_source() {
+        let g = DataGeneration::default();
+        g.observe(Source::Primary, 0);
+        assert_eq!(g.current(), 0, "unchanged from the start");
+        g.observe(Source::Primary, 7);
+        assert_eq!(g.current(), 1);
+        g.observe(Source::Primary, 7);
+        assert_eq!(g.current(), 1, "the same value again: nothing new");
+        g.observe(Source::Replica, 7);
+        assert_eq!(g.current(), 2, "each source is followed on its own");
+        g.bump();
+        g.observe(Source::Replica, 7);
+        assert_eq!(g.current(), 3, "a local bump is kept");
+    }
+
     #[tokio::test]
     async fn a_fresh_entry_is_served_without_reading_again() {
         let (c, _) = cache(HOUR, 1 << 20);
