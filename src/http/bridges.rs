@@ -32,7 +32,7 @@ use crate::config::ServeSettings;
 use crate::db;
 use crate::db::bridge::{self as reads, IdIndex};
 use crate::db::cache::{DataGeneration, ReadCache, Weigh};
-use crate::db::replica::Wait;
+use crate::db::replica::{Route, Wait};
 use crate::db::shop::ShopSnapshot;
 use crate::error::{ApiError, DbError};
 use crate::resource::Method;
@@ -318,22 +318,19 @@ impl Weigh for M10Read {
 async fn read_m10(state: &AppState, id: u32) -> Result<M10Read, ()> {
     let tables = state.tables.clone();
     let upload_dir = state.settings.upload_dir.clone();
-    let found = state
-        .route(Wait::Node)
-        .run(move |conn| {
-            let found =
-                reads::thread_with_messages(conn, &tables, id.into()).map_err(DbError::from)?;
-            Ok::<_, DbError>(found.map(|(t, mut messages)| {
-                for m in &mut messages {
-                    if let Some(name) = m.attachment() {
-                        m.file_size = attachment_size(upload_dir.as_deref(), name);
-                    }
+    let found = Route::run(&state.route(Wait::Node), move |conn| {
+        let found = reads::thread_with_messages(conn, &tables, id.into()).map_err(DbError::from)?;
+        Ok::<_, DbError>(found.map(|(t, mut messages)| {
+            for m in &mut messages {
+                if let Some(name) = m.attachment() {
+                    m.file_size = attachment_size(upload_dir.as_deref(), name);
                 }
-                (t, messages)
-            }))
-        })
-        .await
-        .map_err(|e| tracing::error!(error = %e, "M10 read failed"))?;
+            }
+            (t, messages)
+        }))
+    })
+    .await
+    .map_err(|e| tracing::error!(error = %e, "M10 read failed"))?;
     let Some((thread, messages)) = found else {
         return Ok(M10Read(None));
     };
@@ -523,21 +520,19 @@ impl Weigh for ListRead {
 /// (`db::bridge`), summarised in each thread's shop time zone.
 async fn read_list(state: &AppState, key: ListKey) -> Result<ListRead, ()> {
     let tables = state.tables.clone();
-    let rows = state
-        .route(Wait::Node)
-        .run(move |conn| {
-            let contact = (key.contact > 0).then_some(key.contact);
-            let (customer_ok, contact_ok, employee_ok) =
-                reads::exist(conn, &tables, key.customer, contact, key.employee)?;
-            let threads = if customer_ok && contact_ok && employee_ok {
-                reads::customer_threads(conn, &tables, key.customer, key.contact)?
-            } else {
-                Vec::new()
-            };
-            Ok::<_, DbError>((contact_ok, customer_ok, employee_ok, threads))
-        })
-        .await
-        .map_err(|e| tracing::error!(error = %e, "thread list read failed"))?;
+    let rows = Route::run(&state.route(Wait::Node), move |conn| {
+        let contact = (key.contact > 0).then_some(key.contact);
+        let (customer_ok, contact_ok, employee_ok) =
+            reads::exist(conn, &tables, key.customer, contact, key.employee)?;
+        let threads = if customer_ok && contact_ok && employee_ok {
+            reads::customer_threads(conn, &tables, key.customer, key.contact)?
+        } else {
+            Vec::new()
+        };
+        Ok::<_, DbError>((contact_ok, customer_ok, employee_ok, threads))
+    })
+    .await
+    .map_err(|e| tracing::error!(error = %e, "thread list read failed"))?;
     let (contact_ok, customer_ok, employee_ok, threads) = rows;
     let snapshot = state.snapshot();
     let mut zones: HashMap<u32, Tz> = HashMap::new();

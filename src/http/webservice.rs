@@ -274,16 +274,14 @@ async fn read(
         let display = parse_single_display(res, params)?;
         let id = php::int_cast(id);
         let cols = Columns::for_display(res, &display);
-        let entity = state
-            .route(Wait::Key(guard.key_id))
-            .run(move |conn| {
-                let (entity, generation) =
-                    reads::single(conn, &tables, res, &cols, id).map_err(DbError::from)?;
-                guard.confirm(conn, generation)?;
-                Ok::<_, ApiError>(entity)
-            })
-            .await?
-            .ok_or_else(ApiError::not_found_empty)?;
+        let entity = Route::run(&state.route(Wait::Key(guard.key_id)), move |conn| {
+            let (entity, generation) =
+                reads::single(conn, &tables, res, &cols, id).map_err(DbError::from)?;
+            guard.confirm(conn, generation)?;
+            Ok::<_, ApiError>(entity)
+        })
+        .await?
+        .ok_or_else(ApiError::not_found_empty)?;
         let mut body = Vec::with_capacity(1024);
         render::single(
             &mut body,
@@ -400,20 +398,18 @@ impl ListStream {
             self.chunk,
         );
         let guard = self.guard.take();
-        let (entities, cursor) = self
-            .route
-            .run(move |conn| {
-                // A read may run twice (on the replica, then on the primary): from the same cursor.
-                let mut cursor = cursor.clone();
-                let (rows, generation) =
-                    reads::next_chunk(conn, &tables, res, &cols, &q, &mut cursor, chunk)
-                        .map_err(DbError::from)?;
-                if let Some(guard) = &guard {
-                    guard.confirm(conn, generation)?;
-                }
-                Ok::<_, ApiError>((rows, cursor))
-            })
-            .await?;
+        let (entities, cursor) = Route::run(&self.route, move |conn| {
+            // A read may run twice (on the replica, then on the primary): from the same cursor.
+            let mut cursor = cursor.clone();
+            let (rows, generation) =
+                reads::next_chunk(conn, &tables, res, &cols, &q, &mut cursor, chunk)
+                    .map_err(DbError::from)?;
+            if let Some(guard) = &guard {
+                guard.confirm(conn, generation)?;
+            }
+            Ok::<_, ApiError>((rows, cursor))
+        })
+        .await?;
         self.cursor = cursor;
         let mut w = self.writer();
         for e in &entities {
