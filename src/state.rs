@@ -61,8 +61,8 @@ impl AppState {
         )?;
         let tables = Tables::new(&db_settings.table_prefix);
         let snapshot = shop::load(&mut *pool.get()?, &tables)?;
-        // The columns every write and the key poll use: a database migrated by an older
-        // threadgate lacks `data_generation` until `threadgate migrate` runs again.
+        // The table every write and the key poll use: a database migrated by an older
+        // threadgate lacks `threadgate_data_generation` until `threadgate migrate` runs again.
         shop::generations(&mut *pool.get()?, &tables).map_err(|e| {
             anyhow::anyhow!(
                 "threadgate's own tables are not up to date ({e}): run `threadgate migrate`"

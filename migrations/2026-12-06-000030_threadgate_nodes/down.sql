@@ -1,1 +1,1 @@
-ALTER TABLE `ps_threadgate_state` DROP COLUMN IF EXISTS `data_generation`;
+DROP TABLE IF EXISTS `ps_threadgate_data_generation`;

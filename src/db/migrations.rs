@@ -221,6 +221,7 @@ mod tests {
             "threadgate_key_permission",
             "threadgate_key_shop",
             "threadgate_state",
+            "threadgate_data_generation",
         ] {
             assert!(names.iter().any(|n| n == t), "{t} missing");
         }

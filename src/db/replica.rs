@@ -429,8 +429,8 @@ impl Replica {
         let rebuild = lock(&self.health).rebuild;
         let statement = || {
             Sql::new(format!(
-                "SELECT CAST(data_generation AS CHAR), @@gtid_slave_pos FROM {} WHERE id = 1",
-                self.tables.name("threadgate_state")
+                "SELECT {}, @@gtid_slave_pos",
+                super::shop::data_generation_sql(&self.tables)
             ))
         };
         let read = if rebuild {

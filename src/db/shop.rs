@@ -296,10 +296,19 @@ pub fn key_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResul
         .unwrap_or(0))
 }
 
+/// The thread tables' generation as a SQL expression: the sum of the write counters' slots.
+pub fn data_generation_sql(tables: &Tables) -> String {
+    format!(
+        "(SELECT CAST(SUM(`writes`) AS CHAR) FROM {})",
+        tables.name("threadgate_data_generation")
+    )
+}
+
 /// The key store's and the thread tables' generations, in one statement (the key poll's).
 pub fn generations(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<(u64, u64)> {
     let rows = Sql::new(format!(
-        "SELECT CAST(key_generation AS CHAR), CAST(data_generation AS CHAR) FROM {} WHERE id = 1",
+        "SELECT CAST(key_generation AS CHAR), {} FROM {} WHERE id = 1",
+        data_generation_sql(tables),
         tables.name("threadgate_state")
     ))
     .cached()

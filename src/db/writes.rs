@@ -151,15 +151,21 @@ pub fn delete(
     q.execute(conn)
 }
 
+/// Slots of `threadgate_data_generation`, taken in turn by the writes of this process.
+const DATA_GENERATION_SLOTS: u64 = 16;
+static NEXT_SLOT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Bumps the data generation every threadgate node reads with its key poll (docs/architecture.md,
-/// "Several nodes, one truth"). Run last in a write's transaction, so the row is locked only
+/// "Several nodes, one truth"): one of sixteen rows, in turn, so concurrent writes rarely wait
+/// for each other's lock on it. Run last in a write's transaction, so the row is locked only
 /// from here to COMMIT, and rolled back with the write when it fails.
 pub fn bump_data_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<()> {
-    Sql::new(format!(
-        "UPDATE {} SET data_generation = data_generation + 1 WHERE id = 1",
-        tables.name("threadgate_state")
-    ))
-    .cached()
-    .execute(conn)?;
+    let slot = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % DATA_GENERATION_SLOTS;
+    let mut q = Sql::new(format!(
+        "UPDATE {} SET `writes` = `writes` + 1 WHERE `slot` = ",
+        tables.name("threadgate_data_generation")
+    ));
+    q.bind_int(slot as i64);
+    q.cached().execute(conn)?;
     Ok(())
 }

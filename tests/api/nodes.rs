@@ -22,7 +22,7 @@ fn same_database(db: &TestDb) -> TestDb {
 
 fn data_generation(db: &TestDb) -> u64 {
     let rows = Sql::new(format!(
-        "SELECT CAST(data_generation AS CHAR) FROM `{}threadgate_state` WHERE id = 1",
+        "SELECT CAST(SUM(`writes`) AS CHAR) FROM `{}threadgate_data_generation`",
         db.tables.prefix
     ))
     .load(&mut db.conn())
