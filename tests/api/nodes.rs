@@ -328,6 +328,38 @@ fn reads_go_to_the_replica_a_key_reads_its_own_writes_and_a_lagging_or_stopped_r
     );
     assert_eq!(status(&app, &other, &single), 200);
 
+    // THREADGATE_REPLICA_SYNC=primary: a read waits for the primary's position at that moment,
+    // so it sees a write made elsewhere (another node, or here SQL on the primary), which
+    // `key` does not wait for.
+    let mut primary_sync = serve_settings();
+    primary_sync.replica_url = app.state.settings.replica_url.clone();
+    primary_sync.replica_wait_ms = 100;
+    primary_sync.replica_check_ms = 50;
+    primary_sync.replica_sync = threadgate::db::replica::Sync::Primary;
+    let strict = TestApp::with_background(same_database(&app.db), primary_sync);
+    assert!(within(Duration::from_secs(10), || replica_state(&strict)
+        == "serving"));
+    assert_eq!(status(&strict, &other, &single), 200, "on the replica");
+    pair.replica.exec("mysql", "STOP SLAVE SQL_THREAD");
+    app.db.exec(
+        "INSERT INTO `ps_customer_thread` (id_shop, id_lang, id_contact, id_customer, id_order, id_product, status, email, token, date_add, date_upd) \
+         VALUES (1, 1, 2, 2, 0, 0, 'open', 'elsewhere@example.com', 'tok', '2024-05-02 00:00:00', '2024-05-02 00:00:00')",
+    );
+    let elsewhere = "/api/customer_threads?filter[email]=[elsewhere@example.com]&display=[email]&output_format=JSON";
+    let found = "{\"customer_threads\":[{\"email\":\"elsewhere@example.com\"}]}";
+    assert_eq!(strict.get(&other, elsewhere).text(), found, "primary sync");
+    assert_eq!(
+        app.get(&other, elsewhere).text(),
+        "[]",
+        "key sync: the replica's view (PrestaShop's empty JSON list)"
+    );
+    pair.replica.exec("mysql", "START SLAVE SQL_THREAD");
+    assert!(within(Duration::from_secs(5), || app
+        .get(&other, elsewhere)
+        .text()
+        == found));
+    drop(strict);
+
     // One line per incident: one lag, one outage, each ended once.
     let text = logs.text();
     let count = |needle: &str| text.matches(needle).count();
