@@ -169,12 +169,17 @@ start_mariadb() {
   fi
 
   local log="$datadir/mariadbd.err"
+  # A temporary directory of its own (beside the datadir: inside it, it would be a database):
+  # the default, /tmp, is shared with every other process of the machine.
+  local tmpdir
+  tmpdir="$(dirname "$datadir")/$(basename "$datadir").tmp"
+  mkdir -p "$tmpdir"
   if [ ! -d "$datadir/mysql" ]; then
     # root@localhost, root@127.0.0.1 and root@::1 without a password ("normal"): the server is
     # private (socket in our own directory, or TCP on 127.0.0.1 only), and unlike the unix_socket
     # plugin this also works when the script does not run as the OS user root.
     # No --user here: with it, mariadb-install-db's chown breaks on paths containing spaces.
-    if ! mariadb-install-db --no-defaults --datadir="$datadir" \
+    if ! mariadb-install-db --no-defaults --datadir="$datadir" --tmpdir="$tmpdir" \
       --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
       >"$datadir/install.log" 2>&1; then
       cat "$datadir/install.log" >&2
@@ -186,6 +191,7 @@ start_mariadb() {
   local args=(
     --no-defaults
     --datadir="$datadir"
+    --tmpdir="$tmpdir"
     --socket="$socket"
     --pid-file="$datadir/mariadbd.pid"
     --log-error="$log"

@@ -16,6 +16,7 @@ CREATE USER IF NOT EXISTS 'threadgate'@'localhost' IDENTIFIED BY 'change-me';
 -- snapshot), and the names the bridges and the webservice join in.
 GRANT SELECT ON `shop`.`ps_configuration` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_shop` TO 'threadgate'@'localhost';
+GRANT SELECT ON `shop`.`ps_shop_url` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_lang` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_contact` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_contact_lang` TO 'threadgate'@'localhost';

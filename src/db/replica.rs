@@ -29,9 +29,9 @@ use std::time::{Duration, Instant};
 use diesel::mysql::MysqlConnection;
 use diesel::Connection;
 
-use super::cache::{DataGeneration, Source};
 use super::sql::Sql;
-use super::{Pool, Tables};
+use super::{Fault, Pool, PoolTimeouts, Tables};
+use crate::cache::{Generation, Source};
 use crate::error::DbError;
 use crate::metrics::DbStats;
 
@@ -177,13 +177,22 @@ const BEHIND_CAPACITY: usize = 1200;
 /// The longest a replica read waits for a connection; then the read goes to the primary.
 const CHECKOUT: Duration = Duration::from_millis(500);
 
+/// The replica pool's waits: [`CHECKOUT`] for a connection, and a statement bound that only
+/// matters to the pool's own `run` (the replica's reads are bounded by [`Route::run`]).
+fn replica_timeouts() -> PoolTimeouts {
+    PoolTimeouts {
+        checkout: CHECKOUT,
+        ..PoolTimeouts::default()
+    }
+}
+
 /// The read replica: its pool, the positions to wait for, and its health.
 pub struct Replica {
     pool: RwLock<Pool>,
     settings: ReplicaSettings,
     stats: Arc<DbStats>,
     tables: Tables,
-    generation: Arc<DataGeneration>,
+    generation: Arc<Generation>,
     serving: AtomicBool,
     by_key: Mutex<HashMap<u32, Written>>,
     node: Mutex<GtidPos>,
@@ -204,10 +213,15 @@ impl Replica {
     pub fn new(
         settings: ReplicaSettings,
         tables: Tables,
-        generation: Arc<DataGeneration>,
+        generation: Arc<Generation>,
         stats: Arc<DbStats>,
     ) -> Replica {
-        let pool = super::replica_pool(&settings.url, settings.pool_size, CHECKOUT, stats.clone());
+        let pool = super::replica_pool(
+            &settings.url,
+            settings.pool_size,
+            replica_timeouts(),
+            stats.clone(),
+        );
         Replica {
             pool: RwLock::new(pool),
             settings,
@@ -304,7 +318,7 @@ impl Replica {
         F: FnMut(&mut MysqlConnection) -> Result<T, E>,
     {
         let pool = self.pool();
-        let mut conn = match pool.get_timeout(CHECKOUT) {
+        let mut pooled = match pool.inner.get_timeout(CHECKOUT) {
             Ok(c) => c,
             // Every connection busy: this read goes to the primary, the replica still serves.
             Err(_) if pool.state().connections > 0 => return None,
@@ -313,13 +327,15 @@ impl Replica {
                 return None;
             }
         };
+        // A connection found lost is discarded when it goes back to the pool (`db::Manager`).
+        let conn = &mut *pooled;
         if let Some(target) = target {
             let mut q = Sql::new("SELECT CAST(MASTER_GTID_WAIT(");
             q.bind_text(target.to_string()).push(&format!(
                 ", {:.3}) AS CHAR)",
                 self.settings.wait.as_secs_f64()
             ));
-            let waited = q.load(&mut conn);
+            let waited = q.load(&mut conn.conn);
             match waited {
                 Ok(rows) if rows.first().and_then(|r| r.0[0].as_deref()) == Some("0") => {
                     lock(&self.health).seen.merge(target);
@@ -329,18 +345,20 @@ impl Replica {
                     return None;
                 }
                 Err(e) => {
+                    conn.lost = true;
                     self.failed(&e.to_string());
                     return None;
                 }
             }
         }
-        match f(&mut conn) {
+        match f(&mut conn.conn) {
             Ok(v) => Some(Ok(v)),
             // A failure of the replica itself (not of the request) sends the read to the
             // primary; anything else is the request's answer.
-            Err(e) => match Sql::new("DO 1").execute(&mut conn) {
+            Err(e) => match Sql::new("DO 1").execute(&mut conn.conn) {
                 Ok(_) => Some(Err(e)),
                 Err(gone) => {
+                    conn.lost = true;
                     self.failed(&gone.to_string());
                     None
                 }
@@ -394,25 +412,9 @@ impl Replica {
     /// The background check: the primary's position, the replica's position and data
     /// generation, the lag, and the state that follows. Runs on a blocking thread.
     pub fn check(&self, primary: &Pool) {
-        let read = primary
-            .get_timeout(CHECKOUT)
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| {
-                Sql::new("SELECT @@gtid_binlog_pos, CAST(@@log_bin AS CHAR)")
-                    .load(&mut conn)
-                    .map_err(|e| e.to_string())
-            });
-        let (primary_pos, log_bin) = match read {
-            Ok(rows) => {
-                let row = rows.into_iter().next().map(|r| r.0).unwrap_or_default();
-                let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-                (
-                    GtidPos::parse(&text(0)),
-                    matches!(text(1).as_str(), "1" | "ON"),
-                )
-            }
-            // The primary's own outage is logged by the requests and the refresh.
-            Err(_) => return,
+        // The primary's own outage is logged by the requests and the refresh.
+        let Some((primary_pos, log_bin)) = primary_position_and_log_bin(primary) else {
+            return;
         };
         if !log_bin {
             let mut h = lock(&self.health);
@@ -427,6 +429,30 @@ impl Replica {
             return;
         }
         let rebuild = lock(&self.health).rebuild;
+        let (generation, replica_pos) = match self.read_position(rebuild) {
+            Ok(read) => read,
+            Err(e) => {
+                self.failed(&e);
+                return;
+            }
+        };
+        if rebuild {
+            *self.pool.write().unwrap_or_else(|e| e.into_inner()) = super::replica_pool(
+                &self.settings.url,
+                self.settings.pool_size,
+                replica_timeouts(),
+                self.stats.clone(),
+            );
+        }
+        if let Some(g) = generation {
+            self.generation.observe(Source::Replica, g);
+        }
+        self.record(primary_pos, &replica_pos);
+    }
+
+    /// The replica's data generation and `@@gtid_slave_pos`, on a fresh connection when the
+    /// pool is to be rebuilt.
+    fn read_position(&self, rebuild: bool) -> Result<(Option<u64>, GtidPos), String> {
         let statement = || {
             Sql::new(format!(
                 "SELECT {}, @@gtid_slave_pos",
@@ -441,36 +467,23 @@ impl Replica {
                 .and_then(|mut conn| statement().load(&mut conn).map_err(|e| e.to_string()))
         } else {
             self.pool()
-                .get_timeout(CHECKOUT)
+                .with_conn(CHECKOUT, |conn| {
+                    statement().load(conn).map_err(DbError::from)
+                })
                 .map_err(|e| e.to_string())
-                .and_then(|mut conn| statement().load(&mut conn).map_err(|e| e.to_string()))
         };
-        let (generation, replica_pos) = match read {
-            Ok(rows) => {
-                let row = rows.into_iter().next().map(|r| r.0).unwrap_or_default();
-                let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-                (text(0).parse::<u64>().ok(), GtidPos::parse(&text(1)))
-            }
-            Err(e) => {
-                self.failed(&e);
-                return;
-            }
-        };
-        if rebuild {
-            *self.pool.write().unwrap_or_else(|e| e.into_inner()) = super::replica_pool(
-                &self.settings.url,
-                self.settings.pool_size,
-                CHECKOUT,
-                self.stats.clone(),
-            );
-        }
-        if let Some(g) = generation {
-            self.generation.observe(Source::Replica, g);
-        }
+        let rows = read?;
+        let row = rows.into_iter().next().map(|r| r.0).unwrap_or_default();
+        let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+        Ok((text(0).parse::<u64>().ok(), GtidPos::parse(&text(1))))
+    }
+
+    /// Records both positions read by a check: the lag, and the state that follows.
+    fn record(&self, primary_pos: GtidPos, replica_pos: &GtidPos) {
         let now = Instant::now();
         let mut h = lock(&self.health);
         h.rebuild = false;
-        h.seen.merge(&replica_pos);
+        h.seen.merge(replica_pos);
         if h.behind.back().is_none_or(|(p, _)| *p != primary_pos) {
             if h.behind.len() >= BEHIND_CAPACITY {
                 h.behind.pop_front();
@@ -498,6 +511,25 @@ impl Replica {
     }
 }
 
+/// The primary's `@@gtid_binlog_pos` and whether it writes a binary log; `None` when it did not
+/// answer. A lost primary connection is discarded here too (`Pool::with_conn`), so the check
+/// recovers with the primary after a restart.
+fn primary_position_and_log_bin(primary: &Pool) -> Option<(GtidPos, bool)> {
+    let rows = primary
+        .with_conn(CHECKOUT, |conn| {
+            Sql::new("SELECT @@gtid_binlog_pos, CAST(@@log_bin AS CHAR)")
+                .load(conn)
+                .map_err(DbError::from)
+        })
+        .ok()?;
+    let row = rows.into_iter().next().map(|r| r.0).unwrap_or_default();
+    let text = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+    Some((
+        GtidPos::parse(&text(0)),
+        matches!(text(1).as_str(), "1" | "ON"),
+    ))
+}
+
 const ONE_SECOND: Duration = Duration::from_secs(1);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -514,43 +546,62 @@ pub struct Route {
 
 impl Route {
     /// Runs `f` (a read: it may run twice, on the replica and then on the primary) with a
-    /// connection of the replica or of the primary. Without a replica, exactly `db::run`.
+    /// connection of the replica or of the primary. Without a serving replica, exactly
+    /// `db::run`. Bounded like `db::run`: the replica's connection wait and GTID wait plus the
+    /// primary pool's whole timeout; past it the request is answered 503, and the side that did
+    /// not answer is marked (a replica stops serving until its check finds it back).
     pub async fn run<T, E, F>(&self, mut f: F) -> Result<T, E>
     where
         F: FnMut(&mut MysqlConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
-        E: From<DbError> + Send + 'static,
+        E: From<DbError> + Fault + Send + 'static,
     {
         let replica = match &self.replica {
             Some(r) if r.serving() => r.clone(),
             _ => return super::run(&self.primary, f).await,
         };
-        let primary = self.primary.clone();
-        let wait = self.wait;
-        tokio::task::spawn_blocking(move || {
-            let target = match replica.settings.sync {
-                Sync::Key => replica.target(wait),
+        let limit = CHECKOUT + replica.settings.wait + self.primary.timeout();
+        let on_primary = Arc::new(AtomicBool::new(false));
+        let (primary, wait, phase) = (self.primary.clone(), self.wait, on_primary.clone());
+        let r = replica.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let target = match r.settings.sync {
+                Sync::Key => r.target(wait),
                 Sync::Primary => primary_position(&primary).map(Some),
             };
             if let Ok(target) = target {
-                if let Some(done) = replica.attempt(target.as_ref(), &mut f) {
+                if let Some(done) = r.attempt(target.as_ref(), &mut f) {
                     return done;
                 }
             }
-            let mut conn = primary.get().map_err(DbError::from)?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|_| E::from(DbError::Cancelled))?
+            phase.store(true, Ordering::Release);
+            primary.with_conn(primary.checkout, f)
+        });
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(E::from(DbError::Cancelled)),
+            Err(_) => {
+                let cause = format!("no answer within {} ms", limit.as_millis());
+                if on_primary.load(Ordering::Acquire) {
+                    self.primary.health().failed(&cause);
+                } else {
+                    replica.failed(&cause);
+                }
+                Err(E::from(DbError::TimedOut(limit)))
+            }
+        }
     }
 }
 
 /// The primary's position now (`THREADGATE_REPLICA_SYNC=primary`).
 fn primary_position(primary: &Pool) -> Result<GtidPos, ()> {
-    let mut conn = primary.get().map_err(|_| ())?;
-    let rows = Sql::new("SELECT @@gtid_binlog_pos")
-        .cached()
-        .load(&mut conn)
+    let rows = primary
+        .with_conn(CHECKOUT, |conn| {
+            Sql::new("SELECT @@gtid_binlog_pos")
+                .cached()
+                .load(conn)
+                .map_err(DbError::from)
+        })
         .map_err(|_| ())?;
     Ok(GtidPos::parse(
         rows.first()
@@ -562,7 +613,7 @@ fn primary_position(primary: &Pool) -> Result<GtidPos, ()> {
 /// What a write does right after COMMIT, on its own connection: remember its GTID for the
 /// replica reads of its key (only with a replica), then tell the bridges' caches.
 pub struct Committed {
-    pub generation: Arc<DataGeneration>,
+    pub generation: Arc<Generation>,
     pub replica: Option<(Arc<Replica>, u32)>,
 }
 

@@ -90,7 +90,7 @@ fn in_list(q: &mut Sql, ids: &[i64]) {
 /// Which of `ids` exist, locking them until the transaction ends (`FOR UPDATE`), so a
 /// concurrent writer waits instead of interleaving; and the key store's generation (a scalar
 /// subquery on each row, read separately when no id exists), as this is a write's first
-/// statement (`http::keys::Guard`).
+/// statement (`http::access::Guard`).
 pub fn existing(
     conn: &mut MysqlConnection,
     tables: &Tables,

@@ -6,18 +6,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use threadgate::db::sql::Sql;
-use threadgate::db::Tables;
 
 use crate::support::http::basic;
 use crate::support::{serve_settings, Response, TestApp, TestDb};
 
-/// A second handle on the same database (both drop it; the second drop finds nothing).
+/// A second handle on the same database (the first one drops it).
 fn same_database(db: &TestDb) -> TestDb {
-    TestDb {
-        name: db.name.clone(),
-        url: db.url.clone(),
-        tables: Tables::new(&db.tables.prefix),
-    }
+    TestDb::attached(&db.name, &db.url, &db.tables.prefix)
 }
 
 fn data_generation(db: &TestDb) -> u64 {
@@ -185,6 +180,14 @@ fn replica_state(app: &TestApp) -> &'static str {
     app.state.replica.as_ref().unwrap().state().name()
 }
 
+/// `/readyz`: its status and its `checks.replica`.
+fn ready_replica(app: &TestApp) -> (u16, Value) {
+    let r = app.raw("GET /readyz HTTP/1.1", b"");
+    let body: Value = serde_json::from_slice(&r.body).expect("JSON");
+    assert_eq!(body["status"], "ready", "{body}");
+    (r.status, body["checks"]["replica"].clone())
+}
+
 fn post_thread(app: &TestApp, key: &str, email: &str) -> String {
     let r = app.raw(
         &format!(
@@ -217,11 +220,7 @@ fn reads_go_to_the_replica_a_key_reads_its_own_writes_and_a_lagging_or_stopped_r
         "mysql",
         &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
     );
-    let db = TestDb {
-        url: pair.primary.url(&name),
-        name: name.clone(),
-        tables: Tables::new("ps_"),
-    };
+    let db = TestDb::attached(&name, &pair.primary.url(&name), "ps_");
     threadgate::db::migrations::run(&mut db.conn(), "ps_").unwrap();
     threadgate::seed::demo(&mut db.conn(), &db.tables).unwrap();
     let writer = db.full_key();
@@ -247,6 +246,11 @@ fn reads_go_to_the_replica_a_key_reads_its_own_writes_and_a_lagging_or_stopped_r
         within(Duration::from_secs(10), || replica_state(&app) == "serving"),
         "the replica never served: {:?}",
         app.state.replica.as_ref().unwrap().state()
+    );
+
+    assert_eq!(
+        ready_replica(&app),
+        (200, serde_json::json!({"state": "serving"}))
     );
 
     // Single GETs, lists and the bridges read the replica.
@@ -305,6 +309,10 @@ fn reads_go_to_the_replica_a_key_reads_its_own_writes_and_a_lagging_or_stopped_r
         app.state.replica.as_ref().unwrap().state()
     );
     assert_eq!(status(&app, &other, &single), 404, "on the primary");
+    // Ready all the same (the primary serves the reads), and /readyz says how far behind.
+    let (code, replica) = ready_replica(&app);
+    assert_eq!((code, &replica["state"]), (200, &Value::from("lagging")));
+    assert!(replica["lag_ms"].as_u64().unwrap() > 3000, "{replica}");
     pair.replica.exec("mysql", "START SLAVE SQL_THREAD");
     assert!(within(Duration::from_secs(10), || replica_state(&app) == "serving"));
     assert_eq!(status(&app, &other, &single), 200, "on the replica again");
@@ -316,8 +324,16 @@ fn reads_go_to_the_replica_a_key_reads_its_own_writes_and_a_lagging_or_stopped_r
         assert_eq!(status(&app, &other, &single), 404, "on the primary");
     }
     assert!(within(Duration::from_secs(10), || replica_state(&app) == "down"));
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(status(&app, &other, &m10), 404, "the bridges too");
+    let (code, replica) = ready_replica(&app);
+    assert_eq!((code, &replica["state"]), (200, &Value::from("down")));
+    assert!(
+        replica["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{replica}"
+    );
+    assert!(
+        within(Duration::from_secs(5), || status(&app, &other, &m10) == 404),
+        "the bridges too"
+    );
 
     // Back: a fresh pool, and reads return to the replica.
     pair.replica.start();
