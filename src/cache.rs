@@ -36,6 +36,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
+/// Where a `data_generation` was read: the primary (the key poll) or the read replica (its
+/// check), each followed on its own ([`Generation::observe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Primary = 0,
+    Replica = 1,
+}
+
 /// Where the caches read the time: the monotonic clock, plus however far a test has moved it
 /// forward with [`Clock::advance`] (never in production, where the offset stays zero).
 #[derive(Debug, Default)]
@@ -87,28 +95,43 @@ impl CacheCounters {
 }
 
 /// A counter of changes a cache must not outlive: entries read under an older value are never
-/// served.
+/// served. The bridges' one counts the writes threadgate has committed to the thread tables: this
+/// node's at once, and every node's through the database's `data_generation`
+/// ([`Generation::observe`]).
 #[derive(Debug, Default)]
-pub struct Generation(AtomicU64);
+pub struct Generation {
+    local: AtomicU64,
+    /// The database's `data_generation` last read, per [`Source`].
+    seen: [AtomicU64; 2],
+}
 
 impl Generation {
     pub fn current(&self) -> u64 {
-        self.0.load(Ordering::Acquire)
+        self.local.load(Ordering::Acquire)
     }
 
     /// Called after a write commits and before it is answered.
     pub fn bump(&self) {
-        self.0.fetch_add(1, Ordering::AcqRel);
+        self.local.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The database's `data_generation` as read now: when it changed since the last read from
+    /// `source`, some node (this one included) committed a write meanwhile, and every entry read
+    /// before is outdated. The first read after start only bumps an empty cache.
+    pub fn observe(&self, source: Source, database: u64) {
+        if self.seen[source as usize].swap(database, Ordering::AcqRel) != database {
+            self.bump();
+        }
     }
 
     /// Sets the generation; whether it changed.
     pub fn set(&self, generation: u64) -> bool {
-        self.0.swap(generation, Ordering::AcqRel) != generation
+        self.local.swap(generation, Ordering::AcqRel) != generation
     }
 
     /// Sets the generation only when it moves forward; whether it did.
     pub fn advance(&self, generation: u64) -> bool {
-        self.0.fetch_max(generation, Ordering::AcqRel) < generation
+        self.local.fetch_max(generation, Ordering::AcqRel) < generation
     }
 }
 
@@ -463,6 +486,22 @@ mod tests {
         .await
         .unwrap()
         .0
+    }
+
+    #[test]
+    fn a_changed_database_generation_bumps_once_per_source() {
+        let g = Generation::default();
+        g.observe(Source::Primary, 0);
+        assert_eq!(g.current(), 0, "unchanged from the start");
+        g.observe(Source::Primary, 7);
+        assert_eq!(g.current(), 1);
+        g.observe(Source::Primary, 7);
+        assert_eq!(g.current(), 1, "the same value again: nothing new");
+        g.observe(Source::Replica, 7);
+        assert_eq!(g.current(), 2, "each source is followed on its own");
+        g.bump();
+        g.observe(Source::Replica, 7);
+        assert_eq!(g.current(), 3, "a local bump is kept");
     }
 
     #[tokio::test]

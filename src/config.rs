@@ -173,6 +173,33 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MIB", default_value_t = 64)]
     pub bridge_cache_mib: usize,
 
+    /// A read replica of the database (the same URL forms as `DATABASE_URL`): lists, single
+    /// GETs and the bridges read there, writes and key look-ups stay on the primary. Unset (the
+    /// default): everything on the primary. The primary needs `log_bin` and the replica GTID
+    /// replication (docs/architecture.md, "A read replica").
+    #[arg(long, env = "THREADGATE_REPLICA_URL", hide_env_values = true)]
+    pub replica_url: Option<String>,
+
+    /// Milliseconds a read on the replica waits for it to apply the client's last write
+    /// (`MASTER_GTID_WAIT`); then the read goes to the primary.
+    #[arg(long, env = "THREADGATE_REPLICA_WAIT_MS", default_value_t = 200)]
+    pub replica_wait_ms: u64,
+
+    /// Milliseconds the replica may be behind the primary; beyond, reads go to the primary
+    /// until it catches up.
+    #[arg(long, env = "THREADGATE_REPLICA_MAX_LAG_MS", default_value_t = 2000)]
+    pub replica_max_lag_ms: u64,
+
+    /// Milliseconds between checks of the replica's position and reachability.
+    #[arg(long, env = "THREADGATE_REPLICA_CHECK_MS", default_value_t = 250)]
+    pub replica_check_ms: u64,
+
+    /// Whose writes a replica read waits for: `key` (the same key's writes through this node; no
+    /// extra statement once the replica has them) or `primary` (every write acknowledged before
+    /// the read, through any node: one more statement on the primary per read).
+    #[arg(long, env = "THREADGATE_REPLICA_SYNC", value_enum, default_value_t = crate::db::replica::Sync::Key)]
+    pub replica_sync: crate::db::replica::Sync,
+
     /// Milliseconds a request waits for a free database connection (all in use, or the
     /// database unreachable) before it is answered 503 with `Retry-After`.
     #[arg(

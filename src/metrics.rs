@@ -104,6 +104,33 @@ pub struct Sampled {
     pub key_cache: CacheStats,
     /// Per bridge read cache: (`m10` or `thread_list`, its counts).
     pub bridge_caches: Vec<(&'static str, CacheStats)>,
+    /// The read replica's state (`serving`, `lagging` or `down`), when there is a replica.
+    pub replica: Option<&'static str>,
+}
+
+/// The replica's states, each a series of `threadgate_replica_state` (1 for the current one).
+const REPLICA_STATES: [&str; 3] = ["serving", "lagging", "down"];
+
+/// `threadgate_replica_state{state=..}`: only with a replica.
+fn replica_gauge(
+    encoder: &mut DescriptorEncoder,
+    state: Option<&'static str>,
+) -> Result<(), std::fmt::Error> {
+    let Some(state) = state else {
+        return Ok(());
+    };
+    let g = ConstGauge::new(0i64);
+    let mut m = encoder.encode_descriptor(
+        "threadgate_replica_state",
+        "The read replica's state: 1 for the current one (reads go to the primary unless serving)",
+        None,
+        g.metric_type(),
+    )?;
+    for name in REPLICA_STATES {
+        let labels = [("state", name)];
+        ConstGauge::new(i64::from(name == state)).encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 /// The [`Collector`] that writes the last [`Sampled`] values.
@@ -184,7 +211,7 @@ impl Collector for SampledCollector {
                 ConstCounter::new(v).encode(m.encode_family(&labels)?)?;
             }
         }
-        Ok(())
+        replica_gauge(e, s.replica)
     }
 }
 
@@ -384,6 +411,7 @@ mod tests {
             pool_max: 2,
             key_cache: CacheStats { hits: 5, misses: 1 },
             bridge_caches: vec![("m10", CacheStats { hits: 3, misses: 2 })],
+            replica: Some("lagging"),
         });
         for line in [
             "threadgate_http_requests_total{route=\"webservice\",method=\"GET\",status=\"200\"} 2",
@@ -396,8 +424,13 @@ mod tests {
             "threadgate_bridge_cache_hits_total{cache=\"m10\"} 3",
             "threadgate_bridge_cache_misses_total{cache=\"m10\"} 2",
             "threadgate_db_statements_total 0",
+            "threadgate_replica_state{state=\"serving\"} 0",
+            "threadgate_replica_state{state=\"lagging\"} 1",
+            "threadgate_replica_state{state=\"down\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
+        let without = m.encode(Sampled::default());
+        assert!(!without.contains("threadgate_replica_state"), "{without}");
     }
 }

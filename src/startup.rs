@@ -166,8 +166,8 @@ impl Background {
 
 /// Starts the background work on the current actix runtime: the wait for the database when the
 /// state is not ready yet ([`wait_until_ready`]), then the shop snapshot refresh every
-/// `THREADGATE_CONFIG_REFRESH` seconds; and the key generation poll every
-/// `THREADGATE_KEY_POLL_MS`.
+/// `THREADGATE_CONFIG_REFRESH` seconds; the key and data generation poll every
+/// `THREADGATE_KEY_POLL_MS`; and with a replica its check every `THREADGATE_REPLICA_CHECK_MS`.
 pub fn spawn_background(state: web::Data<AppState>) -> Background {
     let refresh_every = Duration::from_secs(state.settings.config_refresh.max(1));
     let refresher = state.clone();
@@ -189,6 +189,18 @@ pub fn spawn_background(state: web::Data<AppState>) -> Background {
             }
         }
     })];
+    if state.replica.is_some() {
+        let checker = state.clone();
+        let every = Duration::from_millis(state.settings.replica_check_ms.max(10));
+        tasks.push(actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                checker.check_replica().await;
+            }
+        }));
+    }
     if state.settings.key_poll_ms > 0 {
         let poll_every = Duration::from_millis(state.settings.key_poll_ms);
         tasks.push(actix_web::rt::spawn(async move {
@@ -201,7 +213,7 @@ pub fn spawn_background(state: web::Data<AppState>) -> Background {
                 }
                 if let Err(e) = state.poll_key_generation().await {
                     // The pool logs an outage once; 4 times a second would only repeat it.
-                    tracing::debug!(error = %e, "could not read the key generation");
+                    tracing::debug!(error = %e, "could not read the key and data generations");
                 }
             }
         }));
@@ -475,6 +487,11 @@ fn log_start(db: &DbSettings, state: &AppState, bind: &str, metrics_bind: Option
         ready = state.is_ready(),
         %bind,
         metrics = metrics_bind.unwrap_or("off"),
+        replica = %state
+            .settings
+            .replica_url
+            .as_deref()
+            .map_or_else(|| "off".to_owned(), crate::db::schema::describe_url),
         "threadgate is serving"
     );
 }

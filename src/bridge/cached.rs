@@ -21,14 +21,17 @@ use super::thread_list::{self, Failure, ListError, Summary};
 use super::{attachment_size, parse_ref, reads, MessageRow, ReadFailure, RowKind, ThreadRow};
 use crate::cache::{CacheStats, Clock, Generation, ReadCache, Weigh};
 use crate::config::ServeSettings;
+use crate::db::replica::Route;
 use crate::db::shop::ShopSnapshot;
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
 
-/// Where the bridges read from: the pool, the table names, the settings and the shop snapshot
-/// of the request.
+/// Where the bridges read from: the pool, the route of their reads (the replica when one
+/// serves, waiting for this node's writes: `db::replica`), the table names, the settings and the
+/// shop snapshot of the request.
 pub struct Source<'a> {
     pub pool: &'a Pool,
+    pub route: Route,
     pub tables: &'a Tables,
     pub settings: &'a ServeSettings,
     pub snapshot: Arc<ShopSnapshot>,
@@ -203,19 +206,22 @@ impl Weigh for M10Read {
 async fn read_m10(src: &Source<'_>, id: u32) -> Result<M10Read, ReadFailure> {
     let tables = src.tables.clone();
     let upload_dir = src.settings.upload_dir.clone();
-    let found = db::run(src.pool, move |conn| {
-        let found = reads::thread_with_messages(conn, &tables, id.into()).map_err(DbError::from)?;
-        Ok::<_, DbError>(found.map(|(t, mut messages)| {
-            for m in &mut messages {
-                if let Some(name) = m.attachment() {
-                    m.file_size = attachment_size(upload_dir.as_deref(), name);
+    let found = src
+        .route
+        .run(move |conn| {
+            let found =
+                reads::thread_with_messages(conn, &tables, id.into()).map_err(DbError::from)?;
+            Ok::<_, DbError>(found.map(|(t, mut messages)| {
+                for m in &mut messages {
+                    if let Some(name) = m.attachment() {
+                        m.file_size = attachment_size(upload_dir.as_deref(), name);
+                    }
                 }
-            }
-            (t, messages)
-        }))
-    })
-    .await
-    .map_err(|e| ReadFailure::of(&e))?;
+                (t, messages)
+            }))
+        })
+        .await
+        .map_err(|e| ReadFailure::of(&e))?;
     let Some((thread, messages)) = found else {
         return Ok(M10Read(None));
     };
@@ -382,19 +388,21 @@ impl Weigh for ListRead {
 /// (`db::bridge`), summarised in each thread's shop time zone.
 async fn read_list(src: &Source<'_>, key: ListKey) -> Result<ListRead, ReadFailure> {
     let tables = src.tables.clone();
-    let rows = db::run(src.pool, move |conn| {
-        let contact = (key.contact > 0).then_some(key.contact);
-        let (customer_ok, contact_ok, employee_ok) =
-            db::bridge::exist(conn, &tables, key.customer, contact, key.employee)?;
-        let threads = if customer_ok && contact_ok && employee_ok {
-            reads::customer_threads(conn, &tables, key.customer, key.contact)?
-        } else {
-            Vec::new()
-        };
-        Ok::<_, DbError>((contact_ok, customer_ok, employee_ok, threads))
-    })
-    .await
-    .map_err(|e| ReadFailure::of(&e))?;
+    let rows = src
+        .route
+        .run(move |conn| {
+            let contact = (key.contact > 0).then_some(key.contact);
+            let (customer_ok, contact_ok, employee_ok) =
+                db::bridge::exist(conn, &tables, key.customer, contact, key.employee)?;
+            let threads = if customer_ok && contact_ok && employee_ok {
+                reads::customer_threads(conn, &tables, key.customer, key.contact)?
+            } else {
+                Vec::new()
+            };
+            Ok::<_, DbError>((contact_ok, customer_ok, employee_ok, threads))
+        })
+        .await
+        .map_err(|e| ReadFailure::of(&e))?;
     let (contact_ok, customer_ok, employee_ok, threads) = rows;
     let mut zones: HashMap<u32, Tz> = HashMap::new();
     let threads = threads

@@ -127,11 +127,26 @@ impl From<DbError> for ApiError {
 pub struct Health {
     down: AtomicBool,
     since: Mutex<Option<Instant>>,
+    /// Follows the incident without logging it (the read replica's pool: `db::replica` logs its
+    /// outages as the replica's).
+    quiet: bool,
 }
 
 impl Health {
+    /// A health that logs nothing.
+    pub fn quiet() -> Health {
+        Health {
+            quiet: true,
+            ..Health::default()
+        }
+    }
+
     /// A connection-level failure was seen.
     pub fn failed(&self, cause: &dyn std::fmt::Display) {
+        if self.quiet {
+            self.down.store(true, Ordering::Release);
+            return;
+        }
         if self.down.swap(true, Ordering::AcqRel) {
             tracing::debug!(error = %cause, "database still unreachable");
             return;
@@ -145,7 +160,10 @@ impl Health {
 
     /// A statement round-tripped (whatever its outcome).
     pub fn succeeded(&self) {
-        if !self.down.load(Ordering::Acquire) || !self.down.swap(false, Ordering::AcqRel) {
+        if !self.down.load(Ordering::Acquire)
+            || !self.down.swap(false, Ordering::AcqRel)
+            || self.quiet
+        {
             return;
         }
         let since = self.since.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -150,3 +150,22 @@ pub fn delete(
     in_list(&mut q, ids);
     q.execute(conn)
 }
+
+/// Slots of `threadgate_data_generation`, taken in turn by the writes of this process.
+const DATA_GENERATION_SLOTS: u64 = 16;
+static NEXT_SLOT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Bumps the data generation every threadgate node reads with its key poll (docs/architecture.md,
+/// "Several nodes, one truth"): one of sixteen rows, in turn, so concurrent writes rarely wait
+/// for each other's lock on it. Run last in a write's transaction, so the row is locked only
+/// from here to COMMIT, and rolled back with the write when it fails.
+pub fn bump_data_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<()> {
+    let slot = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % DATA_GENERATION_SLOTS;
+    let mut q = Sql::new(format!(
+        "UPDATE {} SET `writes` = `writes` + 1 WHERE `slot` = ",
+        tables.name("threadgate_data_generation")
+    ));
+    q.bind_int(slot as i64);
+    q.cached().execute(conn)?;
+    Ok(())
+}

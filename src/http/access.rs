@@ -150,6 +150,8 @@ pub fn check_method(account: &Account, resource: &str, method: Method) -> Result
 /// is verified again, with its grants, before anything is answered or written.
 #[derive(Clone)]
 pub struct Guard {
+    /// The key's id: a replica read waits for this key's last write (`db::replica`).
+    pub key_id: u32,
     pub recheck: Recheck,
     pub shops: Vec<u32>,
     pub resource: &'static str,
@@ -166,6 +168,7 @@ impl Guard {
         method: Method,
     ) -> Guard {
         Guard {
+            key_id: verified.account.id,
             recheck: Recheck {
                 key: key.to_owned(),
                 generation: verified.generation,

@@ -27,6 +27,7 @@ use crate::bridge::cached::{ListRequest, Listed, Source};
 use crate::bridge::mirakl_m10::M10Error;
 use crate::bridge::thread_list::{self, Envelope, Failure, ListError};
 use crate::bridge::{KeyFailure, Refusal};
+use crate::db::replica::Wait;
 use crate::db::shop::ShopSnapshot;
 use crate::resource::Method;
 use crate::state::AppState;
@@ -120,6 +121,7 @@ async fn account(
 fn source(state: &AppState) -> Option<Source<'_>> {
     Some(Source {
         pool: &state.pool,
+        route: state.route(Wait::Node),
         tables: &state.tables,
         settings: &state.settings,
         snapshot: state.snapshot()?,

@@ -18,8 +18,9 @@ use super::response::{self, request_format, Ctx};
 use super::write;
 use crate::auth::{credential, Account};
 use crate::db::reads::{self, Columns, Cursor};
+use crate::db::replica::{Route, Wait};
 use crate::db::shop::{RequestShop, ShopSnapshot};
-use crate::db::{self, Pool, Tables};
+use crate::db::Tables;
 use crate::error::{ApiError, DbError};
 use crate::ingest;
 use crate::php;
@@ -305,7 +306,7 @@ async fn read(
         let display = parse_single_display(res, params)?;
         let id = php::int_cast(id);
         let cols = Columns::for_display(res, &display);
-        let entity = db::run(&state.pool, move |conn| {
+        let entity = Route::run(&state.route(Wait::Key(guard.key_id)), move |conn| {
             let (entity, generation) =
                 reads::single(conn, &tables, res, &cols, id).map_err(DbError::from)?;
             guard.confirm(conn, generation)?;
@@ -346,8 +347,8 @@ async fn list(
     guard: Guard,
 ) -> Result<HttpResponse, ApiError> {
     let mut stream = ListStream {
+        route: state.route(Wait::Key(guard.key_id)),
         guard: Some(guard),
-        pool: state.pool.clone(),
         tables: state.tables.clone(),
         res,
         cols: Arc::new(Columns::for_display(res, &q.display)),
@@ -396,7 +397,8 @@ async fn list(
 struct ListStream {
     /// Checked against the first chunk's generation, then dropped.
     guard: Option<Guard>,
-    pool: Pool,
+    /// The replica or the primary, per chunk (`db::replica`).
+    route: Route,
     tables: Tables,
     res: &'static ResourceDef,
     cols: Arc<Columns>,
@@ -419,7 +421,7 @@ impl ListStream {
 
     /// Reads the next chunk and renders it; renders the list's end when the list is done.
     async fn fetch_into(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        let (tables, res, cols, q, mut cursor, chunk) = (
+        let (tables, res, cols, q, cursor, chunk) = (
             self.tables.clone(),
             self.res,
             self.cols.clone(),
@@ -428,11 +430,13 @@ impl ListStream {
             self.chunk,
         );
         let guard = self.guard.take();
-        let (entities, cursor) = db::run(&self.pool, move |conn| {
+        let (entities, cursor) = Route::run(&self.route, move |conn| {
+            // A read may run twice (on the replica, then on the primary): from the same cursor.
+            let mut cursor = cursor.clone();
             let (rows, generation) =
                 reads::next_chunk(conn, &tables, res, &cols, &q, &mut cursor, chunk)
                     .map_err(DbError::from)?;
-            if let Some(guard) = guard {
+            if let Some(guard) = &guard {
                 guard.confirm(conn, generation)?;
             }
             Ok::<_, ApiError>((rows, cursor))

@@ -149,8 +149,8 @@ pub async fn save(
     let now = state.shop_now();
     let tables = state.tables.clone();
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
-    // still tells the bridges' caches.
-    let written = state.data_generation.clone();
+    // still tells the bridges' caches (and, with a replica, its key's reads).
+    let written = state.committed(guard.key_id);
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
         let mut stage = Stage::Statements;
         conn.transaction::<_, TxError, _>(|conn| {
@@ -198,11 +198,12 @@ pub async fn save(
                 }
                 rows.push(row.ok_or(diesel::result::Error::NotFound)?);
             }
+            writes::bump_data_generation(conn, &tables)?;
             stage = Stage::Commit;
             Ok(rows)
         })
         .map_err(|error| TxFailure { error, stage })
-        .inspect(|_| written.bump())
+        .inspect(|_| written.bump(conn))
     })
     .await
     .map_err(|f| finish(f.error, f.stage, method.as_str()))?;
@@ -278,7 +279,7 @@ pub async fn delete(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let sent = delete_ids(params, path_id);
     let tables = state.tables.clone();
-    let written = state.data_generation.clone();
+    let written = state.committed(guard.key_id);
     db::run(&state.pool, move |conn| {
         let mut stage = Stage::Statements;
         conn.transaction::<_, TxError, _>(|conn| {
@@ -303,11 +304,12 @@ pub async fn delete(
             if deleted != unique.len() {
                 return Err(TxError::Api(ApiError::delete_failed(&sent)));
             }
+            writes::bump_data_generation(conn, &tables)?;
             stage = Stage::Commit;
             Ok(())
         })
         .map_err(|error| TxFailure { error, stage })
-        .inspect(|_| written.bump())
+        .inspect(|_| written.bump(conn))
     })
     .await
     .map_err(|f| finish(f.error, f.stage, "DELETE"))?;

@@ -23,6 +23,7 @@ mod keys;
 mod lists;
 mod live_shop;
 mod multistore;
+mod nodes;
 mod observe;
 mod prefix;
 mod replay;
