@@ -18,7 +18,7 @@
 //!
 //! A request's first statement also returns the key store's generation (an uncorrelated scalar
 //! subquery, computed once, as the last column of every row), so a key revoked a moment ago is
-//! noticed on that same round trip (`http::keys::Guard`). Only an empty result needs a second,
+//! noticed on that same round trip (`http::access::Guard`). Only an empty result needs a second,
 //! tiny statement to read it.
 
 use diesel::mysql::MysqlConnection;
@@ -79,7 +79,8 @@ fn select_columns(
         let f = &res.fields[i];
         match f.kind {
             FieldType::String | FieldType::Html => s.push_str(&format!("main.`{}`", f.column)),
-            // PDO hands every value over as a string (§5.4): make MySQL do the formatting.
+            // PDO hands every value over as a string (docs/prestashop/database.md#fetched-values):
+            // make MySQL do the formatting.
             _ => s.push_str(&format!("CAST(main.`{}` AS CHAR)", f.column)),
         }
     }
@@ -449,6 +450,47 @@ fn chunk_size(q: &ListQuery, cursor: &Cursor, chunk: u32) -> i64 {
     }
 }
 
+/// ` ORDER BY ...`: the sort fields, then the id as the tie-breaker (or the id alone).
+fn order_by(res: &ResourceDef, q: &ListQuery, pk: &str) -> String {
+    match keyset(q) {
+        Some(d) => format!(" ORDER BY {pk} {}", dir(d)),
+        None => {
+            let mut o = String::from(" ORDER BY ");
+            for k in &q.sort {
+                o.push_str(&format!(
+                    "main.`{}` {}, ",
+                    res.fields[k.field].column,
+                    dir(k.direction)
+                ));
+            }
+            o.push_str(&format!("{pk} ASC"));
+            o
+        }
+    }
+}
+
+/// Where the chunk starts: after the last row (pushed as a condition) or, returned, the rows to
+/// skip. The offset applies once, to the first chunk; later chunks start after the last row.
+fn push_start(sql: &mut Sql, res: &ResourceDef, q: &ListQuery, cursor: &Cursor, pk: &str) -> i64 {
+    let offset = q.limit.map_or(0, |l| l.offset);
+    match (keyset(q), cursor.last_id, &cursor.last_keys) {
+        (Some(d), Some(last), _) => {
+            let op = if d == Direction::Asc { " > " } else { " < " };
+            sql.push(" AND ").push(pk).push(op).bind_int(last);
+            0
+        }
+        (None, Some(last), Some(values)) => match sort_keys(res, q) {
+            Some(exprs) if exprs.len() == values.len() => {
+                push_after(sql, q, &exprs, values, pk, last);
+                0
+            }
+            _ => offset + cursor.returned,
+        },
+        (Some(_), None, _) => offset,
+        (None, _, _) => offset + cursor.returned,
+    }
+}
+
 /// The statement for the next chunk (asking one row more than `want`, to see the end), or
 /// `None` when the list is complete.
 pub fn chunk_sql(
@@ -463,23 +505,8 @@ pub fn chunk_sql(
     if want == 0 {
         return None;
     }
-    let offset = q.limit.map_or(0, |l| l.offset);
     let pk = format!("main.`{}`", res.id_column());
-    let order = match keyset(q) {
-        Some(d) => format!(" ORDER BY {pk} {}", dir(d)),
-        None => {
-            let mut o = String::from(" ORDER BY ");
-            for k in &q.sort {
-                o.push_str(&format!(
-                    "main.`{}` {}, ",
-                    res.fields[k.field].column,
-                    dir(k.direction)
-                ));
-            }
-            o.push_str(&format!("{pk} ASC"));
-            o
-        }
-    };
+    let order = order_by(res, q, &pk);
     let keys = carried_keys(res, q, cursor, chunk);
     // Ids alone are picked straight from the table; whole rows only for the page's ids.
     let paged = cols.fields.len() > 1 || cols.associations;
@@ -501,23 +528,7 @@ pub fn chunk_sql(
     for f in &q.filters {
         push_filter(&mut sql, res, f);
     }
-    // The offset applies once, to the first chunk; later chunks start after the last row.
-    let skip = match (keyset(q), cursor.last_id, &cursor.last_keys) {
-        (Some(d), Some(last), _) => {
-            let op = if d == Direction::Asc { " > " } else { " < " };
-            sql.push(" AND ").push(&pk).push(op).bind_int(last);
-            0
-        }
-        (None, Some(last), Some(values)) => match sort_keys(res, q) {
-            Some(exprs) if exprs.len() == values.len() => {
-                push_after(&mut sql, q, &exprs, values, &pk, last);
-                0
-            }
-            _ => offset + cursor.returned,
-        },
-        (Some(_), None, _) => offset,
-        (None, _, _) => offset + cursor.returned,
-    };
+    let skip = push_start(&mut sql, res, q, cursor, &pk);
     sql.push(&order).push(" LIMIT ");
     sql.bind_int(skip).push(", ").bind_int(want + 1);
     if paged {

@@ -138,6 +138,53 @@ fn field(res: &ResourceDef, name: &str) -> usize {
         .expect("a field of the resource")
 }
 
+/// A page of threads filtered on each field a client filters by, newest first.
+fn filtered_pages(tables: &Tables) -> Vec<Shape> {
+    let t = &CUSTOMER_THREADS;
+    let desc = [(field(t, "date_upd"), Direction::Desc)];
+    let pages: [(&'static str, &'static [&'static str], &str, &str); 4] = [
+        (
+            "threads by id_customer, newest first (a list page)",
+            &["threadgate_customer_upd"],
+            "id_customer",
+            "1",
+        ),
+        (
+            "threads by id_contact, newest first",
+            &["threadgate_contact_upd"],
+            "id_contact",
+            "1",
+        ),
+        (
+            "threads by status, newest first",
+            &["threadgate_status_upd"],
+            "status",
+            "open",
+        ),
+        (
+            "threads by email, newest first",
+            &["threadgate_email_upd"],
+            "email",
+            "pub@prestashop.com",
+        ),
+    ];
+    pages
+        .into_iter()
+        .map(|(name, keys, filter, value)| Shape {
+            name,
+            alias: "main",
+            keys,
+            ordered: true,
+            sql: list_sql(
+                t,
+                tables,
+                &list(Some((field(t, filter), value)), &desc),
+                &Cursor::start(),
+            ),
+        })
+        .collect()
+}
+
 /// The statements threadgate issues; `newest` is the newest `date_upd` of the shop's threads,
 /// the bound of a later chunk of the whole list by key (so nearly every thread is after it).
 fn shapes(tables: &Tables, newest: &str) -> Vec<Shape> {
@@ -146,36 +193,8 @@ fn shapes(tables: &Tables, newest: &str) -> Vec<Shape> {
     let upd = field(t, "date_upd");
     let desc = [(upd, Direction::Desc)];
     let start = Cursor::start();
-    let by = |name: &str, value: &str| list(Some((field(t, name), value)), &desc);
-    let mut shapes = vec![
-        Shape {
-            name: "threads by id_customer, newest first (a list page)",
-            alias: "main",
-            keys: &["threadgate_customer_upd"],
-            ordered: true,
-            sql: list_sql(t, tables, &by("id_customer", "1"), &start),
-        },
-        Shape {
-            name: "threads by id_contact, newest first",
-            alias: "main",
-            keys: &["threadgate_contact_upd"],
-            ordered: true,
-            sql: list_sql(t, tables, &by("id_contact", "1"), &start),
-        },
-        Shape {
-            name: "threads by status, newest first",
-            alias: "main",
-            keys: &["threadgate_status_upd"],
-            ordered: true,
-            sql: list_sql(t, tables, &by("status", "open"), &start),
-        },
-        Shape {
-            name: "threads by email, newest first",
-            alias: "main",
-            keys: &["threadgate_email_upd"],
-            ordered: true,
-            sql: list_sql(t, tables, &by("email", "pub@prestashop.com"), &start),
-        },
+    let mut shapes = filtered_pages(tables);
+    shapes.extend([
         Shape {
             name: "all threads, newest first (a later chunk, by key)",
             alias: "main",
@@ -220,8 +239,14 @@ fn shapes(tables: &Tables, newest: &str) -> Vec<Shape> {
                 &start,
             ),
         },
-    ];
-    shapes.extend([
+    ]);
+    shapes.extend(bridge_shapes(tables));
+    shapes
+}
+
+/// The bridges' statements (`db::bridge`) that read many rows.
+fn bridge_shapes(tables: &Tables) -> [Shape; 3] {
+    [
         Shape {
             name: "bridge M10: a thread's messages, oldest first",
             alias: "m",
@@ -244,8 +269,7 @@ fn shapes(tables: &Tables, newest: &str) -> Vec<Shape> {
             ordered: false,
             sql: bridge::customer_thread_messages_sql(tables, 1, 1),
         },
-    ]);
-    shapes
+    ]
 }
 
 /// One row of `EXPLAIN`.

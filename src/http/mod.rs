@@ -2,9 +2,11 @@
 //! the rendering of every error — actix's own included — as an error document, and the
 //! access log, request ids and `/metrics` handler (`observe`).
 
+pub mod access;
 pub mod body;
 pub mod bridges;
-pub mod keys;
+pub mod conn;
+pub mod health;
 pub mod observe;
 pub mod request;
 pub mod response;
@@ -14,8 +16,10 @@ pub mod write;
 use actix_web::web;
 
 /// The route tree. The webservice takes every path (PrestaShop's rewrite accepts `//api/...`
-/// and `&` in the path), so it is the default service; foreign routes (bridges) go before it.
+/// and `&` in the path), so it is the default service; foreign routes (bridges, `/healthz`,
+/// `/readyz`) go before it.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(health::routes);
     cfg.configure(bridges::routes);
     cfg.default_service(web::to(webservice::dispatch));
 }

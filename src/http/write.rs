@@ -1,10 +1,11 @@
-//! POST, PUT, PATCH and DELETE (spec §11, decisions W9, W12–W15, W22, W23). Parsing lives in
-//! `ingest`, the rules in `validate` and `resource::store`, the SQL in `db::writes`; this file
-//! only orders the steps and runs every write of a request in one transaction.
+//! POST, PUT, PATCH and DELETE (docs/prestashop/writes.md, docs/compatibility.md W9, W12–W15, W22,
+//! W23). Parsing lives in `ingest`, the rules in `validate` and `resource::store`, the SQL in
+//! `db::writes`; this file only orders the steps and runs every write of a request in one
+//! transaction.
 
 use diesel::Connection;
 
-use super::keys::Guard;
+use super::access::Guard;
 use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
 use crate::db::{self, writes};
@@ -19,10 +20,24 @@ use crate::state::AppState;
 use crate::validate;
 
 /// A failure inside a write transaction: an API error to answer, or a database error (500
-/// code 46). Either way the transaction is rolled back.
+/// code 46). Either way the transaction is rolled back, except when the connection was lost
+/// during COMMIT or the database stopped answering: then nobody knows ([`finish`]).
+#[derive(Debug)]
 enum TxError {
     Api(ApiError),
     Db(diesel::result::Error),
+    /// The database is unavailable (no connection, no answer in time).
+    Unavailable(DbError),
+}
+
+impl std::fmt::Display for TxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TxError::Api(e) => e.fmt(f),
+            TxError::Db(e) => e.fmt(f),
+            TxError::Unavailable(e) => e.fmt(f),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for TxError {
@@ -35,7 +50,18 @@ impl From<DbError> for TxError {
     fn from(e: DbError) -> TxError {
         match e {
             DbError::Query(q) => TxError::Db(q),
-            other => TxError::Api(ApiError::from(other)),
+            DbError::Cancelled => TxError::Api(ApiError::from(e)),
+            other => TxError::Unavailable(other),
+        }
+    }
+}
+
+impl db::Fault for TxError {
+    fn unavailable_cause(&self) -> Option<String> {
+        match self {
+            TxError::Api(e) => e.unavailable_cause(),
+            TxError::Db(e) => db::fault::connection_lost(e).then(|| e.to_string()),
+            TxError::Unavailable(e) => Some(e.to_string()),
         }
     }
 }
@@ -44,15 +70,71 @@ impl From<TxError> for ApiError {
     fn from(e: TxError) -> ApiError {
         match e {
             TxError::Api(e) => e,
+            TxError::Db(e) if db::fault::connection_lost(&e) => {
+                ApiError::unavailable(e.to_string())
+            }
             TxError::Db(e) => {
                 tracing::error!(error = %e, "write failed, rolled back");
                 ApiError::save_failed()
             }
+            TxError::Unavailable(e) => ApiError::unavailable(e.to_string()),
         }
     }
 }
 
-/// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
+/// A failed write transaction and where it stood.
+#[derive(Debug)]
+struct TxFailure {
+    error: TxError,
+    stage: Stage,
+}
+
+impl From<DbError> for TxFailure {
+    fn from(e: DbError) -> TxFailure {
+        TxFailure {
+            error: TxError::from(e),
+            stage: Stage::Statements,
+        }
+    }
+}
+
+impl db::Fault for TxFailure {
+    fn unavailable_cause(&self) -> Option<String> {
+        self.error.unavailable_cause()
+    }
+}
+
+/// Where a write transaction stood when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Still running its statements: a failure rolls everything back.
+    Statements,
+    /// Its statements succeeded and COMMIT was sent.
+    Commit,
+}
+
+/// The answer to a write that failed, and the log line when its outcome is unknown: the
+/// connection died during COMMIT (the server may have committed before it went), or the
+/// database stopped answering while the transaction ran (it may still commit). Either is
+/// answered 503, never as a success and never as a rollback.
+fn finish(e: TxError, stage: Stage, method: &str) -> ApiError {
+    use db::Fault;
+    let unknown = match (&e, stage) {
+        (TxError::Unavailable(DbError::TimedOut(_)), _) => true,
+        (e, Stage::Commit) => e.is_unavailable(),
+        _ => false,
+    };
+    if unknown {
+        tracing::error!(
+            method,
+            error = %e,
+            "write outcome unknown: the database was lost during COMMIT or did not answer in time; answered 503"
+        );
+    }
+    ApiError::from(e)
+}
+
+/// The shop's "now", `Y-m-d H:i:s` in its time zone (docs/compatibility.md W17).
 /// POST, PUT and PATCH of the body's entities (`ingest::parse` or `ingest::parse_json`).
 pub async fn save(
     state: &AppState,
@@ -67,9 +149,10 @@ pub async fn save(
     let now = state.shop_now();
     let tables = state.tables.clone();
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
-    // still tells the bridges' caches.
-    let written = state.data_generation.clone();
+    // still tells the bridges' caches (and, with a replica, its key's reads).
+    let written = state.committed(guard.key_id);
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
+        let mut stage = Stage::Statements;
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = entities
                 .iter()
@@ -115,12 +198,15 @@ pub async fn save(
                 }
                 rows.push(row.ok_or(diesel::result::Error::NotFound)?);
             }
+            writes::bump_data_generation(conn, &tables)?;
+            stage = Stage::Commit;
             Ok(rows)
         })
-        .map_err(ApiError::from)
-        .inspect(|_| written.bump())
+        .map_err(|error| TxFailure { error, stage })
+        .inspect(|_| written.bump(conn))
     })
-    .await?;
+    .await
+    .map_err(|f| finish(f.error, f.stage, method.as_str()))?;
     let mut body = Vec::with_capacity(1024);
     render::written(&mut body, ctx.format, res, &stored, base, ctx.plural_json);
     Ok(response::ok(
@@ -130,7 +216,8 @@ pub async fn save(
     ))
 }
 
-/// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.
+/// Id rules over all entities (docs/prestashop/writes.md#per-entity-processing step 1): 91 on POST,
+/// 89 and 90 on PUT/PATCH.
 fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
     if method == Method::Post {
         if entities.iter().any(|e| e.id().is_some()) {
@@ -149,10 +236,12 @@ fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The columns to write, with PrestaShop's values (§5.3, §11.2 step 3): POST and PUT write
-/// every field (an omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the
-/// dates are the shop's now, except a sent `date_add` on PUT/PATCH, and an omitted one on
-/// PUT/PATCH is not written, so it keeps its stored value (W23).
+/// The columns to write, with PrestaShop's values
+/// (docs/prestashop/writes.md#statuses-tokens-and-dates,
+/// docs/prestashop/writes.md#per-entity-processing step 3): POST and PUT write every field (an
+/// omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the dates are the shop's
+/// now, except a sent `date_add` on PUT/PATCH, and an omitted one on PUT/PATCH is not written, so
+/// it keeps its stored value (W23).
 fn columns(
     res: &ResourceDef,
     method: Method,
@@ -177,8 +266,9 @@ fn columns(
     out
 }
 
-/// DELETE (§11.5, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`, else the path's; all
-/// or nothing when one is missing (404 code 87 naming them); a thread's messages go with it.
+/// DELETE (docs/prestashop/writes.md#delete, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`,
+/// else the path's; all or nothing when one is missing (404 code 87 naming them); a thread's
+/// messages go with it.
 pub async fn delete(
     state: &AppState,
     res: &'static ResourceDef,
@@ -189,8 +279,9 @@ pub async fn delete(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let sent = delete_ids(params, path_id);
     let tables = state.tables.clone();
-    let written = state.data_generation.clone();
+    let written = state.committed(guard.key_id);
     db::run(&state.pool, move |conn| {
+        let mut stage = Stage::Statements;
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
             let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
@@ -213,12 +304,15 @@ pub async fn delete(
             if deleted != unique.len() {
                 return Err(TxError::Api(ApiError::delete_failed(&sent)));
             }
+            writes::bump_data_generation(conn, &tables)?;
+            stage = Stage::Commit;
             Ok(())
         })
-        .map_err(ApiError::from)
-        .inspect(|_| written.bump())
+        .map_err(|error| TxFailure { error, stage })
+        .inspect(|_| written.bump(conn))
     })
-    .await?;
+    .await
+    .map_err(|f| finish(f.error, f.stage, "DELETE"))?;
     Ok(response::empty(ctx, 200))
 }
 
@@ -246,6 +340,34 @@ fn delete_ids(params: &Params, path_id: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db_error(message: &str) -> TxError {
+        TxError::Db(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_connection_lost_during_commit_or_a_timeout_is_503_never_a_rollback_answer() {
+        let lost = "Lost connection to server during query";
+        for (e, stage) in [
+            (db_error(lost), Stage::Commit),
+            (db_error(lost), Stage::Statements),
+            (
+                TxError::Unavailable(DbError::TimedOut(std::time::Duration::from_secs(8))),
+                Stage::Statements,
+            ),
+        ] {
+            let answer = finish(e, stage, "POST");
+            assert_eq!((answer.status, answer.retry_after), (503, Some(2)));
+            assert_eq!(answer.errors[0].message, crate::error::UNAVAILABLE_MESSAGE);
+        }
+        // A statement's own failure rolls the transaction back: 500 code 46, as before.
+        let answer = finish(db_error("Duplicate entry"), Stage::Statements, "POST");
+        assert_eq!((answer.status, answer.errors[0].code), (500, 46));
+    }
 
     #[test]
     fn delete_ids_come_from_the_id_parameter_first() {
