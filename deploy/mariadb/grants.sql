@@ -7,7 +7,10 @@
 --                          ps_          the shop's table prefix (THREADGATE_TABLE_PREFIX)
 --                          'threadgate'@'localhost' and the password: the account
 -- `threadgate migrate` and every `threadgate keys ...` command run with the administrator's
--- DATABASE_URL, never with this account.
+-- DATABASE_URL, never with this account. So does `threadgate tune --apply` / `--revert`
+-- (docs/tuning.md): adding or dropping threadgate's indexes on ps_customer_thread and
+-- ps_customer_message needs ALTER on those tables (MariaDB's ALTER TABLE also checks CREATE
+-- and INSERT), which this account is not given, on purpose.
 -- tests/api/deploy.rs runs the whole API through an account made by this very file.
 
 CREATE USER IF NOT EXISTS 'threadgate'@'localhost' IDENTIFIED BY 'change-me';
@@ -16,6 +19,7 @@ CREATE USER IF NOT EXISTS 'threadgate'@'localhost' IDENTIFIED BY 'change-me';
 -- snapshot), and the names the bridges and the webservice join in.
 GRANT SELECT ON `shop`.`ps_configuration` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_shop` TO 'threadgate'@'localhost';
+GRANT SELECT ON `shop`.`ps_shop_url` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_lang` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_contact` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_contact_lang` TO 'threadgate'@'localhost';
@@ -34,6 +38,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.`ps_customer_message` TO 'threadg
 GRANT SELECT ON `shop`.`ps_threadgate_key_permission` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_threadgate_key_shop` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_threadgate_state` TO 'threadgate'@'localhost';
+GRANT SELECT, UPDATE (`writes`) ON `shop`.`ps_threadgate_data_generation` TO 'threadgate'@'localhost';
 GRANT SELECT, UPDATE (`last_used`) ON `shop`.`ps_threadgate_key` TO 'threadgate'@'localhost';
 
 -- threadgate's event log (docs/events.md): every write appends its events, the watcher appends

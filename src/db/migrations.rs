@@ -42,7 +42,17 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/2026-12-06-000010_threadgate_events/up.sql"),
         include_str!("../../migrations/2026-12-06-000010_threadgate_events/down.sql"),
     ),
+    (
+        "2026-12-06-000030_threadgate_nodes",
+        include_str!("../../migrations/2026-12-06-000030_threadgate_nodes/up.sql"),
+        include_str!("../../migrations/2026-12-06-000030_threadgate_nodes/down.sql"),
+    ),
 ];
+
+/// How many migrations threadgate has (what `migrate` applies to an empty database).
+pub fn count() -> usize {
+    FILES.len()
+}
 
 /// Replaces the `ps_` prefix of every backticked table name.
 pub fn apply_prefix(sql: &str, prefix: &str) -> String {
@@ -221,6 +231,7 @@ mod tests {
             "threadgate_key_permission",
             "threadgate_key_shop",
             "threadgate_state",
+            "threadgate_data_generation",
         ] {
             assert!(names.iter().any(|n| n == t), "{t} missing");
         }

@@ -163,7 +163,11 @@ async fn feed(req: &HttpRequest, state: &AppState) -> Result<Value, FeedError> {
         params.get_str("ws_key"),
     )
     .ok_or_else(|| key_error(ApiError::no_key()))?;
-    let snapshot = state.snapshot();
+    let snapshot = state.snapshot().ok_or_else(|| {
+        key_error(ApiError::unavailable(
+            "the shop configuration is not loaded yet",
+        ))
+    })?;
     let shop = snapshot
         .shop_for_request(
             &super::request::request_host(headers),
@@ -173,7 +177,7 @@ async fn feed(req: &HttpRequest, state: &AppState) -> Result<Value, FeedError> {
     if !snapshot.webservice_enabled(shop) {
         return Err(key_error(ApiError::webservice_disabled()));
     }
-    let account = super::keys::authenticate(req, state, &key)
+    let account = super::access::authenticate(req, state, &key)
         .await
         .map_err(key_error)?
         .account;

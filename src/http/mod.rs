@@ -3,10 +3,12 @@
 //! access log, request ids and `/metrics` handler (`observe`), and the change feed
 //! (`changes`).
 
+pub mod access;
 pub mod body;
 pub mod bridges;
 pub mod changes;
-pub mod keys;
+pub mod conn;
+pub mod health;
 pub mod observe;
 pub mod request;
 pub mod response;
@@ -16,8 +18,10 @@ pub mod write;
 use actix_web::web;
 
 /// The route tree. The webservice takes every path (PrestaShop's rewrite accepts `//api/...`
-/// and `&` in the path), so it is the default service; foreign routes (bridges) go before it.
+/// and `&` in the path), so it is the default service; foreign routes (bridges, `/healthz`,
+/// `/readyz`) go before it.
 pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(health::routes);
     cfg.configure(bridges::routes);
     cfg.configure(changes::routes);
     cfg.default_service(web::to(webservice::dispatch));

@@ -1,11 +1,12 @@
-//! POST, PUT, PATCH and DELETE (spec §11, decisions W9, W12–W15, W22, W23). Parsing lives in
-//! `ingest`, the rules in `validate` and `resource::store`, the SQL in `db::writes`; this file
-//! only orders the steps and runs every write of a request in one transaction, whose last
-//! statements append the write's events (`db::events::append`, docs/events.md).
+//! POST, PUT, PATCH and DELETE (docs/prestashop/writes.md, docs/compatibility.md W9, W12–W15, W22,
+//! W23). Parsing lives in `ingest`, the rules in `validate` and `resource::store`, the SQL in
+//! `db::writes`; this file only orders the steps and runs every write of a request in one
+//! transaction, whose last statement appends the write's events (`db::events::append`,
+//! docs/events.md).
 
 use diesel::Connection;
 
-use super::keys::Guard;
+use super::access::Guard;
 use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
 use crate::db::{self, events as event_log, writes};
@@ -21,10 +22,24 @@ use crate::state::AppState;
 use crate::validate;
 
 /// A failure inside a write transaction: an API error to answer, or a database error (500
-/// code 46). Either way the transaction is rolled back.
+/// code 46). Either way the transaction is rolled back, except when the connection was lost
+/// during COMMIT or the database stopped answering: then nobody knows ([`finish`]).
+#[derive(Debug)]
 enum TxError {
     Api(ApiError),
     Db(diesel::result::Error),
+    /// The database is unavailable (no connection, no answer in time).
+    Unavailable(DbError),
+}
+
+impl std::fmt::Display for TxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TxError::Api(e) => e.fmt(f),
+            TxError::Db(e) => e.fmt(f),
+            TxError::Unavailable(e) => e.fmt(f),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for TxError {
@@ -37,7 +52,18 @@ impl From<DbError> for TxError {
     fn from(e: DbError) -> TxError {
         match e {
             DbError::Query(q) => TxError::Db(q),
-            other => TxError::Api(ApiError::from(other)),
+            DbError::Cancelled => TxError::Api(ApiError::from(e)),
+            other => TxError::Unavailable(other),
+        }
+    }
+}
+
+impl db::Fault for TxError {
+    fn unavailable_cause(&self) -> Option<String> {
+        match self {
+            TxError::Api(e) => e.unavailable_cause(),
+            TxError::Db(e) => db::fault::connection_lost(e).then(|| e.to_string()),
+            TxError::Unavailable(e) => Some(e.to_string()),
         }
     }
 }
@@ -46,12 +72,68 @@ impl From<TxError> for ApiError {
     fn from(e: TxError) -> ApiError {
         match e {
             TxError::Api(e) => e,
+            TxError::Db(e) if db::fault::connection_lost(&e) => {
+                ApiError::unavailable(e.to_string())
+            }
             TxError::Db(e) => {
                 tracing::error!(error = %e, "write failed, rolled back");
                 ApiError::save_failed()
             }
+            TxError::Unavailable(e) => ApiError::unavailable(e.to_string()),
         }
     }
+}
+
+/// A failed write transaction and where it stood.
+#[derive(Debug)]
+struct TxFailure {
+    error: TxError,
+    stage: Stage,
+}
+
+impl From<DbError> for TxFailure {
+    fn from(e: DbError) -> TxFailure {
+        TxFailure {
+            error: TxError::from(e),
+            stage: Stage::Statements,
+        }
+    }
+}
+
+impl db::Fault for TxFailure {
+    fn unavailable_cause(&self) -> Option<String> {
+        self.error.unavailable_cause()
+    }
+}
+
+/// Where a write transaction stood when it failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Still running its statements: a failure rolls everything back.
+    Statements,
+    /// Its statements succeeded and COMMIT was sent.
+    Commit,
+}
+
+/// The answer to a write that failed, and the log line when its outcome is unknown: the
+/// connection died during COMMIT (the server may have committed before it went), or the
+/// database stopped answering while the transaction ran (it may still commit). Either is
+/// answered 503, never as a success and never as a rollback.
+fn finish(e: TxError, stage: Stage, method: &str) -> ApiError {
+    use db::Fault;
+    let unknown = match (&e, stage) {
+        (TxError::Unavailable(DbError::TimedOut(_)), _) => true,
+        (e, Stage::Commit) => e.is_unavailable(),
+        _ => false,
+    };
+    if unknown {
+        tracing::error!(
+            method,
+            error = %e,
+            "write outcome unknown: the database was lost during COMMIT or did not answer in time; answered 503"
+        );
+    }
+    ApiError::from(e)
 }
 
 /// What a write tells the event log (docs/events.md): whether events are on
@@ -62,6 +144,13 @@ pub struct Outbox {
     pub enabled: bool,
     pub key: u32,
     pub notify_customer: bool,
+}
+
+/// Who writes: the key's guard (confirmed inside the transaction) and what its write appends
+/// to the event log.
+pub struct Writer {
+    pub guard: Guard,
+    pub outbox: Outbox,
 }
 
 /// Whether a created message's customer may be e-mailed: yes unless the request parameter
@@ -81,9 +170,20 @@ pub fn notify_customer(param: Option<&str>, header: Option<&str>) -> bool {
     }
 }
 
+/// The data generation's bump, then `new` appended as the transaction's last statement: the
+/// append row is one lock for every writer (appends are serialised, docs/events.md), so it is
+/// taken last and held the shortest time.
+fn append_last(
+    conn: &mut diesel::MysqlConnection,
+    tables: &db::Tables,
+    new: &[NewEvent],
+) -> Result<(), TxError> {
+    writes::bump_data_generation(conn, tables)?;
+    event_log::append(conn, tables, new)?;
+    Ok(())
+}
+
 /// POST, PUT and PATCH of the body's entities (`ingest::parse` or `ingest::parse_json`).
-// Each argument is a separate input of the dispatcher's; a struct would only rename them.
-#[allow(clippy::too_many_arguments)]
 pub async fn save(
     state: &AppState,
     res: &'static ResourceDef,
@@ -91,17 +191,18 @@ pub async fn save(
     entities: Vec<EntityInput>,
     ctx: &Ctx,
     base: &str,
-    guard: Guard,
-    outbox: Outbox,
+    writer: Writer,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     check_ids(&entities, method)?;
+    let Writer { guard, outbox } = writer;
     let now = state.shop_now();
     let tables = state.tables.clone();
     let metrics = state.metrics.clone();
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
-    // still tells the bridges' caches.
-    let written = state.data_generation.clone();
+    // still tells the bridges' caches (and, with a replica, its key's reads).
+    let written = state.committed(guard.key_id);
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
+        let mut stage = Stage::Statements;
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = entities
                 .iter()
@@ -158,22 +259,24 @@ pub async fn save(
                 }
                 rows.push(row.ok_or(diesel::result::Error::NotFound)?);
             }
-            let mut appended = 0;
-            if outbox.enabled {
-                let new = saved_events(conn, &tables, res, method, &befores, &rows, outbox)?;
-                event_log::append(conn, &tables, &new)?;
-                appended = new.len();
-            }
-            Ok((rows, appended))
+            let new = if outbox.enabled {
+                saved_events(conn, &tables, res, method, &befores, &rows, outbox)?
+            } else {
+                Vec::new()
+            };
+            append_last(conn, &tables, &new)?;
+            stage = Stage::Commit;
+            Ok((rows, new.len()))
         })
-        .map_err(ApiError::from)
+        .map_err(|error| TxFailure { error, stage })
         .map(|(rows, appended)| {
-            written.bump();
+            written.bump(conn);
             metrics.events_appended("api", appended);
             rows
         })
     })
-    .await?;
+    .await
+    .map_err(|f| finish(f.error, f.stage, method.as_str()))?;
     let mut body = Vec::with_capacity(1024);
     render::written(&mut body, ctx.format, res, &stored, base, ctx.plural_json);
     Ok(response::ok(
@@ -314,7 +417,8 @@ fn deleted_events(
     Ok(out)
 }
 
-/// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.
+/// Id rules over all entities (docs/prestashop/writes.md#per-entity-processing step 1): 91 on POST,
+/// 89 and 90 on PUT/PATCH.
 fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
     if method == Method::Post {
         if entities.iter().any(|e| e.id().is_some()) {
@@ -333,10 +437,12 @@ fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The columns to write, with PrestaShop's values (§5.3, §11.2 step 3): POST and PUT write
-/// every field (an omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the
-/// dates are the shop's now, except a sent `date_add` on PUT/PATCH, and an omitted one on
-/// PUT/PATCH is not written, so it keeps its stored value (W23).
+/// The columns to write, with PrestaShop's values
+/// (docs/prestashop/writes.md#statuses-tokens-and-dates,
+/// docs/prestashop/writes.md#per-entity-processing step 3): POST and PUT write every field (an
+/// omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the dates are the shop's
+/// now, except a sent `date_add` on PUT/PATCH, and an omitted one on PUT/PATCH is not written, so
+/// it keeps its stored value (W23).
 fn columns(
     res: &ResourceDef,
     method: Method,
@@ -361,22 +467,24 @@ fn columns(
     out
 }
 
-/// DELETE (§11.5, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`, else the path's; all
-/// or nothing when one is missing (404 code 87 naming them); a thread's messages go with it.
+/// DELETE (docs/prestashop/writes.md#delete, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`,
+/// else the path's; all or nothing when one is missing (404 code 87 naming them); a thread's
+/// messages go with it.
 pub async fn delete(
     state: &AppState,
     res: &'static ResourceDef,
     path_id: Option<&str>,
     params: &Params,
     ctx: &Ctx,
-    guard: Guard,
-    outbox: Outbox,
+    writer: Writer,
 ) -> Result<actix_web::HttpResponse, ApiError> {
+    let Writer { guard, outbox } = writer;
     let sent = delete_ids(params, path_id);
     let tables = state.tables.clone();
-    let written = state.data_generation.clone();
     let metrics = state.metrics.clone();
+    let written = state.committed(guard.key_id);
     db::run(&state.pool, move |conn| {
+        let mut stage = Stage::Statements;
         conn.transaction::<_, TxError, _>(|conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
             let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
@@ -405,16 +513,18 @@ pub async fn delete(
             if deleted != unique.len() {
                 return Err(TxError::Api(ApiError::delete_failed(&sent)));
             }
-            event_log::append(conn, &tables, &new)?;
+            append_last(conn, &tables, &new)?;
+            stage = Stage::Commit;
             Ok(new.len())
         })
-        .map_err(ApiError::from)
+        .map_err(|error| TxFailure { error, stage })
         .map(|appended| {
-            written.bump();
+            written.bump(conn);
             metrics.events_appended("api", appended);
         })
     })
-    .await?;
+    .await
+    .map_err(|f| finish(f.error, f.stage, "DELETE"))?;
     Ok(response::empty(ctx, 200))
 }
 
@@ -442,6 +552,34 @@ fn delete_ids(params: &Params, path_id: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    fn db_error(message: &str) -> TxError {
+        TxError::Db(Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    #[test]
+    fn a_connection_lost_during_commit_or_a_timeout_is_503_never_a_rollback_answer() {
+        let lost = "Lost connection to server during query";
+        for (e, stage) in [
+            (db_error(lost), Stage::Commit),
+            (db_error(lost), Stage::Statements),
+            (
+                TxError::Unavailable(DbError::TimedOut(std::time::Duration::from_secs(8))),
+                Stage::Statements,
+            ),
+        ] {
+            let answer = finish(e, stage, "POST");
+            assert_eq!((answer.status, answer.retry_after), (503, Some(2)));
+            assert_eq!(answer.errors[0].message, crate::error::UNAVAILABLE_MESSAGE);
+        }
+        // A statement's own failure rolls the transaction back: 500 code 46, as before.
+        let answer = finish(db_error("Duplicate entry"), Stage::Statements, "POST");
+        assert_eq!((answer.status, answer.errors[0].code), (500, 46));
+    }
 
     #[test]
     fn delete_ids_come_from_the_id_parameter_first() {

@@ -349,7 +349,10 @@ fn the_watcher_logs_outside_changes_once_and_never_threadgate_writes() {
     );
 
     // A second node on the same database shares the marks: nothing is logged twice.
-    let other = TestApp::with(app.db.alias(), serve_settings());
+    let other = TestApp::with(
+        TestDb::attached(&app.db.name, &app.db.url, "ps_"),
+        serve_settings(),
+    );
     assert_eq!(poll(&other), found(0));
     front_office_message(&app.db, &now);
     assert_eq!(poll(&other), found(2));
@@ -420,7 +423,7 @@ fn the_feed_pages_through_10000_events_without_gap_or_duplicate_across_a_restart
     let db = TestDb::seeded("ps_");
     let key = db.full_key();
     bulk_events(&db, 10_000);
-    let app = TestApp::with(db.alias(), serve_settings());
+    let app = TestApp::with(TestDb::attached(&db.name, &db.url, "ps_"), serve_settings());
     let mut seen: Vec<u64> = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..4 {
@@ -441,7 +444,7 @@ fn the_feed_pages_through_10000_events_without_gap_or_duplicate_across_a_restart
     }
     drop(app);
     // Another server process on the same database goes on from the cursor.
-    let app = TestApp::with(db.alias(), serve_settings());
+    let app = TestApp::with(TestDb::attached(&db.name, &db.url, "ps_"), serve_settings());
     let (rest, last) = all_events(&app, &key, cursor.as_deref());
     seen.extend(rest.iter().map(|e| e["id"].as_u64().unwrap()));
     assert_eq!(seen, (1..=10_000).collect::<Vec<u64>>());
@@ -460,7 +463,7 @@ fn a_cursor_older_than_the_oldest_kept_event_is_410() {
     let key = db.full_key();
     bulk_events(&db, 30);
     db.exec("UPDATE `ps_threadgate_event` SET created_at = UTC_TIMESTAMP(6) - INTERVAL 31 DAY WHERE id <= 20");
-    let app = TestApp::with(db.alias(), serve_settings());
+    let app = TestApp::with(TestDb::attached(&db.name, &db.url, "ps_"), serve_settings());
     let state = app.state.clone();
     let purged = actix_web::rt::System::new()
         .block_on(async move { state.purge_events().await })
@@ -503,7 +506,7 @@ fn a_key_sees_only_the_events_of_its_resources_and_shops() {
         &[Method::Post],
         &[1, 2],
     );
-    let app = TestApp::with(db.alias(), serve_settings());
+    let app = TestApp::with(TestDb::attached(&db.name, &db.url, "ps_"), serve_settings());
     let ids = |key: &str| -> Vec<u64> {
         all_events(&app, key, None)
             .0

@@ -5,6 +5,9 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod replica;
+
+pub mod own_mariadb;
 #[path = "../../support/xsd.rs"]
 pub mod xsd;
 
@@ -52,8 +55,9 @@ pub struct TestDb {
     pub name: String,
     pub url: String,
     pub tables: Tables,
-    /// Dropped with this value (false for [`TestDb::alias`]).
-    owned: bool,
+    /// On the suite's shared server (dropped at the end); a fault test's own server goes
+    /// away with its datadir.
+    shared: bool,
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -78,18 +82,41 @@ impl TestDb {
             url: url_for(&name),
             name,
             tables: Tables::new(prefix),
-            owned: true,
+            shared: true,
         }
     }
 
-    /// The same database, not dropped with this value: for a second server on it (another
-    /// node, or the same one restarted) while the first value lives.
-    pub fn alias(&self) -> TestDb {
+    /// A migrated database with the demo shop on a fault test's own server.
+    pub fn seeded_on(server: &own_mariadb::OwnMariadb, prefix: &str) -> TestDb {
+        let name = format!("tg_own_{}", unique_suffix());
+        let db = TestDb {
+            url: server.create_database(&name),
+            name,
+            tables: Tables::new(prefix),
+            shared: false,
+        };
+        let mut conn = db.conn();
+        migrations::run(&mut conn, prefix).expect("migrate");
+        seed::demo(&mut conn, &db.tables).expect("seed");
+        db
+    }
+
+    /// A handle on an existing database that is not dropped with it (a second handle on a
+    /// database, or one on a test's own server).
+    pub fn attached(name: &str, url: &str, prefix: &str) -> TestDb {
         TestDb {
-            name: self.name.clone(),
-            url: self.url.clone(),
-            tables: self.tables.clone(),
-            owned: false,
+            name: name.to_owned(),
+            url: url.to_owned(),
+            tables: Tables::new(prefix),
+            shared: false,
+        }
+    }
+
+    /// The database of `db` seen under another prefix (its tables are not there).
+    pub fn with_prefix(&self, prefix: &str) -> DbSettings {
+        DbSettings {
+            table_prefix: prefix.to_owned(),
+            ..self.settings()
         }
     }
 
@@ -155,6 +182,15 @@ impl TestDb {
     }
 }
 
+/// A suffix no other test of this process uses.
+pub fn unique_suffix() -> String {
+    format!(
+        "{}_{}",
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        rand_suffix()
+    )
+}
+
 fn rand_suffix() -> u32 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -164,7 +200,7 @@ fn rand_suffix() -> u32 {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if !self.owned {
+        if !self.shared {
             return;
         }
         if let Ok(mut admin) = MysqlConnection::establish(&url_for("mysql")) {
@@ -219,7 +255,37 @@ impl TestApp {
     }
 
     fn start(db: TestDb, settings: ServeSettings, background: bool, metrics: bool) -> TestApp {
-        let state = web::Data::new(AppState::new(&db.settings(), settings).expect("state"));
+        let db_settings = db.settings();
+        TestApp::serve(db, &db_settings, settings, background, true, metrics)
+    }
+
+    /// A server that has not read the shop configuration yet (the database is down, or its
+    /// tables are not under `db_settings`' prefix); with `background`, it waits for the
+    /// database as `threadgate serve` does.
+    pub fn unready(
+        db: TestDb,
+        db_settings: &DbSettings,
+        settings: ServeSettings,
+        background: bool,
+    ) -> TestApp {
+        TestApp::serve(db, db_settings, settings, background, false, false)
+    }
+
+    fn serve(
+        db: TestDb,
+        db_settings: &DbSettings,
+        settings: ServeSettings,
+        background: bool,
+        load: bool,
+        metrics: bool,
+    ) -> TestApp {
+        let state = web::Data::new(AppState::new(db_settings, settings).expect("state"));
+        if load {
+            let s = state.clone();
+            actix_web::rt::System::new()
+                .block_on(async move { s.refresh().await })
+                .expect("read the shop configuration");
+        }
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().unwrap().port();
         let metrics_listener =
@@ -232,9 +298,7 @@ impl TestApp {
         let s = state.clone();
         let thread = std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                if background {
-                    startup::spawn_background(s.clone());
-                }
+                let background = background.then(|| startup::spawn_background(s.clone()));
                 if let Some(l) = metrics_listener {
                     let m = s.clone();
                     let server =
@@ -247,15 +311,15 @@ impl TestApp {
                     metrics_tx.send(server.handle()).unwrap();
                     actix_web::rt::spawn(server);
                 }
-                let server = actix_web::HttpServer::new(move || startup::app(s.clone()))
-                    .on_connect(startup::no_delay)
-                    .workers(1)
-                    .disable_signals()
-                    .listen(listener)
+                let server = startup::server(vec![listener], s, Some(1))
                     .expect("listen")
+                    .disable_signals()
                     .run();
                 tx.send(server.handle()).unwrap();
                 server.await.unwrap();
+                if let Some(b) = background {
+                    b.stop().await;
+                }
             })
         });
         let handle = rx.recv().expect("server started");
