@@ -19,6 +19,7 @@ pub mod auth;
 pub mod bridge;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod error;
 pub mod http;
 pub mod ingest;

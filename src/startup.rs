@@ -123,6 +123,16 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
         )
     })?);
     spawn_background(state.clone());
+    // Webhooks and the customer's e-mail, on threads of their own (docs/events.md).
+    let delivery_stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    crate::delivery::spawn(
+        &db_settings.database_url,
+        &crate::db::Tables::new(&db_settings.table_prefix),
+        &state.settings.delivery,
+        std::sync::Arc::default(),
+        delivery_stop.clone(),
+    )
+    .context("could not start the delivery workers (webhooks, customer e-mail)")?;
 
     let metrics = match &metrics_bind {
         Some(addr) => {
@@ -146,7 +156,9 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
         // Stops with the API server: both listen for the same signals.
         actix_web::rt::spawn(m);
     }
-    server.run().await?;
+    let served = server.run().await;
+    delivery_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    served?;
     Ok(())
 }
 

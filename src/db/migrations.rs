@@ -37,6 +37,16 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/2026-12-06-000001_shop_url/up.sql"),
         include_str!("../../migrations/2026-12-06-000001_shop_url/down.sql"),
     ),
+    (
+        "2026-12-06-000010_threadgate_events",
+        include_str!("../../migrations/2026-12-06-000010_threadgate_events/up.sql"),
+        include_str!("../../migrations/2026-12-06-000010_threadgate_events/down.sql"),
+    ),
+    (
+        "2026-12-06-000011_threadgate_delivery",
+        include_str!("../../migrations/2026-12-06-000011_threadgate_delivery/up.sql"),
+        include_str!("../../migrations/2026-12-06-000011_threadgate_delivery/down.sql"),
+    ),
 ];
 
 /// Replaces the `ps_` prefix of every backticked table name.

@@ -8,6 +8,8 @@
 
 pub mod bridge;
 pub mod cache;
+pub mod delivery;
+pub mod events;
 pub mod keys;
 pub mod migrations;
 pub mod reads;
