@@ -285,7 +285,14 @@ impl Worker {
     /// One pass: every due subscription this worker can lease, then the e-mail queue.
     pub fn step(&self, conn: &mut MysqlConnection) -> anyhow::Result<StepReport> {
         let mut report = StepReport::default();
-        for id in store::due_webhooks(conn, &self.tables)? {
+        // Without the secret key nothing can be signed: leave the subscriptions to the nodes
+        // that have it.
+        let due = if self.key.is_some() {
+            store::due_webhooks(conn, &self.tables)?
+        } else {
+            Vec::new()
+        };
+        for id in due {
             if store::take_webhook_lease(
                 conn,
                 &self.tables,
@@ -315,17 +322,17 @@ impl Worker {
             return Ok(());
         };
         let lease = self.settings.delivery_lease_secs;
-        let secret = match self.key.as_ref().map(|k| k.decrypt(&sub.secret)) {
-            Some(Ok(s)) => s,
-            failure => {
-                let why = match failure {
-                    None => "no secret key is set on this node (THREADGATE_SECRET_KEY_FILE or THREADGATE_SECRET_KEY)".to_owned(),
-                    Some(Err(e)) => e.to_string(),
-                    Some(Ok(_)) => unreachable!(),
-                };
-                tracing::warn!(webhook = id, reason = %why, "webhook paused: its deliveries cannot be signed");
-                store::set_webhook_state(conn, &self.tables, id, false, &why)?;
-                self.stats.paused.fetch_add(1, Ordering::Relaxed);
+        let Some(key) = &self.key else {
+            return Ok(());
+        };
+        let secret = match key.decrypt(&sub.secret) {
+            Ok(s) => s,
+            Err(e) => {
+                // This node's key is not the one the secret was stored with: a failure like a
+                // dead receiver (retried, then paused), so a node with the right key can
+                // still deliver meanwhile.
+                report.failed += 1;
+                self.record_failure(conn, &sub, None, &e.to_string())?;
                 return Ok(());
             }
         };
@@ -337,6 +344,7 @@ impl Worker {
             &EventFilter::default(),
         )?;
         let mut position = sub.position;
+        let mut delivered = 0u64;
         for event in &events {
             report.events_seen += 1;
             if !matches(&sub, event) {
@@ -356,6 +364,7 @@ impl Worker {
             ) {
                 Ok(_) => {
                     position = event.id;
+                    delivered += 1;
                     report.delivered += 1;
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                     if !store::advance_webhook(
@@ -376,7 +385,6 @@ impl Worker {
                 }
                 Err(error) => {
                     report.failed += 1;
-                    self.stats.failed.fetch_add(1, Ordering::Relaxed);
                     if !store::advance_webhook(
                         conn,
                         &self.tables,
@@ -388,32 +396,7 @@ impl Worker {
                     )? {
                         return Ok(());
                     }
-                    let retry_in = self.backoff_ms(sub.attempts + 1);
-                    let reason = format!(
-                        "deliveries failed for more than {} s (last: {error})",
-                        self.settings.delivery_retry_secs
-                    );
-                    let failure = store::fail_webhook(
-                        conn,
-                        &self.tables,
-                        id,
-                        &self.owner,
-                        &error,
-                        retry_in,
-                        self.settings.delivery_retry_secs,
-                        &reason,
-                    )?;
-                    match failure {
-                        Some(f) if f.paused => {
-                            self.stats.paused.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(webhook = id, url = %sub.url, event = event.id, attempts = f.attempts, %reason, "webhook paused after its retry period; `threadgate webhooks resume` starts it again");
-                        }
-                        Some(f) => {
-                            self.stats.retries_scheduled.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(webhook = id, url = %sub.url, event = event.id, attempts = f.attempts, retry_in_ms = retry_in, %error, "webhook delivery failed; retrying later");
-                        }
-                        None => {}
-                    }
+                    self.record_failure(conn, &sub, Some(event.id), &error)?;
                     return Ok(());
                 }
             }
@@ -425,14 +408,53 @@ impl Worker {
         }
         let behind = store::max_event_id(conn, &self.tables)?.saturating_sub(position);
         self.stats.webhook_backlog.store(behind, Ordering::Relaxed);
-        if report.delivered > 0 {
+        if delivered > 0 {
             tracing::info!(
                 webhook = id,
-                delivered = report.delivered,
+                delivered,
                 position,
                 behind,
                 "webhook deliveries"
             );
+        }
+        Ok(())
+    }
+
+    /// Counts and logs a failed delivery and schedules the retry, or pauses the subscription
+    /// once it has failed for the whole retry period.
+    fn record_failure(
+        &self,
+        conn: &mut MysqlConnection,
+        sub: &WebhookRow,
+        event: Option<u64>,
+        error: &str,
+    ) -> anyhow::Result<()> {
+        self.stats.failed.fetch_add(1, Ordering::Relaxed);
+        let retry_in = self.backoff_ms(sub.attempts + 1);
+        let reason = format!(
+            "deliveries failed for more than {} s (last: {error})",
+            self.settings.delivery_retry_secs
+        );
+        let failure = store::fail_webhook(
+            conn,
+            &self.tables,
+            sub.id,
+            &self.owner,
+            error,
+            retry_in,
+            self.settings.delivery_retry_secs,
+            &reason,
+        )?;
+        match failure {
+            Some(f) if f.paused => {
+                self.stats.paused.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(webhook = sub.id, url = %sub.url, event, attempts = f.attempts, %reason, "webhook paused after its retry period; `threadgate webhooks resume` starts it again");
+            }
+            Some(f) => {
+                self.stats.retries_scheduled.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(webhook = sub.id, url = %sub.url, event, attempts = f.attempts, retry_in_ms = retry_in, %error, "webhook delivery failed; retrying later");
+            }
+            None => {}
         }
         Ok(())
     }
@@ -655,7 +677,7 @@ pub fn spawn(
 ) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
     let key = secret_key(&settings.secret)?;
     if key.is_none() {
-        tracing::info!("no secret key set (THREADGATE_SECRET_KEY_FILE): webhooks cannot be signed and are paused if any is due");
+        tracing::info!("no secret key set (THREADGATE_SECRET_KEY_FILE or THREADGATE_SECRET_KEY): this node delivers no webhooks (e-mails still go out)");
     }
     let node = format!(
         "{}-{}-{:08x}",

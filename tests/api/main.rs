@@ -17,6 +17,7 @@ mod root;
 mod safety;
 mod seed;
 mod single;
+mod webhooks;
 mod writes;
 mod writes_json;
 mod xsd_fixtures;
