@@ -775,3 +775,117 @@ fn tempdir() -> std::path::PathBuf {
     // aiosmtpd's Mailbox creates the maildir only where nothing exists yet.
     dir.join("maildir")
 }
+
+/// `threadgate webhooks ...` on `db`, with the secret key file `key_file`: (status, stdout,
+/// stderr).
+fn cli(db: &TestDb, key_file: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_threadgate"))
+        .arg("webhooks")
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("THREADGATE_TABLE_PREFIX", &db.tables.prefix)
+        .env("THREADGATE_SECRET_KEY_FILE", key_file)
+        .env_remove("THREADGATE_SECRET_KEY")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn the_webhooks_commands_show_the_secret_once_and_store_it_encrypted() {
+    let db = TestDb::seeded("ps_");
+    append(&db, "thread.created", 1, None, "shop", "{}");
+    let key_file = tempdir().with_file_name("secret.key");
+    let receiver = Receiver::start(0);
+    let url = receiver.url();
+
+    let (ok, out, err) = cli(
+        &db,
+        &key_file,
+        &[
+            "add",
+            "--url",
+            &url,
+            "--events",
+            "message.created,thread.*",
+            "--shop",
+            "1",
+        ],
+    );
+    assert!(ok, "{err}");
+    let secret = out.trim_end().to_owned();
+    assert_eq!(out, format!("{secret}\n"), "the secret is the only line");
+    assert!(secret.starts_with("whsec_") && secret.len() == 70);
+    assert!(err.contains("created"), "{err}");
+    let key = SecretKey::read_file(&key_file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let mut conn = db.conn();
+    let row = store::get_webhook(&mut conn, &db.tables, 1)
+        .unwrap()
+        .unwrap();
+    assert!(!row.secret.contains(&secret[6..]));
+    assert_eq!(key.decrypt(&row.secret).unwrap(), secret);
+    assert_eq!(row.events, ["message.created", "thread.*"]);
+    assert_eq!(
+        (row.shop, row.position),
+        (Some(1), 1),
+        "starts after the newest event"
+    );
+
+    let (ok, out, _) = cli(&db, &key_file, &["list", "--json"]);
+    assert!(ok);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["id"], 1);
+    assert_eq!(list[0]["url"], url.as_str());
+    assert_eq!(list[0]["state"], "active");
+    assert_eq!(list[0]["position"], 1);
+    assert!(!out.contains(&secret[6..]) && !out.contains(&row.secret));
+
+    let (ok, out, err) = cli(&db, &key_file, &["test", "1"]);
+    assert!(ok, "{err}");
+    assert_eq!(out, format!("webhook #1: {url} answered HTTP 200\n"));
+    let got = receiver.received();
+    assert_eq!(got[0].header("X-Threadgate-Event-Type"), "webhook.test");
+    verify(&secret, &got[0]);
+
+    let (ok, out, _) = cli(&db, &key_file, &["pause", "1"]);
+    assert!(ok);
+    assert!(out.starts_with(&format!("#1  PAUSED  {url}\n")), "{out}");
+    assert!(out.contains("    paused: paused by an operator\n"), "{out}");
+    let (ok, out, _) = cli(&db, &key_file, &["replay", "1", "--from", "0", "--json"]);
+    assert!(ok);
+    let row: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (row["state"].as_str(), row["position"].as_u64()),
+        (Some("active"), Some(0))
+    );
+    let (ok, _, err) = cli(
+        &db,
+        &key_file,
+        &["add", "--url", "ftp://x", "--events", "*"],
+    );
+    assert!(!ok);
+    assert!(err.contains("is not an http:// or https:// URL"), "{err}");
+    let (ok, _, err) = cli(
+        &db,
+        &key_file,
+        &["add", "--url", &url, "--events", "message.sent"],
+    );
+    assert!(!ok);
+    assert!(err.contains("unknown event type \"message.sent\""), "{err}");
+    let (ok, out, _) = cli(&db, &key_file, &["remove", "1"]);
+    assert!(ok);
+    assert_eq!(out, "webhook #1 removed\n");
+    let (ok, _, err) = cli(&db, &key_file, &["remove", "1"]);
+    assert!(!ok);
+    assert!(err.contains("no webhook #1"), "{err}");
+}
