@@ -129,7 +129,7 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
         &db_settings.database_url,
         &crate::db::Tables::new(&db_settings.table_prefix),
         &state.settings.delivery,
-        std::sync::Arc::default(),
+        state.metrics.delivery.clone(),
         delivery_stop.clone(),
     )
     .context("could not start the delivery workers (webhooks, customer e-mail)")?;

@@ -12,7 +12,7 @@
 pub mod mail;
 pub mod sign;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +25,7 @@ use crate::db::delivery::{self as store, NewMail, WebhookRow};
 use crate::db::events::{self, Event, EventFilter};
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::Tables;
+use crate::metrics::DeliveryStats;
 use sign::SecretKey;
 
 /// The event types a subscription may ask for.
@@ -143,20 +144,6 @@ pub fn wants_mail(event: &Event) -> bool {
     employee > 0 && private == 0 && notify
 }
 
-/// Counters since the start, logged and shown by `/metrics` when it is served.
-#[derive(Debug, Default)]
-pub struct Stats {
-    pub delivered: AtomicU64,
-    pub failed: AtomicU64,
-    pub retries_scheduled: AtomicU64,
-    pub paused: AtomicU64,
-    pub mails_sent: AtomicU64,
-    pub mails_failed: AtomicU64,
-    /// The last queue depths seen: events the subscriptions are behind, pending e-mails.
-    pub webhook_backlog: AtomicU64,
-    pub mail_backlog: AtomicU64,
-}
-
 /// What one [`Worker::step`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct StepReport {
@@ -181,7 +168,7 @@ pub struct Worker {
     key: Option<SecretKey>,
     agent: ureq::Agent,
     owner: String,
-    pub stats: Arc<Stats>,
+    pub stats: Arc<DeliveryStats>,
 }
 
 /// The secret key from the settings: the key itself, else the file (read, never created).
@@ -259,12 +246,12 @@ impl Worker {
             key,
             agent,
             owner,
-            stats: Arc::new(Stats::default()),
+            stats: Arc::new(DeliveryStats::default()),
         }
     }
 
     /// Shares counters with other workers (the threads of one node).
-    pub fn with_stats(mut self, stats: Arc<Stats>) -> Worker {
+    pub fn with_stats(mut self, stats: Arc<DeliveryStats>) -> Worker {
         self.stats = stats;
         self
     }
@@ -672,7 +659,7 @@ pub fn spawn(
     database_url: &str,
     tables: &Tables,
     settings: &DeliverySettings,
-    stats: Arc<Stats>,
+    stats: Arc<DeliveryStats>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
     let key = secret_key(&settings.secret)?;

@@ -356,6 +356,18 @@ fn a_failing_receiver_gets_the_events_later_in_order() {
         .unwrap();
     assert_eq!((row.attempts, row.failures, row.delivered), (0, 3, 4));
     assert!(row.last_error.is_none() && row.failing_since.is_none());
+    // What `/metrics` shows.
+    let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let s = &worker.stats;
+    assert_eq!(
+        (
+            n(&s.delivered),
+            n(&s.failed),
+            n(&s.retries_scheduled),
+            n(&s.webhook_backlog)
+        ),
+        (4, 3, 3, 0)
+    );
 }
 
 #[test]
