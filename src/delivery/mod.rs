@@ -22,6 +22,7 @@ use rand::Rng;
 
 use crate::config::DeliverySettings;
 use crate::db::delivery::{self as store, NewMail, WebhookRow};
+// The event log's read side: `read_events` below is the only caller.
 use crate::db::events::{self, Event, EventFilter};
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::Tables;
@@ -37,6 +38,17 @@ pub const EVENT_TYPES: [&str; 6] = [
     "message.updated",
     "message.deleted",
 ];
+
+/// Up to `limit` events after `after`, in id order, as the change feed reads them (every
+/// event, whatever its resource or shop: the subscriptions filter).
+pub fn read_events(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    after: u64,
+    limit: u32,
+) -> diesel::QueryResult<Vec<Event>> {
+    events::page(conn, tables, after, limit, &EventFilter::default())
+}
 
 /// Checks a subscription's `--events` list: known types, `thread.*`, `message.*` or `*`.
 pub fn parse_event_types(list: &[String]) -> Result<Vec<String>, String> {
@@ -323,12 +335,11 @@ impl Worker {
                 return Ok(());
             }
         };
-        let events = events::page(
+        let events = read_events(
             conn,
             &self.tables,
             sub.position,
             self.settings.delivery_batch.max(1),
-            &EventFilter::default(),
         )?;
         let mut position = sub.position;
         let mut delivered = 0u64;
@@ -457,12 +468,11 @@ impl Worker {
             // Follow the log even when e-mails are off, so turning them on later never
             // sends mails for replies made while they were off.
             loop {
-                let events = events::page(
+                let events = read_events(
                     conn,
                     &self.tables,
                     position,
                     self.settings.delivery_batch.max(1),
-                    &EventFilter::default(),
                 )?;
                 let Some(last) = events.last() else { break };
                 let last = last.id;

@@ -166,17 +166,11 @@ fn append(db: &TestDb, kind: &str, thread: u32, message: Option<u32>, source: &s
 
 fn event_ids(db: &TestDb) -> Vec<u64> {
     let mut conn = db.conn();
-    threadgate::db::events::page(
-        &mut conn,
-        &db.tables,
-        0,
-        10_000,
-        &threadgate::db::events::EventFilter::default(),
-    )
-    .unwrap()
-    .into_iter()
-    .map(|e| e.id)
-    .collect()
+    threadgate::delivery::read_events(&mut conn, &db.tables, 0, 10_000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
 }
 
 /// Adds a subscription; returns its id and its secret.
