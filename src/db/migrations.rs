@@ -49,6 +49,11 @@ const FILES: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// How many migrations threadgate has (what `migrate` applies to an empty database).
+pub fn count() -> usize {
+    FILES.len()
+}
+
 /// Replaces the `ps_` prefix of every backticked table name.
 pub fn apply_prefix(sql: &str, prefix: &str) -> String {
     sql.replace("`ps_", &format!("`{prefix}"))

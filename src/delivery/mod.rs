@@ -672,7 +672,19 @@ pub fn spawn(
     stats: Arc<DeliveryStats>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<Vec<std::thread::JoinHandle<()>>> {
-    let key = secret_key(&settings.secret)?;
+    let key = match secret_key(&settings.secret) {
+        // Named but not created yet (`webhooks add` creates it): no webhook can exist.
+        Err(e)
+            if matches!(
+                e.downcast_ref::<sign::KeyError>(),
+                Some(sign::KeyError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound
+            ) =>
+        {
+            tracing::info!(error = %e, "the secret key file does not exist yet");
+            None
+        }
+        other => other?,
+    };
     if key.is_none() {
         tracing::info!("no secret key set (THREADGATE_SECRET_KEY_FILE or THREADGATE_SECRET_KEY): this node delivers no webhooks (e-mails still go out)");
     }
