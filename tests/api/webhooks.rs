@@ -895,3 +895,59 @@ fn the_webhooks_commands_show_the_secret_once_and_store_it_encrypted() {
     assert!(!ok);
     assert!(err.contains("no webhook #1"), "{err}");
 }
+
+/// `threadgate serve` runs the delivery workers: a subscription added with the command gets an
+/// event appended while the server runs, and the secret never shows in the log.
+#[test]
+fn serve_delivers_with_its_own_workers() {
+    let db = TestDb::seeded("ps_");
+    let key_file = tempdir().with_file_name("secret.key");
+    let receiver = Receiver::start(0);
+    let (ok, out, err) = cli(
+        &db,
+        &key_file,
+        &["add", "--url", &receiver.url(), "--events", "*"],
+    );
+    assert!(ok, "{err}");
+    let secret = out.trim_end().to_owned();
+    let log = tempdir().with_file_name("serve.log");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_threadgate"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("THREADGATE_TABLE_PREFIX", "ps_")
+        .env("THREADGATE_BIND", "127.0.0.1:0")
+        .env("THREADGATE_WORKERS", "1")
+        .env("THREADGATE_POOL_SIZE", "1")
+        .env("THREADGATE_SECRET_KEY_FILE", &key_file)
+        .env("THREADGATE_DELIVERY_POLL_MS", "50")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("run threadgate serve");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    append(&db, "message.created", 1, Some(1), "shop", "{}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.delivered_ids().is_empty() {
+        assert!(Instant::now() < deadline, "no delivery within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    verify(&secret, &receiver.received()[0]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap();
+        if text.contains("webhook deliveries") || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(text.contains("webhook deliveries"), "{text}");
+    assert!(!text.contains(&secret[6..]), "the secret is logged");
+}
