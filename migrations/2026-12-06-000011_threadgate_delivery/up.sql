@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS `ps_threadgate_webhook` (
   PRIMARY KEY (`id_webhook`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
--- The e-mail sender's position in the log and its lease (one row).
+-- The e-mail sender's position in the log and its lease (one row). It starts at the newest
+-- event: e-mails go out for replies made after `migrate`, never for older ones.
 CREATE TABLE IF NOT EXISTS `ps_threadgate_mail_cursor` (
   `id` tinyint(1) unsigned NOT NULL,
   `position` bigint(20) unsigned NOT NULL DEFAULT '0',
@@ -39,7 +40,8 @@ CREATE TABLE IF NOT EXISTS `ps_threadgate_mail_cursor` (
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
-INSERT IGNORE INTO `ps_threadgate_mail_cursor` (`id`, `position`) VALUES (1, 0);
+INSERT IGNORE INTO `ps_threadgate_mail_cursor` (`id`, `position`)
+  SELECT 1, COALESCE(MAX(`id`), 0) FROM `ps_threadgate_event`;
 
 -- One row per customer e-mail to send (an employee's public reply made through the API):
 -- `pending` until sent (`sent`), given up after the retry period (`failed`), or not to be sent

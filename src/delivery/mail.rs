@@ -271,6 +271,8 @@ pub fn send(
     mail: &Rendered,
 ) -> Result<(), String> {
     let message = Message::builder()
+        // `<random@this host>`, as mail servers expect of every message.
+        .message_id(None)
         .from(from)
         .to(to)
         .subject(mail.subject.clone())

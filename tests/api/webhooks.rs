@@ -640,6 +640,7 @@ fn the_customer_gets_the_reply_e_mail_through_smtp() {
         "{m}"
     );
     assert!(m.contains("Content-Type: multipart/alternative;"), "{m}");
+    assert!(m.lines().any(|l| l.starts_with("Message-ID: <")), "{m}");
     let (text, html) = parts(m);
     assert_eq!(
         text,
