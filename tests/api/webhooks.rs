@@ -568,9 +568,14 @@ fn mail_settings(port: u16) -> DeliverySettings {
 
 /// Posts an employee's public reply to thread 1 and appends its event; returns its id.
 fn reply(app: &TestApp, key: &str, text: &str, data: &str) -> u32 {
+    reply_to(app, key, 1, text, data)
+}
+
+/// Posts an employee's public reply to `thread` and appends its event; returns its id.
+fn reply_to(app: &TestApp, key: &str, thread: u32, text: &str, data: &str) -> u32 {
     let r = app.raw(
         &format!("POST /api/customer_messages HTTP/1.1\r\nAuthorization: {}", basic(key)),
-        format!("<prestashop><customer_message><id_customer_thread>1</id_customer_thread><id_employee>1</id_employee><message>{text}</message></customer_message></prestashop>").as_bytes(),
+        format!("<prestashop><customer_message><id_customer_thread>{thread}</id_customer_thread><id_employee>1</id_employee><message>{text}</message></customer_message></prestashop>").as_bytes(),
     );
     assert_eq!(r.status, 201, "{}", r.text());
     let body = r.text();
@@ -578,7 +583,7 @@ fn reply(app: &TestApp, key: &str, text: &str, data: &str) -> u32 {
     let id: u32 = body[start..start + body[start..].find(']').unwrap()]
         .parse()
         .unwrap();
-    append(&app.db, "message.created", 1, Some(id), "api", data);
+    append(&app.db, "message.created", thread, Some(id), "api", data);
     id
 }
 
@@ -661,6 +666,26 @@ fn the_customer_gets_the_reply_e_mail_through_smtp() {
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].state, "sent");
     assert_eq!(queue[0].recipient.as_deref(), Some("pub@prestashop.com"));
+
+    // A thread in French (id_lang 2) gets the French e-mail, from the contact's French name.
+    reply_to(&app, &key, 3, "Votre colis est parti.", NOTIFY);
+    step_until(&worker, &mut conn, || mails(&dir).len() == 2);
+    let m = &mails(&dir)[1];
+    assert!(m.contains("X-RcptTo: marie@example.com"), "{m}");
+    assert!(
+        m.contains("From: \"Service client\" <support@example.com>"),
+        "{m}"
+    );
+    assert_eq!(
+        subject(m),
+        "Une réponse à votre message est disponible #ct3 #tcZx9Yw8Vu7Ts6"
+    );
+    let (text, _) = parts(m);
+    assert!(
+        text.starts_with("Bonjour Marie Curie,\n\nVotre colis est parti.\n"),
+        "{text}"
+    );
+    assert!(text.contains("Pour répondre, veuillez utiliser ce lien : http://localhost/index.php?controller=contact&id_customer_thread=3&token=Zx9Yw8Vu7Ts6"), "{text}");
 }
 
 #[test]
@@ -723,6 +748,37 @@ fn mails_are_not_sent_for_replies_made_while_they_were_off() {
     assert!(store::all_mails(&mut conn, &app.db.tables)
         .unwrap()
         .is_empty());
+}
+
+/// The `Subject:` header, unfolded, its RFC 2047 `=?utf-8?b?...?=` words decoded.
+fn subject(mail: &str) -> String {
+    use base64::Engine as _;
+    let start = mail.find("\nSubject: ").expect("a subject") + "\nSubject: ".len();
+    let mut raw = String::new();
+    for (i, line) in mail[start..].split('\n').enumerate() {
+        if i > 0 && !line.starts_with(' ') {
+            break;
+        }
+        raw.push_str(line);
+    }
+    raw.split(' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            match w
+                .strip_prefix("=?utf-8?b?")
+                .and_then(|w| w.strip_suffix("?="))
+            {
+                Some(b64) => String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .unwrap(),
+                )
+                .unwrap(),
+                None => w.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The decoded text/plain and text/html parts of a stored multipart/alternative e-mail.
