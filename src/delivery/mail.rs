@@ -327,6 +327,130 @@ mod tests {
         }
     }
 
+    fn shop(rows: &[(&str, Option<u32>, &str)]) -> ShopSnapshot {
+        ShopSnapshot {
+            shops: vec![crate::db::shop::Shop {
+                id: 1,
+                group: 1,
+                active: true,
+                name: "Shop".into(),
+            }],
+            config: rows
+                .iter()
+                .map(|(name, shop, value)| crate::db::shop::ConfigRow {
+                    name: (*name).into(),
+                    shop_group: None,
+                    shop: *shop,
+                    value: Some((*value).into()),
+                })
+                .collect(),
+            ..ShopSnapshot::default()
+        }
+    }
+
+    fn settings() -> DeliverySettings {
+        #[derive(clap::Parser)]
+        struct Args {
+            #[command(flatten)]
+            delivery: DeliverySettings,
+        }
+        <Args as clap::Parser>::parse_from(["test"]).delivery
+    }
+
+    #[test]
+    fn smtp_settings_come_from_the_shop_unless_overridden() {
+        let smtp = shop(&[
+            ("PS_MAIL_METHOD", None, "2"),
+            ("PS_MAIL_SERVER", None, "smtp.example.com"),
+            ("PS_MAIL_SMTP_PORT", None, "2525"),
+            ("PS_MAIL_SMTP_ENCRYPTION", None, "tls"),
+            ("PS_MAIL_USER", None, "shop"),
+            ("PS_MAIL_PASSWD", None, "secret"),
+            // The shop's own row wins over the global one.
+            ("PS_MAIL_SERVER", Some(1), "smtp.shop1.example.com"),
+        ]);
+        assert_eq!(
+            smtp_config(&settings(), &smtp, 1),
+            Ok(SmtpConfig {
+                host: "smtp.shop1.example.com".into(),
+                port: 2525,
+                encryption: "tls".into(),
+                user: "shop".into(),
+                password: "secret".into(),
+            })
+        );
+        let mut over = settings();
+        over.smtp_host = Some("127.0.0.1".into());
+        over.smtp_port = Some(1025);
+        over.smtp_encryption = Some("off".into());
+        let c = smtp_config(&over, &smtp, 1).unwrap();
+        assert_eq!(
+            (
+                c.host.as_str(),
+                c.port,
+                c.encryption.as_str(),
+                c.user.as_str()
+            ),
+            ("127.0.0.1", 1025, "off", "shop")
+        );
+        // PHP's mail(): the local mail server; 3: the shop sends nothing.
+        let php = smtp_config(
+            &settings(),
+            &shop(&[
+                ("PS_MAIL_METHOD", None, "1"),
+                ("PS_MAIL_SERVER", None, "ignored"),
+            ]),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                php.host.as_str(),
+                php.port,
+                php.encryption.as_str(),
+                php.user.as_str()
+            ),
+            ("localhost", 25, "off", "")
+        );
+        assert_eq!(
+            smtp_config(&settings(), &shop(&[("PS_MAIL_METHOD", None, "3")]), 1),
+            Err(NoMail::ShopSendsNone)
+        );
+        // ssl without a port: 465.
+        let ssl = smtp_config(
+            &settings(),
+            &shop(&[
+                ("PS_MAIL_METHOD", None, "2"),
+                ("PS_MAIL_SERVER", None, "h"),
+                ("PS_MAIL_SMTP_ENCRYPTION", None, "SSL"),
+            ]),
+            1,
+        )
+        .unwrap();
+        assert_eq!((ssl.port, ssl.encryption.as_str()), (465, "ssl"));
+    }
+
+    #[test]
+    fn the_link_is_the_shops_contact_page_with_the_threads_token() {
+        let mut s = shop(&[("PS_SSL_ENABLED", None, "1")]);
+        s.urls = vec![crate::db::shop::ShopUrl {
+            shop: 1,
+            domain: "shop.example".into(),
+            domain_ssl: "secure.shop.example".into(),
+            uri: "/fr/".into(),
+            main: true,
+        }];
+        assert_eq!(
+            thread_link(&s, &ctx("fr")),
+            "https://secure.shop.example/fr/index.php?controller=contact&id_customer_thread=7&token=abcdef123456"
+        );
+        s.config.clear();
+        assert_eq!(
+            thread_link(&s, &ctx("fr")),
+            "http://shop.example/fr/index.php?controller=contact&id_customer_thread=7&token=abcdef123456"
+        );
+    }
+
     #[test]
     fn the_reply_is_rendered_in_the_threads_language_with_its_markers() {
         let link = "https://shop.example/index.php?controller=contact&id_customer_thread=7&token=abcdef123456";
