@@ -14,6 +14,10 @@
 #   stop_mariadb                         clean shutdown of the server start_mariadb started
 #   mariadb_sql SQL                      run SQL as root on that server
 #   mariadb_url [DBNAME]                 its URL in the form diesel's MysqlConnection accepts
+#   ensure_smtp_sink                     the e-mail tests' loopback SMTP server (aiosmtpd, pinned
+#                                        with hashes in tests/smtp/requirements.txt) in a venv
+#                                        under .threadgate/tools; exports
+#                                        THREADGATE_TEST_SMTP_PYTHON (its python)
 #
 # Safe under `set -euo pipefail`. Settings (environment):
 #   TG_MARIADB_EPHEMERAL=1       throwaway server: flush the redo log once a second, not per commit
@@ -297,4 +301,31 @@ stop_process() {
   done
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
+}
+
+# aiosmtpd in a small venv of its own (.threadgate/tools/smtp-venv), reinstalled only when
+# tests/smtp/requirements.txt changes; the wheels are kept so a reinstall needs no network.
+ensure_smtp_sink() {
+  local root tools req venv wheels stamp want
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  tools="$root/.threadgate/tools"
+  req="$root/tests/smtp/requirements.txt"
+  venv="$tools/smtp-venv" wheels="$tools/smtp-wheels" stamp="$tools/smtp-venv.stamp"
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    command -v python3 >/dev/null 2>&1 || die "python3 not found (the e-mail tests need Python 3.8+ with venv)"
+    mkdir -p "$tools"
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    local pip=("$venv/bin/python" -m pip --disable-pip-version-check --no-input --cache-dir "$tools/pip-cache")
+    local install=("${pip[@]}" install --no-index --find-links "$wheels" --require-hashes --no-deps --only-binary=:all: -r "$req")
+    if ! "${install[@]}" >"$tools/smtp-pip.log" 2>&1; then
+      "${pip[@]}" download --require-hashes --no-deps --only-binary=:all: -d "$wheels" -r "$req" >>"$tools/smtp-pip.log" 2>&1 ||
+        { cat "$tools/smtp-pip.log" >&2; die "pip download of the SMTP test server failed (log above)"; }
+      "${install[@]}" >>"$tools/smtp-pip.log" 2>&1 || { cat "$tools/smtp-pip.log" >&2; die "pip install of the SMTP test server failed (log above)"; }
+    fi
+    printf '%s\n' "$want" >"$stamp"
+  fi
+  THREADGATE_TEST_SMTP_PYTHON="$venv/bin/python"
+  export THREADGATE_TEST_SMTP_PYTHON
 }

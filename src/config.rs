@@ -253,6 +253,107 @@ pub struct ServeSettings {
     /// feed cursor older than the oldest kept event is answered 410.
     #[arg(long, env = "THREADGATE_EVENTS_RETENTION_DAYS", default_value_t = 30)]
     pub events_retention_days: u32,
+
+    /// Delivery of events: webhooks and the customer's e-mail (docs/events.md).
+    #[command(flatten)]
+    pub delivery: DeliverySettings,
+}
+
+/// The server's secret key, which encrypts the webhooks' signing secrets in the database
+/// (docs/events.md, "Signatures"). One of the two is needed to add webhooks and to deliver.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SecretKeySettings {
+    /// File holding the secret key (64 hex digits); `webhooks add` creates it (mode 0600)
+    /// when it does not exist. Every node that delivers needs the same key.
+    #[arg(long, env = "THREADGATE_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<std::path::PathBuf>,
+
+    /// The secret key itself (64 hex digits), instead of a file.
+    #[arg(long, env = "THREADGATE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+}
+
+/// How events are delivered: webhooks and the customer's e-mail on a shop reply.
+#[derive(Args, Debug, Clone)]
+pub struct DeliverySettings {
+    #[command(flatten)]
+    pub secret: SecretKeySettings,
+
+    /// Delivery threads on this node (each with its own database connection, never the API's
+    /// pool); 0: this node delivers nothing (other nodes on the database still do).
+    #[arg(long, env = "THREADGATE_DELIVERY_WORKERS", default_value_t = 2)]
+    pub delivery_workers: usize,
+
+    /// Milliseconds between two looks for work when there was none.
+    #[arg(long, env = "THREADGATE_DELIVERY_POLL_MS", default_value_t = 500)]
+    pub delivery_poll_ms: u64,
+
+    /// Events read from the log per subscription and turn.
+    #[arg(long, env = "THREADGATE_DELIVERY_BATCH", default_value_t = 100)]
+    pub delivery_batch: u32,
+
+    /// Milliseconds a webhook request (connect, send, answer) or an SMTP exchange may take.
+    #[arg(long, env = "THREADGATE_DELIVERY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub delivery_timeout_ms: u64,
+
+    /// Seconds a node holds a subscription (or the e-mail queue) before another may take it
+    /// over; renewed after each delivery.
+    #[arg(long, env = "THREADGATE_DELIVERY_LEASE_SECS", default_value_t = 60)]
+    pub delivery_lease_secs: u64,
+
+    /// First retry delay in milliseconds; doubled on each failure, with jitter.
+    #[arg(long, env = "THREADGATE_DELIVERY_BACKOFF_MS", default_value_t = 1_000)]
+    pub delivery_backoff_ms: u64,
+
+    /// Longest retry delay in milliseconds.
+    #[arg(
+        long,
+        env = "THREADGATE_DELIVERY_BACKOFF_MAX_MS",
+        default_value_t = 600_000
+    )]
+    pub delivery_backoff_max_ms: u64,
+
+    /// Seconds of failures after which a subscription is paused (and an e-mail given up).
+    #[arg(long, env = "THREADGATE_DELIVERY_RETRY_SECS", default_value_t = 86_400)]
+    pub delivery_retry_secs: u64,
+
+    /// Send the customer PrestaShop's `reply_msg` e-mail when an employee's public reply is
+    /// created through the API (`on` or `off`).
+    #[arg(long, env = "THREADGATE_REPLY_MAIL", default_value = "off", value_parser = parse_on_off)]
+    pub reply_mail: bool,
+
+    /// SMTP server, instead of the shop's `PS_MAIL_SERVER`.
+    #[arg(long, env = "THREADGATE_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+
+    /// SMTP port, instead of the shop's `PS_MAIL_SMTP_PORT`.
+    #[arg(long, env = "THREADGATE_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+
+    /// `off`, `tls` (STARTTLS) or `ssl` (TLS from the start), instead of the shop's
+    /// `PS_MAIL_SMTP_ENCRYPTION`.
+    #[arg(long, env = "THREADGATE_SMTP_ENCRYPTION")]
+    pub smtp_encryption: Option<String>,
+
+    /// SMTP user, instead of the shop's `PS_MAIL_USER`.
+    #[arg(long, env = "THREADGATE_SMTP_USER")]
+    pub smtp_user: Option<String>,
+
+    /// SMTP password, instead of the shop's `PS_MAIL_PASSWD`.
+    #[arg(long, env = "THREADGATE_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+
+    /// Sender address, instead of the thread's contact's (or the shop's `PS_SHOP_EMAIL`).
+    #[arg(long, env = "THREADGATE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" | "yes" => Ok(true),
+        "off" | "0" | "false" | "no" => Ok(false),
+        _ => Err(format!("expected on or off, not {s:?}")),
+    }
 }
 
 /// `on` or `off`.

@@ -26,6 +26,7 @@ pub mod bridge;
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod delivery;
 pub mod error;
 pub mod events;
 pub mod http;

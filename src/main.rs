@@ -1,11 +1,11 @@
-//! The `threadgate` command: serve, migrate, seed, tune, keys.
+//! The `threadgate` command: serve, migrate, seed, tune, keys, events, webhooks.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use diesel::Connection;
 
 use threadgate::auth::admin::{self, CreateKey};
-use threadgate::config::{Argon2Settings, DbSettings, ServeSettings};
+use threadgate::config::{Argon2Settings, DbSettings, SecretKeySettings, ServeSettings};
 use threadgate::db::{migrations, schema, tune, Tables};
 use threadgate::resource::Method;
 use threadgate::telemetry::LogFormat;
@@ -94,6 +94,77 @@ enum Command {
         json: bool,
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage webhook subscriptions (docs/events.md, "Webhooks").
+    Webhooks {
+        /// Print JSON instead of text meant for people.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Subscribe a URL to events; prints the signing secret (once) as the only line on stdout.
+    Add {
+        #[command(flatten)]
+        db: DbSettings,
+        #[command(flatten)]
+        secret: SecretKeySettings,
+        /// Where to POST the events (http:// or https://).
+        #[arg(long)]
+        url: String,
+        /// Event types, comma-separated: message.created, thread.updated, ..., thread.*,
+        /// message.* or *.
+        #[arg(long, value_delimiter = ',', required = true)]
+        events: Vec<String>,
+        /// Only this resource's events: customer_threads or customer_messages.
+        #[arg(long)]
+        resource: Option<String>,
+        /// Only this shop's events.
+        #[arg(long)]
+        shop: Option<u32>,
+    },
+    /// List subscriptions: position, state, last error, deliveries (never the secret).
+    List {
+        #[command(flatten)]
+        db: DbSettings,
+    },
+    /// Delete a subscription.
+    Remove {
+        #[command(flatten)]
+        db: DbSettings,
+        id: u32,
+    },
+    /// Stop delivering to a subscription (its position is kept).
+    Pause {
+        #[command(flatten)]
+        db: DbSettings,
+        id: u32,
+    },
+    /// Deliver again from where the subscription stopped, at once.
+    Resume {
+        #[command(flatten)]
+        db: DbSettings,
+        id: u32,
+    },
+    /// POST a signed `webhook.test` event to the subscription's URL now and print the answer.
+    Test {
+        #[command(flatten)]
+        db: DbSettings,
+        #[command(flatten)]
+        secret: SecretKeySettings,
+        id: u32,
+    },
+    /// Deliver again every event after CURSOR (an event id; 0: the whole log that is kept).
+    Replay {
+        #[command(flatten)]
+        db: DbSettings,
+        id: u32,
+        #[arg(long = "from")]
+        from: String,
     },
 }
 
@@ -338,6 +409,7 @@ fn main() -> anyhow::Result<()> {
                     no_updates,
                 },
         } => watch_cost(&db, polls, !no_updates),
+        Command::Webhooks { json, command } => webhooks(json, command),
     }
 }
 
@@ -602,4 +674,198 @@ fn keys_import(json: bool, db: &DbSettings, argon2: &Argon2Settings) -> anyhow::
         report.disabled.len()
     );
     Ok(())
+}
+
+fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
+    use threadgate::db::delivery as store;
+    use threadgate::delivery::{self, sign};
+    let open = |db: &DbSettings| -> anyhow::Result<(diesel::MysqlConnection, Tables)> {
+        Ok((connect(db)?, Tables::new(&db.table_prefix)))
+    };
+    let missing = |id: u32| anyhow::anyhow!("no webhook #{id} (threadgate webhooks list)");
+    let resume = matches!(command, WebhooksCommand::Resume { .. });
+    let show = |conn: &mut diesel::MysqlConnection, tables: &Tables, id: u32| {
+        let row = store::get_webhook(conn, tables, id)?.ok_or_else(|| missing(id))?;
+        let max = store::max_event_id(conn, tables)?;
+        if json {
+            print_json(&row)
+        } else {
+            print_webhooks(&[row], max);
+            Ok(())
+        }
+    };
+    match command {
+        WebhooksCommand::Add {
+            db,
+            secret,
+            url,
+            events,
+            resource,
+            shop,
+        } => {
+            delivery::check_url(&url).map_err(anyhow::Error::msg)?;
+            let events = delivery::parse_event_types(&events).map_err(anyhow::Error::msg)?;
+            if let Some(r) = resource.as_deref() {
+                anyhow::ensure!(
+                    r == "customer_threads" || r == "customer_messages",
+                    "--resource must be customer_threads or customer_messages"
+                );
+            }
+            let key = match (&secret.secret_key, &secret.secret_key_file) {
+                (Some(k), _) => sign::SecretKey::parse(k)?,
+                (None, Some(path)) => {
+                    let (key, created) = sign::SecretKey::read_or_create_file(path)?;
+                    if created {
+                        eprintln!(
+                            "secret key file {} created: every node that serves needs it",
+                            path.display()
+                        );
+                    }
+                    key
+                }
+                (None, None) => anyhow::bail!(
+                    "set THREADGATE_SECRET_KEY_FILE (or --secret-key-file): the key that \
+                     encrypts webhook secrets in the database (docs/events.md)"
+                ),
+            };
+            let (mut conn, tables) = open(&db)?;
+            let plain = sign::new_secret();
+            let stored = key.encrypt(&plain);
+            let id = store::insert_webhook(
+                &mut conn,
+                &tables,
+                &store::NewWebhook {
+                    url: &url,
+                    events: &events,
+                    resource: resource.as_deref(),
+                    shop,
+                    secret: &stored,
+                },
+            )?;
+            if json {
+                return print_json(&serde_json::json!({ "id": id, "secret": plain }));
+            }
+            eprintln!("webhook #{id} added; its signing secret is shown once and stored encrypted");
+            println!("{plain}");
+            Ok(())
+        }
+        WebhooksCommand::List { db } => {
+            let (mut conn, tables) = open(&db)?;
+            let rows = store::list_webhooks(&mut conn, &tables)?;
+            if json {
+                return print_json(&rows);
+            }
+            let max = store::max_event_id(&mut conn, &tables)?;
+            print_webhooks(&rows, max);
+            Ok(())
+        }
+        WebhooksCommand::Remove { db, id } => {
+            let (mut conn, tables) = open(&db)?;
+            if !store::remove_webhook(&mut conn, &tables, id)? {
+                return Err(missing(id));
+            }
+            if json {
+                return print_json(&serde_json::json!({ "id": id, "removed": true }));
+            }
+            println!("webhook #{id} removed");
+            Ok(())
+        }
+        WebhooksCommand::Pause { db, id } | WebhooksCommand::Resume { db, id } => {
+            let (mut conn, tables) = open(&db)?;
+            if !store::set_webhook_state(&mut conn, &tables, id, resume, "paused by an operator")? {
+                return Err(missing(id));
+            }
+            show(&mut conn, &tables, id)
+        }
+        WebhooksCommand::Test { db, secret, id } => {
+            let (mut conn, tables) = open(&db)?;
+            let row = store::get_webhook(&mut conn, &tables, id)?.ok_or_else(|| missing(id))?;
+            let key = delivery::secret_key(&secret)?.ok_or_else(|| {
+                anyhow::anyhow!("set THREADGATE_SECRET_KEY_FILE (or --secret-key-file) to sign")
+            })?;
+            let plain = key.decrypt(&row.secret)?;
+            let body = serde_json::to_vec(&serde_json::json!({
+                "id": 0,
+                "type": "webhook.test",
+                "created_at": chrono::Utc::now()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "data": { "id_webhook": id },
+            }))?;
+            let agent = delivery::http_agent(std::time::Duration::from_secs(10));
+            let result = delivery::post(&agent, &row.url, &plain, id, "0", "webhook.test", &body);
+            if json {
+                return print_json(&match &result {
+                    Ok(status) => serde_json::json!({ "id": id, "ok": true, "status": status }),
+                    Err(e) => serde_json::json!({ "id": id, "ok": false, "error": e }),
+                });
+            }
+            match result {
+                Ok(status) => {
+                    println!("webhook #{id}: {} answered HTTP {status}", row.url);
+                    Ok(())
+                }
+                Err(e) => anyhow::bail!("webhook #{id}: {}: {e}", row.url),
+            }
+        }
+        WebhooksCommand::Replay { db, id, from } => {
+            let after: u64 = from.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "--from must be an event id (the events after it are delivered again)"
+                )
+            })?;
+            let (mut conn, tables) = open(&db)?;
+            if !store::replay_webhook(&mut conn, &tables, id, after)? {
+                return Err(missing(id));
+            }
+            if !json {
+                eprintln!("webhook #{id} will deliver again every event after #{after}");
+            }
+            show(&mut conn, &tables, id)
+        }
+    }
+}
+
+fn print_webhooks(rows: &[threadgate::db::delivery::WebhookRow], newest_event: u64) {
+    if rows.is_empty() {
+        println!("no webhooks");
+    }
+    for w in rows {
+        let mut filters = vec![format!("events {}", w.events.join(","))];
+        if let Some(r) = &w.resource {
+            filters.push(format!("resource {r}"));
+        }
+        if let Some(s) = w.shop {
+            filters.push(format!("shop {s}"));
+        }
+        println!(
+            "#{id}  {state}  {url}",
+            id = w.id,
+            state = w.state.to_uppercase(),
+            url = w.url
+        );
+        println!("    {}", filters.join("; "));
+        println!(
+            "    position: event #{} ({} behind), {} delivered, {} failed attempts",
+            w.position,
+            newest_event.saturating_sub(w.position),
+            w.delivered,
+            w.failures
+        );
+        if let Some(reason) = &w.state_reason {
+            println!("    paused: {reason}");
+        }
+        if let Some(e) = &w.last_error {
+            println!(
+                "    last error: {e} ({} attempts since {}, next {})",
+                w.attempts,
+                w.failing_since.as_deref().unwrap_or("?"),
+                w.next_attempt_at.as_deref().unwrap_or("-")
+            );
+        }
+        println!(
+            "    created {} UTC, last delivery {}",
+            w.created_at,
+            w.last_delivered_at.as_deref().unwrap_or("never")
+        );
+    }
 }

@@ -9,12 +9,15 @@
 //!   r2d2's event hooks, and statements and their errors through diesel's per-connection
 //!   instrumentation, so `db::run` needs no edit;
 //! - read at scrape time ([`Sampled`]): the pool's size and idle connections, the key cache's
-//!   and the bridges' read caches' hits and misses (each cache's `stats()`, `crate::cache`).
+//!   and the bridges' read caches' hits and misses (each cache's `stats()`, `crate::cache`);
+//! - counted by the delivery workers ([`DeliveryStats`]): webhook deliveries, failures,
+//!   retries and pauses, customer e-mails, and the queue depths they last saw.
 //!
 //! Label values are bounded: routes and methods come from fixed lists, never from the path.
 //! No actix here: the `http` layer serves [`Metrics::encode`] on its own bind address.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -225,6 +228,82 @@ impl Collector for SampledCollector {
     }
 }
 
+/// The delivery workers' numbers (`delivery`), read at scrape time.
+#[derive(Debug, Default)]
+pub struct DeliveryStats {
+    pub delivered: AtomicU64,
+    pub failed: AtomicU64,
+    pub retries_scheduled: AtomicU64,
+    pub paused: AtomicU64,
+    pub mails_sent: AtomicU64,
+    pub mails_failed: AtomicU64,
+    /// Events the last subscription worked on is behind the log's newest (an upper bound:
+    /// events its filters skip count too).
+    pub webhook_backlog: AtomicU64,
+    /// Customer e-mails waiting to be sent (or retried).
+    pub mail_backlog: AtomicU64,
+}
+
+#[derive(Debug)]
+struct DeliveryCollector(Arc<DeliveryStats>);
+
+impl Collector for DeliveryCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let d = &self.0;
+        let e = &mut encoder;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        counter(
+            e,
+            "threadgate_webhook_deliveries",
+            "Webhook requests answered 2xx",
+            get(&d.delivered),
+        )?;
+        counter(
+            e,
+            "threadgate_webhook_failures",
+            "Webhook requests that failed (an error, a timeout or a non-2xx answer)",
+            get(&d.failed),
+        )?;
+        counter(
+            e,
+            "threadgate_webhook_retries",
+            "Webhook retries scheduled after a failure",
+            get(&d.retries_scheduled),
+        )?;
+        counter(
+            e,
+            "threadgate_webhook_pauses",
+            "Subscriptions paused at the end of their retry period",
+            get(&d.paused),
+        )?;
+        counter(
+            e,
+            "threadgate_reply_mails_sent",
+            "Customer e-mails sent on shop replies",
+            get(&d.mails_sent),
+        )?;
+        counter(
+            e,
+            "threadgate_reply_mail_failures",
+            "Customer e-mail attempts that failed",
+            get(&d.mails_failed),
+        )?;
+        gauge(
+            e,
+            "threadgate_webhook_backlog_events",
+            "Events a subscription was last seen behind the log",
+            get(&d.webhook_backlog),
+        )?;
+        gauge(
+            e,
+            "threadgate_reply_mail_backlog",
+            "Customer e-mails waiting to be sent",
+            get(&d.mail_backlog),
+        )?;
+        Ok(())
+    }
+}
+
 /// The pool's own numbers: r2d2's checkout events and diesel's statement events.
 #[derive(Debug)]
 pub struct DbStats {
@@ -297,6 +376,8 @@ pub struct Metrics {
     watcher_polls: Family<OutcomeLabels, Counter>,
     watcher_last_poll: Gauge,
     pub db: Arc<DbStats>,
+    /// Shared with this server's delivery workers.
+    pub delivery: Arc<DeliveryStats>,
     sampled: Arc<SampledCollector>,
 }
 
@@ -380,6 +461,8 @@ impl Metrics {
         );
         let sampled = Arc::new(SampledCollector::default());
         registry.register_collector(Box::new(sampled.clone()));
+        let delivery = Arc::new(DeliveryStats::default());
+        registry.register_collector(Box::new(DeliveryCollector(delivery.clone())));
         Metrics {
             registry,
             requests,
@@ -390,6 +473,7 @@ impl Metrics {
             watcher_polls,
             watcher_last_poll,
             db,
+            delivery,
             sampled,
         }
     }
@@ -484,6 +568,8 @@ mod tests {
             "threadgate_replica_state{state=\"serving\"} 0",
             "threadgate_replica_state{state=\"lagging\"} 1",
             "threadgate_replica_state{state=\"down\"} 0",
+            "threadgate_webhook_deliveries_total 0",
+            "threadgate_reply_mail_backlog 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }

@@ -408,6 +408,14 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
         tracing::debug!(error = %e, "shop configuration not read at start-up");
     }
     let background = spawn_background(state.clone());
+    // Webhooks and the customer's e-mail, on threads of their own (docs/events.md).
+    let delivery = crate::delivery::spawn(
+        &db_settings.database_url,
+        &crate::db::Tables::new(&db_settings.table_prefix),
+        &state.settings.delivery,
+        state.metrics.delivery.clone(),
+    )
+    .context("could not start the delivery workers (webhooks, customer e-mail)")?;
 
     let metrics = metrics_server(&state, metrics_bind.as_deref())?;
     let listeners = self::bind(&bind).map_err(|e| bind_error(&bind, e))?;
@@ -426,6 +434,7 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
 
     log_drained(&state, &at_signal);
     background.stop().await;
+    delivery.stop(Duration::from_secs(grace.max(1))).await;
     close_pool(state).await;
     Ok(())
 }

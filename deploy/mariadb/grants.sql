@@ -46,6 +46,13 @@ GRANT SELECT, UPDATE (`last_used`) ON `shop`.`ps_threadgate_key` TO 'threadgate'
 GRANT SELECT, INSERT, DELETE ON `shop`.`ps_threadgate_event` TO 'threadgate'@'localhost';
 GRANT SELECT, UPDATE ON `shop`.`ps_threadgate_event_state` TO 'threadgate'@'localhost';
 
+-- Delivery of events (docs/events.md): the workers read the event log (granted above), move
+-- the subscriptions' positions and leases, and queue and mark the customer e-mails.
+-- Subscriptions are added and removed by `threadgate webhooks` with the administrator's account.
+GRANT SELECT, UPDATE ON `shop`.`ps_threadgate_webhook` TO 'threadgate'@'localhost';
+GRANT SELECT, UPDATE ON `shop`.`ps_threadgate_mail_cursor` TO 'threadgate'@'localhost';
+GRANT SELECT, INSERT, UPDATE ON `shop`.`ps_threadgate_mail` TO 'threadgate'@'localhost';
+
 -- Only with THREADGATE_AUTH_SOURCE=prestashop (keys read from the shop's own tables):
 -- GRANT SELECT ON `shop`.`ps_webservice_account` TO 'threadgate'@'localhost';
 -- GRANT SELECT ON `shop`.`ps_webservice_permission` TO 'threadgate'@'localhost';

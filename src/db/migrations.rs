@@ -43,6 +43,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/2026-12-06-000010_threadgate_events/down.sql"),
     ),
     (
+        "2026-12-06-000011_threadgate_delivery",
+        include_str!("../../migrations/2026-12-06-000011_threadgate_delivery/up.sql"),
+        include_str!("../../migrations/2026-12-06-000011_threadgate_delivery/down.sql"),
+    ),
+    (
         "2026-12-06-000030_threadgate_nodes",
         include_str!("../../migrations/2026-12-06-000030_threadgate_nodes/up.sql"),
         include_str!("../../migrations/2026-12-06-000030_threadgate_nodes/down.sql"),

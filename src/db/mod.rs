@@ -11,6 +11,7 @@
 //! again without a restart of threadgate.
 
 pub mod bridge;
+pub mod delivery;
 pub mod events;
 pub mod fault;
 pub mod key_store;

@@ -85,7 +85,10 @@ fn migrate_on_a_prestashop_8_database_changes_no_shop_table_and_the_api_works() 
             "shop8_threadgate_key",
             "shop8_threadgate_key_permission",
             "shop8_threadgate_key_shop",
-            "shop8_threadgate_state"
+            "shop8_threadgate_mail",
+            "shop8_threadgate_mail_cursor",
+            "shop8_threadgate_state",
+            "shop8_threadgate_webhook"
         ]
     );
     assert!(migrations::run(&mut db.conn(), PREFIX).unwrap().is_empty());

@@ -34,6 +34,7 @@ mod safety;
 mod seed;
 mod single;
 mod tune;
+mod webhooks;
 mod writes;
 mod writes_json;
 mod xsd_fixtures;
