@@ -480,112 +480,13 @@ pub fn poll(
 ) -> QueryResult<Polled> {
     conn.transaction(|conn| {
         let marks = read_marks(conn, tables)?;
-        let t = tables.name("customer_thread");
-        let m = tables.name("customer_message");
         if !marks.ready {
-            let rows = Sql::new(format!(
-                "SELECT CAST(COALESCE(MAX(id_customer_thread), 0) AS CHAR), CAST(MAX(date_upd) AS CHAR), \
-                 (SELECT CAST(COALESCE(MAX(id_customer_message), 0) AS CHAR) FROM {m}) FROM {t}"
-            ))
-            .load(conn)?;
-            let r = rows.first().cloned().unwrap_or(TextRow(vec![None; 3]));
-            let mark = r.0[1].clone().map(|d| min_date(d, shop_now));
-            let mut next = Marks {
-                last_thread: num(&r.0[0]),
-                last_message: num(&r.0[2]),
-                mark: mark.clone(),
-                ..marks.clone()
-            };
-            if let Some(floor) = mark.as_deref().and_then(watch::lookback_floor) {
-                let mut q = Sql::new(format!(
-                    "SELECT {THREAD_COLUMNS} FROM {t} WHERE date_upd >= "
-                ));
-                q.bind_text(floor)
-                    .push(" ORDER BY date_upd DESC, id_customer_thread DESC LIMIT ")
-                    .bind_int(watch::MAX_WINDOW as i64);
-                let seen: Vec<(u64, String)> = q
-                    .load(conn)?
-                    .iter()
-                    .map(thread_row)
-                    .map(|r| (r.id, r.date_upd))
-                    .collect();
-                next.pending.window =
-                    watch::next_window(&[], &seen, mark.as_deref().unwrap_or_default());
-            }
-            if lock(conn, tables)? != marks.version {
-                return Ok(Polled {
-                    skipped: true,
-                    ..Polled::default()
-                });
-            }
-            write_marks(conn, tables, &next)?;
-            return Ok(Polled {
-                started: true,
-                ..Polled::default()
-            });
+            return first_poll(conn, tables, &marks, shop_now);
         }
-
-        // New threads, by id (skipped ids looked for again).
-        let mut q = Sql::new(format!(
-            "SELECT {THREAD_COLUMNS} FROM {t} WHERE id_customer_thread > "
-        ));
-        q.bind_int(marks.last_thread as i64);
-        if !marks.pending.threads.is_empty() {
-            q.push(" OR id_customer_thread IN ");
-            in_list(&mut q, marks.pending.threads.iter().map(|g| g.0));
-        }
-        q.push(" ORDER BY id_customer_thread LIMIT ")
-            .bind_int(watch::BATCH);
-        let new_threads: Vec<ThreadRow> = q.load(conn)?.iter().map(thread_row).collect();
-
-        // New messages, by id, with their thread's shop.
-        let mut q = Sql::new(format!(
-            "SELECT CAST(m.id_customer_message AS CHAR), CAST(COALESCE(m.id_customer_thread, 0) AS CHAR), \
-             CAST(COALESCE(t.id_shop, 0) AS CHAR), CAST(COALESCE(m.id_employee, 0) AS CHAR), CAST(m.private AS CHAR) \
-             FROM {m} m LEFT JOIN {t} t ON t.id_customer_thread = m.id_customer_thread WHERE m.id_customer_message > "
-        ));
-        q.bind_int(marks.last_message as i64);
-        if !marks.pending.messages.is_empty() {
-            q.push(" OR m.id_customer_message IN ");
-            in_list(&mut q, marks.pending.messages.iter().map(|g| g.0));
-        }
-        q.push(" ORDER BY m.id_customer_message LIMIT ")
-            .bind_int(watch::BATCH);
-        let new_messages: Vec<(u64, u64, u32, u64, bool)> = q
-            .load(conn)?
-            .iter()
-            .map(|r| {
-                (
-                    num(&r.0[0]),
-                    num(&r.0[1]),
-                    num(&r.0[2]),
-                    num(&r.0[3]),
-                    num::<i64>(&r.0[4]) != 0,
-                )
-            })
-            .collect();
-
-        // Changed threads, by date_upd.
-        let mut q = Sql::new(format!("SELECT {THREAD_COLUMNS} FROM {t}"));
-        match (&marks.pending.after, marks.mark.as_deref().and_then(watch::lookback_floor)) {
-            (Some((d, id)), _) => {
-                q.push(" WHERE date_upd > ")
-                    .bind_text(d.as_str())
-                    .push(" OR (date_upd = ")
-                    .bind_text(d.as_str())
-                    .push(" AND id_customer_thread > ")
-                    .bind_int(*id as i64)
-                    .push(")");
-            }
-            (None, Some(floor)) => {
-                q.push(" WHERE date_upd >= ").bind_text(floor);
-            }
-            (None, None) => {}
-        }
-        q.push(" ORDER BY date_upd, id_customer_thread LIMIT ")
-            .bind_int(watch::BATCH);
+        let new_threads = new_threads(conn, tables, &marks)?;
+        let new_messages = new_messages(conn, tables, &marks)?;
         let changed: Vec<ThreadRow> = if scan_updates {
-            q.load(conn)?.iter().map(thread_row).collect()
+            changed_threads(conn, tables, &marks)?
         } else {
             Vec::new()
         };
@@ -600,102 +501,15 @@ pub fn poll(
             .iter()
             .filter(|r| !window.contains(&(r.id, r.date_upd.as_str())))
             .collect();
-
-        // What the log already has, in this same snapshot.
-        let thread_ids: Vec<u64> = new_threads
-            .iter()
-            .chain(fresh.iter().copied())
-            .map(|r| r.id)
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        let mut known = logged_thread_marks(conn, tables, &thread_ids)?;
-        let logged_messages = logged_message_ids(conn, tables, &new_messages)?;
-
-        let mut out = Vec::new();
-        for r in &new_threads {
-            if known.contains_key(&r.id) {
-                continue;
-            }
-            out.push(NewEvent {
-                kind: Kind::ThreadCreated,
-                thread: r.id as u32,
-                message: None,
-                shop: r.shop,
-                source: Source::Shop,
-                data: Some(events::thread_data(None, &r.status, &r.date_upd)),
-            });
-            known.insert(r.id, Some((r.status.clone(), r.date_upd.clone())));
-        }
-        for (id, thread, shop, employee, private) in &new_messages {
-            if logged_messages.contains(id) {
-                continue;
-            }
-            out.push(NewEvent {
-                kind: Kind::MessageCreated,
-                thread: *thread as u32,
-                message: Some(*id as u32),
-                shop: *shop,
-                source: Source::Shop,
-                data: Some(events::message_created_data(*employee, *private, false)),
-            });
-        }
-        for r in fresh {
-            let last = known.get(&r.id).cloned().flatten();
-            if last.as_ref().is_some_and(|(_, d)| *d == r.date_upd) {
-                continue;
-            }
-            let mut fields = Vec::new();
-            if last.as_ref().is_some_and(|(s, _)| *s != r.status) {
-                fields.push("status");
-            }
-            fields.push("date_upd");
-            out.push(NewEvent {
-                kind: Kind::ThreadUpdated,
-                thread: r.id as u32,
-                message: None,
-                shop: r.shop,
-                source: Source::Shop,
-                data: Some(events::thread_data(Some(&fields), &r.status, &r.date_upd)),
-            });
-            known.insert(r.id, Some((r.status.clone(), r.date_upd.clone())));
-        }
-
-        // The next marks.
-        let mut next = marks.clone();
-        let found: Vec<u64> = new_threads.iter().map(|r| r.id).collect();
-        (next.last_thread, next.pending.threads) =
-            watch::advance(marks.last_thread, &marks.pending.threads, &found, marks.now);
-        let found: Vec<u64> = new_messages.iter().map(|r| r.0).collect();
-        (next.last_message, next.pending.messages) = watch::advance(
-            marks.last_message,
-            &marks.pending.messages,
-            &found,
-            marks.now,
+        let out = outside_events(conn, tables, &new_threads, &new_messages, &fresh)?;
+        let next = next_marks(
+            &marks,
+            &new_threads,
+            &new_messages,
+            &changed,
+            shop_now,
+            scan_updates,
         );
-        let seen_max = changed.iter().map(|r| r.date_upd.clone()).max();
-        next.mark = match (marks.mark.clone(), seen_max) {
-            (Some(a), Some(b)) => Some(if b > a { b } else { a }),
-            (a, b) => a.or(b),
-        }
-        .map(|d| min_date(d, shop_now));
-        next.pending.after = if !scan_updates {
-            marks.pending.after.clone()
-        } else if changed.len() as i64 == watch::BATCH {
-            changed.last().map(|r| (r.date_upd.clone(), r.id))
-        } else {
-            None
-        };
-        let seen: Vec<(u64, String)> = changed
-            .iter()
-            .map(|r| (r.id, r.date_upd.clone()))
-            .collect();
-        next.pending.window = watch::next_window(
-            &marks.pending.window,
-            &seen,
-            next.mark.as_deref().unwrap_or_default(),
-        );
-
         if lock(conn, tables)? != marks.version {
             return Ok(Polled {
                 skipped: true,
@@ -709,6 +523,256 @@ pub fn poll(
             ..Polled::default()
         })
     })
+}
+
+/// The first poll on a database: the marks are set to what exists, nothing is reported.
+fn first_poll(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    marks: &Marks,
+    shop_now: &str,
+) -> QueryResult<Polled> {
+    let t = tables.name("customer_thread");
+    let m = tables.name("customer_message");
+    let rows = Sql::new(format!(
+        "SELECT CAST(COALESCE(MAX(id_customer_thread), 0) AS CHAR), CAST(MAX(date_upd) AS CHAR), \
+         (SELECT CAST(COALESCE(MAX(id_customer_message), 0) AS CHAR) FROM {m}) FROM {t}"
+    ))
+    .load(conn)?;
+    let r = rows.first().cloned().unwrap_or(TextRow(vec![None; 3]));
+    let mark = r.0[1].clone().map(|d| min_date(d, shop_now));
+    let mut next = Marks {
+        last_thread: num(&r.0[0]),
+        last_message: num(&r.0[2]),
+        mark: mark.clone(),
+        ..marks.clone()
+    };
+    if let Some(floor) = mark.as_deref().and_then(watch::lookback_floor) {
+        let mut q = Sql::new(format!(
+            "SELECT {THREAD_COLUMNS} FROM {t} WHERE date_upd >= "
+        ));
+        q.bind_text(floor)
+            .push(" ORDER BY date_upd DESC, id_customer_thread DESC LIMIT ")
+            .bind_int(watch::MAX_WINDOW as i64);
+        let seen: Vec<(u64, String)> = q
+            .load(conn)?
+            .iter()
+            .map(thread_row)
+            .map(|r| (r.id, r.date_upd))
+            .collect();
+        next.pending.window = watch::next_window(&[], &seen, mark.as_deref().unwrap_or_default());
+    }
+    if lock(conn, tables)? != marks.version {
+        return Ok(Polled {
+            skipped: true,
+            ..Polled::default()
+        });
+    }
+    write_marks(conn, tables, &next)?;
+    Ok(Polled {
+        started: true,
+        ..Polled::default()
+    })
+}
+
+/// New threads, by id (skipped ids looked for again).
+fn new_threads(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    marks: &Marks,
+) -> QueryResult<Vec<ThreadRow>> {
+    let t = tables.name("customer_thread");
+    let mut q = Sql::new(format!(
+        "SELECT {THREAD_COLUMNS} FROM {t} WHERE id_customer_thread > "
+    ));
+    q.bind_int(marks.last_thread as i64);
+    if !marks.pending.threads.is_empty() {
+        q.push(" OR id_customer_thread IN ");
+        in_list(&mut q, marks.pending.threads.iter().map(|g| g.0));
+    }
+    q.push(" ORDER BY id_customer_thread LIMIT ")
+        .bind_int(watch::BATCH);
+    Ok(q.load(conn)?.iter().map(thread_row).collect())
+}
+
+/// A new message as the watcher reads it: (id, thread, shop, employee, private).
+type MessageRow = (u64, u64, u32, u64, bool);
+
+/// New messages, by id, with their thread's shop.
+fn new_messages(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    marks: &Marks,
+) -> QueryResult<Vec<MessageRow>> {
+    let t = tables.name("customer_thread");
+    let m = tables.name("customer_message");
+    let mut q = Sql::new(format!(
+        "SELECT CAST(m.id_customer_message AS CHAR), CAST(COALESCE(m.id_customer_thread, 0) AS CHAR), \
+         CAST(COALESCE(t.id_shop, 0) AS CHAR), CAST(COALESCE(m.id_employee, 0) AS CHAR), CAST(m.private AS CHAR) \
+         FROM {m} m LEFT JOIN {t} t ON t.id_customer_thread = m.id_customer_thread WHERE m.id_customer_message > "
+    ));
+    q.bind_int(marks.last_message as i64);
+    if !marks.pending.messages.is_empty() {
+        q.push(" OR m.id_customer_message IN ");
+        in_list(&mut q, marks.pending.messages.iter().map(|g| g.0));
+    }
+    q.push(" ORDER BY m.id_customer_message LIMIT ")
+        .bind_int(watch::BATCH);
+    Ok(q.load(conn)?
+        .iter()
+        .map(|r| {
+            (
+                num(&r.0[0]),
+                num(&r.0[1]),
+                num(&r.0[2]),
+                num(&r.0[3]),
+                num::<i64>(&r.0[4]) != 0,
+            )
+        })
+        .collect())
+}
+
+/// Changed threads, by date_upd.
+fn changed_threads(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    marks: &Marks,
+) -> QueryResult<Vec<ThreadRow>> {
+    let t = tables.name("customer_thread");
+    let mut q = Sql::new(format!("SELECT {THREAD_COLUMNS} FROM {t}"));
+    match (
+        &marks.pending.after,
+        marks.mark.as_deref().and_then(watch::lookback_floor),
+    ) {
+        (Some((d, id)), _) => {
+            q.push(" WHERE date_upd > ")
+                .bind_text(d.as_str())
+                .push(" OR (date_upd = ")
+                .bind_text(d.as_str())
+                .push(" AND id_customer_thread > ")
+                .bind_int(*id as i64)
+                .push(")");
+        }
+        (None, Some(floor)) => {
+            q.push(" WHERE date_upd >= ").bind_text(floor);
+        }
+        (None, None) => {}
+    }
+    q.push(" ORDER BY date_upd, id_customer_thread LIMIT ")
+        .bind_int(watch::BATCH);
+    Ok(q.load(conn)?.iter().map(thread_row).collect())
+}
+
+/// The `shop` events of what a poll found, less what the log already has (read in the same
+/// snapshot).
+fn outside_events(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    new_threads: &[ThreadRow],
+    new_messages: &[MessageRow],
+    fresh: &[&ThreadRow],
+) -> QueryResult<Vec<NewEvent>> {
+    let thread_ids: Vec<u64> = new_threads
+        .iter()
+        .chain(fresh.iter().copied())
+        .map(|r| r.id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut known = logged_thread_marks(conn, tables, &thread_ids)?;
+    let logged_messages = logged_message_ids(conn, tables, new_messages)?;
+
+    let mut out = Vec::new();
+    for r in new_threads {
+        if known.contains_key(&r.id) {
+            continue;
+        }
+        out.push(NewEvent {
+            kind: Kind::ThreadCreated,
+            thread: r.id as u32,
+            message: None,
+            shop: r.shop,
+            source: Source::Shop,
+            data: Some(events::thread_data(None, &r.status, &r.date_upd)),
+        });
+        known.insert(r.id, Some((r.status.clone(), r.date_upd.clone())));
+    }
+    for (id, thread, shop, employee, private) in new_messages {
+        if logged_messages.contains(id) {
+            continue;
+        }
+        out.push(NewEvent {
+            kind: Kind::MessageCreated,
+            thread: *thread as u32,
+            message: Some(*id as u32),
+            shop: *shop,
+            source: Source::Shop,
+            data: Some(events::message_created_data(*employee, *private, false)),
+        });
+    }
+    for r in fresh {
+        let last = known.get(&r.id).cloned().flatten();
+        if last.as_ref().is_some_and(|(_, d)| *d == r.date_upd) {
+            continue;
+        }
+        let mut fields = Vec::new();
+        if last.as_ref().is_some_and(|(s, _)| *s != r.status) {
+            fields.push("status");
+        }
+        fields.push("date_upd");
+        out.push(NewEvent {
+            kind: Kind::ThreadUpdated,
+            thread: r.id as u32,
+            message: None,
+            shop: r.shop,
+            source: Source::Shop,
+            data: Some(events::thread_data(Some(&fields), &r.status, &r.date_upd)),
+        });
+        known.insert(r.id, Some((r.status.clone(), r.date_upd.clone())));
+    }
+    Ok(out)
+}
+
+/// The marks after a poll that found these rows.
+fn next_marks(
+    marks: &Marks,
+    new_threads: &[ThreadRow],
+    new_messages: &[MessageRow],
+    changed: &[ThreadRow],
+    shop_now: &str,
+    scan_updates: bool,
+) -> Marks {
+    let mut next = marks.clone();
+    let found: Vec<u64> = new_threads.iter().map(|r| r.id).collect();
+    (next.last_thread, next.pending.threads) =
+        watch::advance(marks.last_thread, &marks.pending.threads, &found, marks.now);
+    let found: Vec<u64> = new_messages.iter().map(|r| r.0).collect();
+    (next.last_message, next.pending.messages) = watch::advance(
+        marks.last_message,
+        &marks.pending.messages,
+        &found,
+        marks.now,
+    );
+    let seen_max = changed.iter().map(|r| r.date_upd.clone()).max();
+    next.mark = match (marks.mark.clone(), seen_max) {
+        (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+        (a, b) => a.or(b),
+    }
+    .map(|d| min_date(d, shop_now));
+    next.pending.after = if !scan_updates {
+        marks.pending.after.clone()
+    } else if changed.len() as i64 == watch::BATCH {
+        changed.last().map(|r| (r.date_upd.clone(), r.id))
+    } else {
+        None
+    };
+    let seen: Vec<(u64, String)> = changed.iter().map(|r| (r.id, r.date_upd.clone())).collect();
+    next.pending.window = watch::next_window(
+        &marks.pending.window,
+        &seen,
+        next.mark.as_deref().unwrap_or_default(),
+    );
+    next
 }
 
 /// The (status, date_upd) of the last thread event logged per thread (`None` for a thread
