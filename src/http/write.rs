@@ -2,7 +2,7 @@
 //! `ingest`, the rules in `validate` and `resource::store`, the SQL in `db::writes`; this file
 //! only orders the steps and runs every write of a request in one transaction.
 
-use diesel::Connection;
+use diesel::MysqlConnection;
 
 use super::keys::Guard;
 use super::response::{self, Ctx};
@@ -133,8 +133,72 @@ fn finish(e: TxError, stage: Stage, method: &str) -> ApiError {
     ApiError::from(e)
 }
 
-/// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17).
+/// Runs `f` in one transaction ([`writes::begin`] .. [`writes::commit`]); any failure rolls it
+/// back. A connection found lost is not rolled back (the server rolls back a transaction whose
+/// connection closes, and `db::run` discards the connection); a ROLLBACK that fails on a live
+/// connection makes the failure an outage, so that connection is discarded too and never goes
+/// back to the pool inside a transaction.
+fn transaction<T>(
+    conn: &mut MysqlConnection,
+    f: impl FnOnce(&mut MysqlConnection) -> Result<T, TxError>,
+) -> Result<T, TxFailure> {
+    use db::Fault;
+    writes::begin(conn).map_err(|e| TxFailure {
+        error: TxError::Db(e),
+        stage: Stage::Statements,
+    })?;
+    let (result, stage) = match f(conn) {
+        Ok(v) => (
+            writes::commit(conn).map(|()| v).map_err(TxError::Db),
+            Stage::Commit,
+        ),
+        Err(e) => (Err(e), Stage::Statements),
+    };
+    result.map_err(|error| {
+        let error = if error.is_unavailable() {
+            error
+        } else {
+            match writes::rollback(conn) {
+                Ok(()) => error,
+                Err(e) => {
+                    tracing::error!(error = %error, rollback = %e, "ROLLBACK failed; the connection is discarded");
+                    TxError::Unavailable(DbError::Unavailable(format!("ROLLBACK failed: {e}")))
+                }
+            }
+        };
+        TxFailure { error, stage }
+    })
+}
+
+/// An entity checked in memory, before any statement: the columns to write.
+type Planned = Vec<(usize, Option<StoredValue>)>;
+
+/// Checks an entity (its fields, decisions W13, and its associations) and plans its columns.
+fn plan(
+    res: &ResourceDef,
+    method: Method,
+    entity: &EntityInput,
+    now: &str,
+) -> Result<Planned, ApiError> {
+    let values = entity.values_for(res);
+    validate::entity::check(res, &values, method == Method::Patch)?;
+    for a in &entity.associations {
+        if a != "i18n" && res.association(a).is_none() {
+            return Err(ApiError::unknown_association(a));
+        }
+    }
+    Ok(columns(res, method, &values, now))
+}
+
 /// POST, PUT and PATCH of the body's entities (`ingest::parse` or `ingest::parse_json`).
+///
+/// Every entity is checked in memory first. On success the transaction is, per entity, its
+/// write and its read-back (the stored row as a GET returns it, decisions W12, with the key
+/// store's generation), then COMMIT: one round trip each (docs/architecture.md, "Writes:
+/// statements per write"). A PUT or PATCH whose id does not exist finds no row to read back
+/// and is answered 404 code 90, rolled back. A refused entity costs no write: a POST answers
+/// at once; a PUT or PATCH first looks its ids up (a missing id is answered first, as
+/// PrestaShop looks every object up before validating any).
 pub async fn save(
     state: &AppState,
     res: &'static ResourceDef,
@@ -146,61 +210,71 @@ pub async fn save(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     check_ids(&entities, method)?;
     let now = state.shop_now();
+    let ids: Vec<i64> = entities
+        .iter()
+        .map(|e| php::int_cast(e.id().unwrap_or("")))
+        .collect();
+    let planned: Result<Vec<Planned>, ApiError> = entities
+        .iter()
+        .map(|e| plan(res, method, e, &now))
+        .collect();
+    if method == Method::Post {
+        if let Err(e) = planned {
+            return Err(e);
+        }
+    }
     let tables = state.tables.clone();
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
     // still tells the bridges' caches.
     let written = state.data_generation.clone();
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
-        let mut stage = Stage::Statements;
-        conn.transaction::<_, TxError, _>(|conn| {
-            let ids: Vec<i64> = entities
-                .iter()
-                .map(|e| php::int_cast(e.id().unwrap_or("")))
-                .collect();
-            // The key is confirmed against the generation the first statement returns: the
-            // existence check of a PUT/PATCH, the read-back of a POST's first row. A key
-            // revoked meanwhile gets its 401 and the transaction rolls back: nothing written.
-            let mut unconfirmed = true;
-            if method != Method::Post {
-                let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
-                guard
-                    .confirm(conn, Some(generation))
-                    .map_err(TxError::Api)?;
-                unconfirmed = false;
-                if ids.iter().any(|id| !found.contains(id)) {
-                    return Err(TxError::Api(ApiError::invalid_id()));
-                }
-            }
-            let cols = Columns::for_display(res, &Display::Full);
-            let mut rows = Vec::with_capacity(entities.len());
-            for (entity, id) in entities.iter().zip(&ids) {
-                let values = entity.values_for(res);
-                validate::entity::check(res, &values, method == Method::Patch)
-                    .map_err(TxError::Api)?;
-                for a in &entity.associations {
-                    if a != "i18n" && res.association(a).is_none() {
-                        return Err(TxError::Api(ApiError::unknown_association(a)));
+        transaction(conn, |conn| {
+            let planned = match planned {
+                Ok(p) => p,
+                Err(refused) => {
+                    let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
+                    guard
+                        .confirm(conn, Some(generation))
+                        .map_err(TxError::Api)?;
+                    if ids.iter().any(|id| !found.contains(id)) {
+                        return Err(TxError::Api(ApiError::invalid_id()));
                     }
+                    return Err(TxError::Api(refused));
                 }
-                let columns = columns(res, method, &values, &now);
-                let cacheable = method != Method::Patch;
+            };
+            let cols = Columns::for_display(res, &Display::Full);
+            let mut rows = Vec::with_capacity(planned.len());
+            // The key is confirmed against the generation the first read-back returns: a key
+            // revoked meanwhile gets its 401 and the transaction rolls back, nothing written.
+            let mut unconfirmed = true;
+            for (columns, id) in planned.iter().zip(&ids) {
                 let (row, generation) = if method == Method::Post {
-                    writes::insert(conn, &tables, res, &columns, cacheable)?;
+                    let values: Vec<(usize, StoredValue)> = columns
+                        .iter()
+                        .filter_map(|(i, v)| Some((*i, v.clone()?)))
+                        .collect();
+                    writes::insert(conn, &tables, res, &values, true)?;
                     reads::last_inserted(conn, &tables, res, &cols)?
                 } else {
-                    writes::update(conn, &tables, res, *id, &columns, cacheable)?;
+                    writes::update(conn, &tables, res, *id, columns)?;
                     reads::single(conn, &tables, res, &cols, *id)?
                 };
                 if unconfirmed {
                     guard.confirm(conn, generation).map_err(TxError::Api)?;
                     unconfirmed = false;
                 }
-                rows.push(row.ok_or(diesel::result::Error::NotFound)?);
+                match row {
+                    Some(row) => rows.push(row),
+                    None if method == Method::Post => {
+                        return Err(TxError::Db(diesel::result::Error::NotFound))
+                    }
+                    None => return Err(TxError::Api(ApiError::invalid_id())),
+                }
             }
-            stage = Stage::Commit;
+            // Further statements of this write's transaction go here, before COMMIT: each a
+            // kept prepared statement of a fixed shape (`db::writes`), one round trip.
             Ok(rows)
         })
-        .map_err(|error| TxFailure { error, stage })
         .inspect(|_| written.bump())
     })
     .await
@@ -236,13 +310,14 @@ fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
 /// The columns to write, with PrestaShop's values (§5.3, §11.2 step 3): POST and PUT write
 /// every field (an omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the
 /// dates are the shop's now, except a sent `date_add` on PUT/PATCH, and an omitted one on
-/// PUT/PATCH is not written, so it keeps its stored value (W23).
+/// PUT/PATCH is not written, so it keeps its stored value (W23). A column that keeps its
+/// stored value is listed with `None` (`db::writes::update`); POST has none.
 fn columns(
     res: &ResourceDef,
     method: Method,
     values: &[Option<String>],
     now: &str,
-) -> Vec<(usize, StoredValue)> {
+) -> Vec<(usize, Option<StoredValue>)> {
     let mut out = Vec::with_capacity(res.fields.len());
     for (i, f) in res.fields.iter().enumerate().skip(1) {
         let sent = values[i].as_deref();
@@ -251,12 +326,18 @@ fn columns(
             (FieldType::Date, _) => match (method, sent) {
                 (Method::Post, _) | (_, Some("")) => StoredValue::Text(now.to_owned()),
                 (_, Some(v)) => StoredValue::Text(v.to_owned()),
-                (_, None) => continue,
+                (_, None) => {
+                    out.push((i, None));
+                    continue;
+                }
             },
-            _ if method == Method::Patch && sent.is_none() => continue,
+            _ if method == Method::Patch && sent.is_none() => {
+                out.push((i, None));
+                continue;
+            }
             _ => store::stored(res, f, sent),
         };
-        out.push((i, value));
+        out.push((i, Some(value)));
     }
     out
 }
@@ -275,8 +356,7 @@ pub async fn delete(
     let tables = state.tables.clone();
     let written = state.data_generation.clone();
     db::run(&state.pool, move |conn| {
-        let mut stage = Stage::Statements;
-        conn.transaction::<_, TxError, _>(|conn| {
+        transaction(conn, |conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
             let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
             guard
@@ -298,10 +378,9 @@ pub async fn delete(
             if deleted != unique.len() {
                 return Err(TxError::Api(ApiError::delete_failed(&sent)));
             }
-            stage = Stage::Commit;
+            // Further statements of this write's transaction go here, before COMMIT.
             Ok(())
         })
-        .map_err(|error| TxFailure { error, stage })
         .inspect(|_| written.bump())
     })
     .await

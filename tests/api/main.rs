@@ -19,6 +19,7 @@ mod root;
 mod safety;
 mod seed;
 mod single;
+mod write_statements;
 mod writes;
 mod writes_json;
 mod xsd_fixtures;

@@ -1,0 +1,149 @@
+//! How many statements each write costs the database (docs/architecture.md, "Writes"): counted
+//! on a MariaDB of the test's own (`SHOW GLOBAL STATUS` deltas; nothing else talks to it), by a
+//! server with one pooled connection and no background work, after one warm-up request of each
+//! kind (the key verified and cached, the prepared statements kept). A regression that adds a
+//! round trip to a write fails here.
+
+use std::collections::BTreeMap;
+
+use diesel::{Connection, MysqlConnection};
+use threadgate::db::sql::Sql;
+
+use crate::support::own_mariadb::OwnMariadb;
+use crate::support::{http::basic, serve_settings, Response, TestApp, TestDb};
+
+/// `Questions` and every `Com_*` counter of the server.
+fn snapshot(conn: &mut MysqlConnection) -> BTreeMap<String, i64> {
+    Sql::new("SHOW GLOBAL STATUS WHERE Variable_name = 'Questions' OR Variable_name LIKE 'Com\\_%'")
+        .load(conn)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| Some((r.0[0].clone()?, r.0[1].as_deref()?.parse().ok()?)))
+        .collect()
+}
+
+/// The counters that grew over `f`, less what the snapshots cost themselves (measured).
+fn counted(conn: &mut MysqlConnection, f: impl FnOnce()) -> BTreeMap<String, i64> {
+    let idle0 = snapshot(conn);
+    let idle1 = snapshot(conn);
+    f();
+    let after = snapshot(conn);
+    after
+        .iter()
+        .map(|(c, n)| {
+            let own = idle1[c] - idle0[c];
+            (c.clone(), n - idle1[c] - own)
+        })
+        .filter(|(_, n)| *n != 0)
+        .collect()
+}
+
+fn send(app: &TestApp, method: &str, key: &str, path: &str, body: &str) -> Response {
+    app.raw(
+        &format!(
+            "{method} {path} HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: application/xml",
+            basic(key)
+        ),
+        body.as_bytes(),
+    )
+}
+
+const THREAD: &str = "<prestashop><customer_thread><id_lang>1</id_lang><id_shop>1</id_shop><id_customer>2</id_customer><id_contact>2</id_contact><email>pub@prestashop.com</email><token>aBcD1234eFgH</token><status>open</status></customer_thread></prestashop>";
+const MESSAGE: &str = "<prestashop><customer_message><id_customer_thread>2</id_customer_thread><message>Hello</message><private>0</private></customer_message></prestashop>";
+
+fn put_thread(id: u32, status: &str) -> String {
+    format!("<prestashop><customer_thread><id>{id}</id><id_lang>1</id_lang><id_shop>1</id_shop><id_customer>2</id_customer><id_contact>2</id_contact><email>pub@prestashop.com</email><token>aBcD1234eFgH</token><status>{status}</status></customer_thread></prestashop>")
+}
+
+fn patch_thread(id: u32, order: u32) -> String {
+    format!("<prestashop><customer_thread><id>{id}</id><id_order>{order}</id_order></customer_thread></prestashop>")
+}
+
+#[test]
+fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
+    let mut server = OwnMariadb::install();
+    server.start();
+    let db = TestDb::seeded_on(&server, "ps_");
+    let key = db.full_key();
+    let mut db_settings = db.settings();
+    db_settings.pool_size = 1;
+    let app = TestApp::with_settings(db, &db_settings, serve_settings());
+    let mut admin = MysqlConnection::establish(&server.url("mysql")).unwrap();
+
+    type Write<'a> = (&'a str, &'a str, Box<dyn Fn(u32) -> String + 'a>, u16);
+    let writes: [Write; 4] = [
+        (
+            "POST",
+            "/api/customer_threads",
+            Box::new(|_| THREAD.to_owned()),
+            201,
+        ),
+        (
+            "PUT",
+            "/api/customer_threads",
+            Box::new(|n| put_thread(1, if n % 2 == 0 { "closed" } else { "open" })),
+            200,
+        ),
+        (
+            "PATCH",
+            "/api/customer_threads",
+            Box::new(|n| patch_thread(1, n)),
+            200,
+        ),
+        (
+            "POST",
+            "/api/customer_messages",
+            Box::new(|_| MESSAGE.to_owned()),
+            201,
+        ),
+    ];
+    // Warm-up: the key verified and cached, every statement prepared once.
+    for (n, (method, path, body, status)) in writes.iter().enumerate() {
+        let r = send(&app, method, &key, path, &body(n as u32 + 100));
+        assert_eq!(r.status, *status, "{method} {path}: {}", r.text());
+    }
+    let mut seen = BTreeMap::new();
+    for (n, (method, path, body, status)) in writes.iter().enumerate() {
+        let per_write = counted(&mut admin, || {
+            for i in 0..3 {
+                let r = send(&app, method, &key, path, &body(n as u32 * 10 + i));
+                assert_eq!(r.status, *status, "{method} {path}: {}", r.text());
+            }
+        })
+        .into_iter()
+        .map(|(c, v)| {
+            assert_eq!(v % 3, 0, "{method} {path}: {c} grew by {v} over 3 writes");
+            (c, v / 3)
+        })
+        .collect::<BTreeMap<_, _>>();
+        seen.insert(format!("{method} {path}"), per_write);
+    }
+    let expect = |pairs: &[(&str, i64)]| {
+        pairs
+            .iter()
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect::<BTreeMap<_, _>>()
+    };
+    // START TRANSACTION, the write, its read-back (with the key store's generation), COMMIT:
+    // four kept prepared statements, one round trip each.
+    let four = |write: &str, read: i64| {
+        expect(&[
+            ("Questions", 4),
+            ("Com_stmt_execute", 4),
+            ("Com_begin", 1),
+            (write, 1),
+            ("Com_select", read),
+            ("Com_commit", 1),
+        ])
+    };
+    let want: BTreeMap<String, BTreeMap<String, i64>> = [
+        ("POST /api/customer_threads", four("Com_insert", 1)),
+        ("PUT /api/customer_threads", four("Com_update", 1)),
+        ("PATCH /api/customer_threads", four("Com_update", 1)),
+        ("POST /api/customer_messages", four("Com_insert", 1)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(seen, want);
+}
