@@ -158,7 +158,7 @@ impl Line {
                 tracing::$level!(
                     target: "threadgate::access",
                     method = %self.method,
-                    path = ?self.path,
+                    path = ?Quoted(&self.path),
                     status = self.status,
                     duration_ms,
                     bytes,
@@ -175,6 +175,27 @@ impl Line {
             line!(warn);
         } else {
             line!(info);
+        }
+    }
+}
+
+/// A string as `Debug` writes it (quoted, escaped), without `str`'s per-character escape
+/// checks when there is nothing to escape (printable ASCII without `"` or a backslash): the path of
+/// nearly every request.
+struct Quoted<'a>(&'a str);
+
+impl std::fmt::Debug for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self
+            .0
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            f.write_str("\"")?;
+            f.write_str(self.0)?;
+            f.write_str("\"")
+        } else {
+            std::fmt::Debug::fmt(self.0, f)
         }
     }
 }
@@ -331,6 +352,23 @@ mod tests {
             "/api/customer_threads?a=b"
         );
         assert_eq!(loggable_path("/api/x", ""), "/api/x");
+    }
+
+    #[test]
+    fn quoted_paths_are_written_as_debug_writes_them() {
+        for s in [
+            "/api/customer_threads/1?display=full",
+            "",
+            "a\"b",
+            "a\\b",
+            "tab\there",
+            "caf\u{e9}",
+            "nl\n",
+            "\u{7f}",
+            "'single'",
+        ] {
+            assert_eq!(format!("{:?}", Quoted(s)), format!("{s:?}"));
+        }
     }
 
     #[test]
