@@ -147,3 +147,75 @@ fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
     .collect();
     assert_eq!(seen, want);
 }
+
+/// Without the existence check on the success path, a missing id is still answered before a
+/// refused entity (PrestaShop looks every object up before validating any), and a PUT of
+/// several entities of which one is missing writes none of them.
+#[test]
+fn a_missing_id_comes_before_a_refusal_and_a_partly_missing_put_writes_nothing() {
+    let app = TestApp::spawn();
+    let key = app.db.full_key();
+    let error = |code: u32, message: &str| {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<errors>\n<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{message}]]></message>\n</error>\n</errors>\n</prestashop>\n")
+    };
+    let status_of = |id: u32| {
+        let sql = format!(
+            "SELECT CAST(status AS CHAR) FROM ps_customer_thread WHERE id_customer_thread = {id}"
+        );
+        Sql::new(sql).load(&mut app.db.conn()).unwrap()[0].0[0].clone()
+    };
+    let before = status_of(1);
+    let bad_email = |id: u32| {
+        format!("<prestashop><customer_thread><id>{id}</id><id_lang>1</id_lang><id_contact>2</id_contact><token>t</token><email>not-an-email</email></customer_thread></prestashop>")
+    };
+    for method in ["PUT", "PATCH"] {
+        let r = send(&app, method, &key, "/api/customer_threads", &bad_email(999));
+        assert_eq!(
+            (r.status, r.text()),
+            (404, error(92, "Invalid ID").as_str())
+        );
+        let r = send(&app, method, &key, "/api/customer_threads", &bad_email(1));
+        assert_eq!(
+            (r.status, r.text()),
+            (
+                400,
+                error(
+                    85,
+                    "Validation error: \"Property CustomerThread-&gt;email is not valid\""
+                )
+                .as_str()
+            )
+        );
+    }
+    let flip = if before.as_deref() == Some("closed") {
+        "open"
+    } else {
+        "closed"
+    };
+    let two = format!(
+        "<prestashop>{}{}</prestashop>",
+        put_thread(1, flip)
+            .trim_start_matches("<prestashop>")
+            .trim_end_matches("</prestashop>"),
+        put_thread(999, flip)
+            .trim_start_matches("<prestashop>")
+            .trim_end_matches("</prestashop>"),
+    );
+    for method in ["PUT", "PATCH"] {
+        let r = send(&app, method, &key, "/api/customer_threads", &two);
+        assert_eq!(
+            (r.status, r.text()),
+            (404, error(92, "Invalid ID").as_str())
+        );
+        assert_eq!(status_of(1), before, "{method}: thread 1 was rolled back");
+    }
+    let r = send(
+        &app,
+        "PATCH",
+        &key,
+        "/api/customer_threads",
+        &put_thread(1, flip),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(status_of(1).as_deref(), Some(flip));
+}
