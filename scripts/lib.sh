@@ -6,7 +6,11 @@
 #                                        (plus, for the caller, PACKAGE when CMD is missing);
 #                                        --no-server: only what building threadgate needs (the
 #                                        MariaDB C client library, pkg-config), no database server
-#   start_mariadb DATADIR SOCKET [PORT]  a private mariadbd (never the system service)
+#   start_mariadb DATADIR SOCKET [PORT [OPTION...]]
+#                                        a private mariadbd (never the system service); PORT
+#                                        (may be empty) adds TCP on 127.0.0.1, OPTIONs are extra
+#                                        server options, after (so overriding) the defaults, e.g.
+#                                        --log-bin=primary-bin --server-id=1 (scripts/cluster)
 #   stop_mariadb                         clean shutdown of the server start_mariadb started
 #   mariadb_sql SQL                      run SQL as root on that server
 #   mariadb_url [DBNAME]                 its URL in the form diesel's MysqlConnection accepts
@@ -147,9 +151,10 @@ mariadb_url() {
 }
 
 start_mariadb() {
-  [ $# -ge 2 ] || die "usage: start_mariadb DATADIR SOCKET [PORT]"
+  [ $# -ge 2 ] || die "usage: start_mariadb DATADIR SOCKET [PORT [OPTION...]]"
   [ -z "$TG_MARIADB_PID" ] || die "start_mariadb: a server is already running (pid $TG_MARIADB_PID)"
   local datadir socket port=${3:-}
+  local extra=("${@:4}")
   mkdir -p "$1" "$(dirname "$2")"
   datadir=$(cd "$1" && pwd)
   socket="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
@@ -206,6 +211,7 @@ start_mariadb() {
   if [ "${TG_MARIADB_EPHEMERAL:-0}" = 1 ]; then
     args+=(--innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0)
   fi
+  args+=("${extra[@]}")
 
   : >"$log"
   # Own stdio: a server holding our stdout would keep `scripts/test | tee` waiting.

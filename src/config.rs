@@ -24,6 +24,12 @@ pub struct DbSettings {
     pub pool_size: u32,
 }
 
+/// The default namespace of the thread list's UUIDv5 ids: uuid5(NAMESPACE_URL,
+/// "urn:x-prestashop-bridge:v1") (README.md, settings); `THREADGATE_BRIDGE_UUID_NAMESPACE`
+/// overrides it. Defined here, with the other defaults, so that `config` imports nothing from
+/// `bridge`.
+pub const DEFAULT_BRIDGE_NAMESPACE: &str = "d44e8d6f-f348-5ec4-a555-002e48605f29";
+
 /// How the HTTP service behaves.
 #[derive(Args, Debug, Clone)]
 pub struct ServeSettings {
@@ -40,11 +46,12 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_WORKERS")]
     pub workers: Option<usize>,
 
-    /// Value of the `PSWS-Version` header; `none` omits it (decisions W1).
+    /// Value of the `PSWS-Version` header; `none` omits it (docs/compatibility.md W1).
     #[arg(long, env = "THREADGATE_PSWS_VERSION", default_value = "1.7.8.11")]
     pub psws_version: String,
 
-    /// Shop time zone used when the shop's configuration has no `PS_TIMEZONE` (decisions W17).
+    /// Shop time zone used when the shop's configuration has no `PS_TIMEZONE`
+    /// (docs/compatibility.md W17).
     #[arg(long, env = "THREADGATE_TIMEZONE", default_value = "UTC", value_parser = parse_tz)]
     pub timezone: chrono_tz::Tz,
 
@@ -130,12 +137,12 @@ pub struct ServeSettings {
     #[arg(long, env = "THREADGATE_STREAM_CHUNK", default_value_t = 500)]
     pub stream_chunk: u32,
 
-    /// Namespace of the thread list bridge's UUIDv5 ids (bridges.md §7.2); the default is
-    /// uuid5(NAMESPACE_URL, "urn:x-prestashop-bridge:v1").
+    /// Namespace of the thread list bridge's UUIDv5 ids (docs/bridges.md#uuid-namespace); the
+    /// default is uuid5(NAMESPACE_URL, "urn:x-prestashop-bridge:v1").
     #[arg(
         long,
         env = "THREADGATE_BRIDGE_UUID_NAMESPACE",
-        default_value = crate::bridge::DEFAULT_NAMESPACE,
+        default_value = DEFAULT_BRIDGE_NAMESPACE,
         value_parser = parse_uuid
     )]
     pub bridge_uuid_namespace: uuid::Uuid,
@@ -165,6 +172,33 @@ pub struct ServeSettings {
     /// MiB of memory the bridges' read cache may hold (split between M10 and the thread list).
     #[arg(long, env = "THREADGATE_BRIDGE_CACHE_MIB", default_value_t = 64)]
     pub bridge_cache_mib: usize,
+
+    /// A read replica of the database (the same URL forms as `DATABASE_URL`): lists, single
+    /// GETs and the bridges read there, writes and key look-ups stay on the primary. Unset (the
+    /// default): everything on the primary. The primary needs `log_bin` and the replica GTID
+    /// replication (docs/architecture.md, "A read replica").
+    #[arg(long, env = "THREADGATE_REPLICA_URL", hide_env_values = true)]
+    pub replica_url: Option<String>,
+
+    /// Milliseconds a read on the replica waits for it to apply the client's last write
+    /// (`MASTER_GTID_WAIT`); then the read goes to the primary.
+    #[arg(long, env = "THREADGATE_REPLICA_WAIT_MS", default_value_t = 200)]
+    pub replica_wait_ms: u64,
+
+    /// Milliseconds the replica may be behind the primary; beyond, reads go to the primary
+    /// until it catches up.
+    #[arg(long, env = "THREADGATE_REPLICA_MAX_LAG_MS", default_value_t = 2000)]
+    pub replica_max_lag_ms: u64,
+
+    /// Milliseconds between checks of the replica's position and reachability.
+    #[arg(long, env = "THREADGATE_REPLICA_CHECK_MS", default_value_t = 250)]
+    pub replica_check_ms: u64,
+
+    /// Whose writes a replica read waits for: `key` (the same key's writes through this node; no
+    /// extra statement once the replica has them) or `primary` (every write acknowledged before
+    /// the read, through any node: one more statement on the primary per read).
+    #[arg(long, env = "THREADGATE_REPLICA_SYNC", value_enum, default_value_t = crate::db::replica::Sync::Key)]
+    pub replica_sync: crate::db::replica::Sync,
 
     /// Milliseconds a request waits for a free database connection (all in use, or the
     /// database unreachable) before it is answered 503 with `Retry-After`.
@@ -197,7 +231,7 @@ pub struct ServeSettings {
     pub shutdown_timeout: u64,
 }
 
-/// Where keys are checked (decisions, Keys and permissions).
+/// Where keys are checked (docs/architecture.md#keys).
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeySource {
     /// threadgate's own store: argon2id hashes, managed with `threadgate keys`.
@@ -233,9 +267,9 @@ impl Default for Argon2Settings {
 }
 
 impl ServeSettings {
-    /// How long request bodies may take (`http::body`).
-    pub fn body_time(&self) -> crate::http::body::BodyTime {
-        crate::http::body::BodyTime {
+    /// How long request bodies may take (`http::body` reads within it).
+    pub fn body_time(&self) -> crate::ingest::bounds::BodyTime {
+        crate::ingest::bounds::BodyTime {
             floor: Duration::from_secs(self.body_timeout),
             per_mib: Duration::from_secs(self.body_secs_per_mib),
         }

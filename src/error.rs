@@ -2,18 +2,22 @@
 //!
 //! Which error belongs where:
 //! - pure modules (`query`, `validate`, `ingest`, `auth` parsing) return `ApiError` built with
-//!   the constructors below, one per PrestaShop error code, with the exact texts of spec §13.4;
+//!   the constructors below, one per PrestaShop error code, with the exact texts of
+//!   docs/prestashop/errors.md#codes;
 //! - `db` returns [`DbError`]; the handler turns it into `ApiError::unavailable` (503, the
 //!   database cannot be reached) or `ApiError::internal` (500, any other failure), never a SQL
-//!   text, a file path or a stack trace in a body (decisions W20);
-//! - `http` is the only place that renders an `ApiError` (XML or JSON, spec §13.1), and it
-//!   re-renders actix's own errors through it.
+//!   text, a file path or a stack trace in a body (docs/compatibility.md W20). That conversion
+//!   (`From<DbError> for ApiError`) lives in `db::fault`, beside the rules that tell an outage
+//!   from a failed statement, so this module imports nothing from `db`;
+//! - `http` is the only place that renders an `ApiError` (XML or JSON,
+//!   docs/prestashop/errors.md#document), and it re-renders actix's own errors through it.
 //!
 //! Every error records where it was raised (`#[track_caller]`), for the logs only.
 
 use std::panic::Location;
 
-/// One `<error>` entry: PrestaShop code and message (the message is not escaped, spec §13.1).
+/// One `<error>` entry: PrestaShop code and message (the message is not escaped,
+/// docs/prestashop/errors.md#document).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorEntry {
     pub code: u32,
@@ -22,11 +26,13 @@ pub struct ErrorEntry {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// HTTP status: the status of the last error raised (spec §1 step 6).
+    /// HTTP status: the status of the last error raised (docs/prestashop/requests.md#pipeline
+    /// step 6).
     pub status: u16,
     /// Errors in the order they were raised; empty means "empty body" (404 of an unknown id).
     pub errors: Vec<ErrorEntry>,
-    /// Send `WWW-Authenticate` (authentication failures, spec §2.1).
+    /// Send `WWW-Authenticate` (authentication failures,
+    /// docs/prestashop/authentication.md#outcomes).
     pub www_authenticate: bool,
     /// Seconds for `Retry-After` (rate limiting).
     pub retry_after: Option<u64>,
@@ -36,7 +42,8 @@ pub struct ApiError {
     pub cause: Option<String>,
 }
 
-/// The realm PrestaShop sends with every authentication failure (spec §2.1).
+/// The realm PrestaShop sends with every authentication failure
+/// (docs/prestashop/authentication.md#outcomes).
 pub const WWW_AUTHENTICATE: &str = "Basic realm=\"Welcome to PrestaShop Webservice, please enter the authentication key as the login. No password required.\"";
 
 impl ApiError {
@@ -70,7 +77,8 @@ impl ApiError {
         self
     }
 
-    /// GET/HEAD of an unknown id: 404 with an empty body and no error document (§7, W19).
+    /// GET/HEAD of an unknown id: 404 with an empty body and no error document
+    /// (docs/prestashop/documents.md#single-resources, W19).
     #[track_caller]
     pub fn not_found_empty() -> ApiError {
         ApiError {
@@ -105,7 +113,7 @@ impl ApiError {
         self.cause.is_some() && self.status == 503
     }
 
-    // --- authentication (spec §2.1, decisions W2) ---
+    // --- authentication (docs/prestashop/authentication.md#outcomes, docs/compatibility.md W2) ---
 
     #[track_caller]
     pub fn no_key() -> ApiError {
@@ -161,7 +169,7 @@ impl ApiError {
         e
     }
 
-    // --- resource and method (spec §2.2) ---
+    // --- resource and method (docs/prestashop/authentication.md#permissions) ---
 
     #[track_caller]
     pub fn invalid_method(method: &str) -> ApiError {
@@ -199,7 +207,7 @@ impl ApiError {
         )
     }
 
-    // --- list parameters (spec §6) ---
+    // --- list parameters (docs/prestashop/lists.md) ---
 
     #[track_caller]
     pub fn bad_schema() -> ApiError {
@@ -229,7 +237,7 @@ impl ApiError {
         ApiError::new(400, 33, format!("The filter \"{field}\" is malformed."))
     }
 
-    /// `field` is the whole quoted part, details included (spec §6.2).
+    /// `field` is the whole quoted part, details included (docs/prestashop/lists.md#display).
     #[track_caller]
     pub fn bad_display_field(field: &str, available: &[&str]) -> ApiError {
         ApiError::new(
@@ -280,7 +288,7 @@ impl ApiError {
         )
     }
 
-    // --- language (spec §14) ---
+    // --- language (docs/prestashop/requests.md#language) ---
 
     #[track_caller]
     pub fn language_range() -> ApiError {
@@ -305,7 +313,7 @@ impl ApiError {
     pub const LANGUAGE_NOT_AVAILABLE: (u16, u32, &'static str) =
         (400, 81, "language is not available");
 
-    // --- shops (spec §14, decisions W26) ---
+    // --- shops (docs/prestashop/requests.md#shops, docs/compatibility.md W26) ---
 
     #[track_caller]
     pub fn shop_group_without_shops() -> ApiError {
@@ -335,7 +343,7 @@ impl ApiError {
         )
     }
 
-    // --- writes (spec §11.2 steps 3-4) ---
+    // --- writes (docs/prestashop/writes.md#per-entity-processing steps 3-4) ---
 
     /// A required element is absent from a POST/PUT body (`WebserviceRequest::saveEntityFromXml`).
     #[track_caller]
@@ -350,7 +358,7 @@ impl ApiError {
         ApiError::new(400, 85, format!("Validation error: \"{message}\""))
     }
 
-    // --- request bodies (spec §11.1; src/ingest) ---
+    // --- request bodies (docs/prestashop/writes.md#body; src/ingest) ---
 
     /// A body that is not parsable XML, or empty: 500 code 127 with PrestaShop's message
     /// (`WebserviceRequest::saveEntityFromXml`) and SimpleXML's parser message.
@@ -363,7 +371,7 @@ impl ApiError {
     /// SimpleXML's (NUL byte, invalid UTF-8, a DTD, too many elements): same code, status and
     /// message shape as [`ApiError::xml_error`]. `XML length` is the whole body's byte length;
     /// `Original XML` echoes at most [`XML_ECHO_LIMIT`] bytes of it (PrestaShop echoes it all,
-    /// so a 10 MB malformed body gave a 10 MB error document; decisions W20).
+    /// so a 10 MB malformed body gave a 10 MB error document; docs/compatibility.md W20).
     #[track_caller]
     pub fn xml_refused(body: &[u8], parser_message: &str) -> ApiError {
         ApiError::new(
@@ -509,54 +517,9 @@ pub enum DbError {
     NotReady,
 }
 
-impl DbError {
-    /// A statement named a table that does not exist (server error 1146): the shop's tables
-    /// are not under the configured prefix, or `threadgate migrate` was not run.
-    pub fn is_missing_table(&self) -> bool {
-        matches!(self, DbError::Query(e) if crate::db::fault::missing_table(e))
-    }
-}
-
-impl crate::db::Fault for DbError {
-    fn unavailable_cause(&self) -> Option<String> {
-        let unavailable = match self {
-            DbError::Pool(_)
-            | DbError::Unavailable(_)
-            | DbError::TimedOut(_)
-            | DbError::NotReady => true,
-            DbError::Connection(_) => true,
-            DbError::Query(e) => crate::db::fault::connection_lost(e),
-            DbError::Cancelled => false,
-        };
-        unavailable.then(|| self.to_string())
-    }
-}
-
-impl crate::db::Fault for ApiError {
-    fn unavailable_cause(&self) -> Option<String> {
-        self.cause.clone().filter(|_| self.status == 503)
-    }
-}
-
-impl From<DbError> for ApiError {
-    /// 503 when the database is unavailable (logged once per outage by the pool, see
-    /// `db::fault::Health`), else 500 and an `error` line: a statement failed on its own.
-    #[track_caller]
-    fn from(e: DbError) -> ApiError {
-        use crate::db::Fault;
-        match e.unavailable_cause() {
-            Some(cause) => ApiError::unavailable(cause),
-            None => {
-                tracing::error!(error = %e, "database failure");
-                ApiError::internal()
-            }
-        }
-    }
-}
-
-/// PrestaShop's "did you mean" message (`WebserviceRequest::getErrorMessageSuggestion`, §13.2):
-/// closest candidate by byte-wise Levenshtein distance, ties going to the later entry, then the
-/// full list when there is more than one candidate.
+/// PrestaShop's "did you mean" message (`WebserviceRequest::getErrorMessageSuggestion`,
+/// docs/prestashop/errors.md#did-you-mean): closest candidate by byte-wise Levenshtein distance,
+/// ties going to the later entry, then the full list when there is more than one candidate.
 pub fn did_you_mean(label: &str, input: &str, candidates: &[&str]) -> String {
     let mut best: Option<(usize, &str)> = None;
     for &c in candidates {
@@ -596,7 +559,7 @@ fn levenshtein(a: &[u8], b: &[u8]) -> usize {
     prev[b.len()]
 }
 
-/// Errors of the write side (spec §11, decisions W9, W22).
+/// Errors of the write side (docs/prestashop/writes.md, docs/compatibility.md W9, W22).
 impl ApiError {
     #[track_caller]
     pub fn id_duplicate() -> ApiError {

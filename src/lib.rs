@@ -10,6 +10,10 @@
 //! - [`ingest`] turns a POST/PUT/PATCH body into entities (size limit, safe XML) — pure.
 //! - [`resource`] describes the resources as data; every other layer is driven by it.
 //! - [`validate`] holds PrestaShop's validators and the code 41 / 85 checks of a write — pure.
+//! - [`bridge`] builds the two bridges' documents from the same rows (pure), and keeps their
+//!   caches and UUID index (`bridge::cached`, reading through `db`).
+//! - [`cache`] is the one single-flight TTL cache, for verified keys and bridge reads — pure.
+//! - [`state`] is what every handler shares (`AppState`); [`startup`] builds the app from it.
 //! - [`telemetry`] sets up the logs; [`metrics`] keeps the Prometheus metrics (no actix).
 //!
 //! A request flows route → dispatcher (key, resource, id, parsed query, format) → `db::run` →
@@ -17,6 +21,7 @@
 
 pub mod auth;
 pub mod bridge;
+pub mod cache;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -31,6 +31,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start: the size of the `serve` variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API.
@@ -54,7 +56,7 @@ enum Command {
     Seed {
         #[command(flatten)]
         db: DbSettings,
-        /// The demo shop: the spec's example threads and messages.
+        /// The demo shop: the example threads and messages of docs/prestashop/documents.md.
         #[arg(long)]
         demo: bool,
         /// Add this many benchmark threads.
@@ -169,7 +171,7 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_keys(keys: &[threadgate::db::keys::KeyInfo]) {
+fn print_keys(keys: &[threadgate::db::key_store::KeyInfo]) {
     if keys.is_empty() {
         println!("no keys");
     }
@@ -259,12 +261,6 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {
-    let open = |db: &DbSettings| -> anyhow::Result<(diesel::MysqlConnection, Tables, String)> {
-        let tables = Tables::new(&db.table_prefix);
-        let mut conn = connect(db)?;
-        let now = admin::shop_now(&mut conn, &tables);
-        Ok((conn, tables, now))
-    };
     let enable = matches!(command, KeysCommand::Enable { .. });
     let grant = matches!(command, KeysCommand::Grant(_));
     match command {
@@ -278,7 +274,6 @@ fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {
             inactive,
             argon2,
         } => {
-            let (mut conn, tables, now) = open(&db)?;
             let req = CreateKey {
                 resources,
                 methods,
@@ -287,16 +282,10 @@ fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {
                 key,
                 active: !inactive,
             };
-            let (id, key) = admin::create(&mut conn, &tables, &req, &argon2, &now)?;
-            if json {
-                return print_json(&serde_json::json!({ "id": id, "key": key }));
-            }
-            eprintln!("key #{id} created; it is shown once and stored only as an argon2id hash");
-            println!("{key}");
-            Ok(())
+            keys_create(json, &db, &req, &argon2)
         }
         KeysCommand::List { db } => {
-            let (mut conn, tables, _) = open(&db)?;
+            let (mut conn, tables, _) = open_key_store(&db)?;
             let keys = admin::list(&mut conn, &tables)?;
             if json {
                 return print_json(&keys);
@@ -305,63 +294,97 @@ fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Revoke { db, id } | KeysCommand::Enable { db, id } => {
-            let active = enable;
-            let (mut conn, tables, now) = open(&db)?;
-            admin::set_active(&mut conn, &tables, id, active, &now)?;
-            let state = if active { "enabled" } else { "revoked" };
-            if json {
-                return print_json(&serde_json::json!({ "id": id, "active": active }));
-            }
-            println!("key #{id} {state}; running servers apply it from their next request");
-            Ok(())
+            keys_set_active(json, &db, id, enable)
         }
-        KeysCommand::Grant(a) | KeysCommand::Deny(a) => {
-            let add = grant;
-            let (mut conn, tables, now) = open(&a.db)?;
-            let change = admin::GrantChange {
-                resources: a.resources.clone(),
-                methods: a.methods.clone(),
-                shops: a.shops.clone(),
-                add,
-            };
-            admin::change_grants(&mut conn, &tables, a.id, &change, &now)?;
-            let key = admin::list(&mut conn, &tables)?
-                .into_iter()
-                .find(|k| k.id == a.id);
-            if json {
-                return print_json(&key);
-            }
-            print_keys(key.as_slice());
-            Ok(())
-        }
-        KeysCommand::ImportPrestashop { db, argon2 } => {
-            let (mut conn, tables, now) = open(&db)?;
-            let report = admin::import_prestashop(&mut conn, &tables, &argon2, &now)?;
-            if json {
-                return print_json(&report);
-            }
-            for (account, id) in &report.created {
-                println!("PrestaShop account #{account} imported as key #{id}");
-            }
-            for (account, id) in &report.updated {
-                println!("PrestaShop account #{account} already imported as key #{id}: updated");
-            }
-            for account in &report.skipped {
-                println!("PrestaShop account #{account} skipped: its key is not 32 characters");
-            }
-            for (account, id) in &report.disabled {
-                println!(
-                    "PrestaShop account #{account} is gone or unusable in the Back Office: key #{id} disabled"
-                );
-            }
-            println!(
-                "{} imported, {} updated, {} skipped, {} disabled; the imported keys stay valid for existing clients",
-                report.created.len(),
-                report.updated.len(),
-                report.skipped.len(),
-                report.disabled.len()
-            );
-            Ok(())
-        }
+        KeysCommand::Grant(a) | KeysCommand::Deny(a) => keys_change_grants(json, &a, grant),
+        KeysCommand::ImportPrestashop { db, argon2 } => keys_import(json, &db, &argon2),
     }
+}
+
+/// A connection for `keys ...`, the table names and the shop's "now".
+fn open_key_store(db: &DbSettings) -> anyhow::Result<(diesel::MysqlConnection, Tables, String)> {
+    let tables = Tables::new(&db.table_prefix);
+    let mut conn = connect(db)?;
+    let now = admin::shop_now(&mut conn, &tables);
+    Ok((conn, tables, now))
+}
+
+/// `keys create`.
+fn keys_create(
+    json: bool,
+    db: &DbSettings,
+    req: &CreateKey,
+    argon2: &Argon2Settings,
+) -> anyhow::Result<()> {
+    let (mut conn, tables, now) = open_key_store(db)?;
+    let (id, key) = admin::create(&mut conn, &tables, req, argon2, &now)?;
+    if json {
+        return print_json(&serde_json::json!({ "id": id, "key": key }));
+    }
+    eprintln!("key #{id} created; it is shown once and stored only as an argon2id hash");
+    println!("{key}");
+    Ok(())
+}
+
+/// `keys revoke` and `keys enable`.
+fn keys_set_active(json: bool, db: &DbSettings, id: u32, active: bool) -> anyhow::Result<()> {
+    let (mut conn, tables, now) = open_key_store(db)?;
+    admin::set_active(&mut conn, &tables, id, active, &now)?;
+    let state = if active { "enabled" } else { "revoked" };
+    if json {
+        return print_json(&serde_json::json!({ "id": id, "active": active }));
+    }
+    println!("key #{id} {state}; running servers apply it from their next request");
+    Ok(())
+}
+
+/// `keys grant` (`add`) and `keys deny`.
+fn keys_change_grants(json: bool, a: &GrantArgs, add: bool) -> anyhow::Result<()> {
+    let (mut conn, tables, now) = open_key_store(&a.db)?;
+    let change = admin::GrantChange {
+        resources: a.resources.clone(),
+        methods: a.methods.clone(),
+        shops: a.shops.clone(),
+        add,
+    };
+    admin::change_grants(&mut conn, &tables, a.id, &change, &now)?;
+    let key = admin::list(&mut conn, &tables)?
+        .into_iter()
+        .find(|k| k.id == a.id);
+    if json {
+        return print_json(&key);
+    }
+    print_keys(key.as_slice());
+    Ok(())
+}
+
+/// `keys import-prestashop`.
+fn keys_import(json: bool, db: &DbSettings, argon2: &Argon2Settings) -> anyhow::Result<()> {
+    let (mut conn, tables, now) = open_key_store(db)?;
+    let report = admin::import_prestashop(&mut conn, &tables, argon2, &now)?;
+    if json {
+        return print_json(&report);
+    }
+    for (account, id) in &report.created {
+        println!("PrestaShop account #{account} imported as key #{id}");
+    }
+    for (account, id) in &report.updated {
+        println!("PrestaShop account #{account} already imported as key #{id}: updated");
+    }
+    for account in &report.skipped {
+        println!("PrestaShop account #{account} skipped: its key is not 32 characters");
+    }
+    for (account, id) in &report.disabled {
+        println!(
+            "PrestaShop account #{account} is gone or unusable in the Back Office: key #{id} disabled"
+        );
+    }
+    println!(
+        "{} imported, {} updated, {} skipped, {} disabled; the imported keys stay valid for existing clients",
+        report.created.len(),
+        report.updated.len(),
+        report.skipped.len(),
+        report.disabled.len()
+    );
+    Ok(())
 }

@@ -4,18 +4,17 @@
 //! Three kinds of numbers:
 //! - counted as things happen: requests by route, method and status and their latency (the
 //!   access-log middleware, `http::observe`), failed authentications and 429s
-//!   (`http::keys`);
+//!   (`http::access`);
 //! - counted by the pool itself ([`DbStats`]): checkouts (time, waits, time-outs) through
 //!   r2d2's event hooks, and statements and their errors through diesel's per-connection
 //!   instrumentation, so `db::run` needs no edit;
 //! - read at scrape time ([`Sampled`]): the pool's size and idle connections, the key cache's
-//!   and the bridges' read caches' hits and misses.
+//!   and the bridges' read caches' hits and misses (each cache's `stats()`, `crate::cache`).
 //!
 //! Label values are bounded: routes and methods come from fixed lists, never from the path.
 //! No actix here: the `http` layer serves [`Metrics::encode`] on its own bind address.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,6 +26,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::cache::CacheStats;
 
 /// The `Content-Type` of what [`Metrics::encode`] writes (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -93,37 +94,6 @@ struct RouteLabels {
     route: &'static str,
 }
 
-/// Hits and misses of a cache, as its `stats()` reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    pub hits: u64,
-    pub misses: u64,
-}
-
-/// Counters a cache keeps for [`CacheStats`] (relaxed atomics: a hit costs one add).
-#[derive(Debug, Default)]
-pub struct CacheCounters {
-    hits: AtomicU64,
-    misses: AtomicU64,
-}
-
-impl CacheCounters {
-    pub fn hit(&self) {
-        self.hits.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn miss(&self) {
-        self.misses.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn stats(&self) -> CacheStats {
-        CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-        }
-    }
-}
-
 /// Numbers read when `/metrics` is scraped.
 #[derive(Debug, Clone, Default)]
 pub struct Sampled {
@@ -134,6 +104,33 @@ pub struct Sampled {
     pub key_cache: CacheStats,
     /// Per bridge read cache: (`m10` or `thread_list`, its counts).
     pub bridge_caches: Vec<(&'static str, CacheStats)>,
+    /// The read replica's state (`serving`, `lagging` or `down`), when there is a replica.
+    pub replica: Option<&'static str>,
+}
+
+/// The replica's states, each a series of `threadgate_replica_state` (1 for the current one).
+const REPLICA_STATES: [&str; 3] = ["serving", "lagging", "down"];
+
+/// `threadgate_replica_state{state=..}`: only with a replica.
+fn replica_gauge(
+    encoder: &mut DescriptorEncoder,
+    state: Option<&'static str>,
+) -> Result<(), std::fmt::Error> {
+    let Some(state) = state else {
+        return Ok(());
+    };
+    let g = ConstGauge::new(0i64);
+    let mut m = encoder.encode_descriptor(
+        "threadgate_replica_state",
+        "The read replica's state: 1 for the current one (reads go to the primary unless serving)",
+        None,
+        g.metric_type(),
+    )?;
+    for name in REPLICA_STATES {
+        let labels = [("state", name)];
+        ConstGauge::new(i64::from(name == state)).encode(m.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 /// The [`Collector`] that writes the last [`Sampled`] values.
@@ -214,7 +211,7 @@ impl Collector for SampledCollector {
                 ConstCounter::new(v).encode(m.encode_family(&labels)?)?;
             }
         }
-        Ok(())
+        replica_gauge(e, s.replica)
     }
 }
 
@@ -414,6 +411,7 @@ mod tests {
             pool_max: 2,
             key_cache: CacheStats { hits: 5, misses: 1 },
             bridge_caches: vec![("m10", CacheStats { hits: 3, misses: 2 })],
+            replica: Some("lagging"),
         });
         for line in [
             "threadgate_http_requests_total{route=\"webservice\",method=\"GET\",status=\"200\"} 2",
@@ -426,8 +424,13 @@ mod tests {
             "threadgate_bridge_cache_hits_total{cache=\"m10\"} 3",
             "threadgate_bridge_cache_misses_total{cache=\"m10\"} 2",
             "threadgate_db_statements_total 0",
+            "threadgate_replica_state{state=\"serving\"} 0",
+            "threadgate_replica_state{state=\"lagging\"} 1",
+            "threadgate_replica_state{state=\"down\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
         }
+        let without = m.encode(Sampled::default());
+        assert!(!without.contains("threadgate_replica_state"), "{without}");
     }
 }

@@ -78,132 +78,206 @@ pub fn htmlspecialchars(s: &str) -> String {
 }
 
 /// PHP 8 `strip_tags` without allowed tags: the byte state machine of `php_strip_tags_ex`
-/// (ext/standard/string.c). State 0 is text, 1 an HTML tag (quotes hide `>`, a nested `<`
-/// needs its own `>`), 2 a `<?` PHP block (ends at `?>` outside quotes and parentheses), 3 a
-/// `<!` declaration, 4 a `<!-- -->` comment. A `<` followed by whitespace is kept as text
-/// (`a < b`), an unterminated tag swallows the rest, and NUL bytes are always dropped.
+/// (ext/standard/string.c), one method per `TagState`. A `<` followed by whitespace is kept
+/// as text (`a < b`), an unterminated tag swallows the rest, and NUL bytes are always dropped.
 pub fn strip_tags(s: &str) -> String {
-    let buf = s.as_bytes();
-    // PHP reads one byte past the end (the string's NUL terminator) when it looks ahead.
-    let next = |i: usize| buf.get(i + 1).copied().unwrap_or(0);
-    let prev = |i: usize, back: usize| if i >= back { buf[i - back] } else { 0 };
-    let lower_is = |i: usize, back: usize, c: u8| i >= back && buf[i - back] | 0x20 == c;
-    let mut out = Vec::with_capacity(buf.len());
-    let (mut state, mut lc, mut br, mut depth, mut in_q, mut is_xml) =
-        (0u8, 0u8, 0i64, 0i64, 0u8, false);
-    for (i, &c) in buf.iter().enumerate() {
-        match state {
-            0 => match c {
-                0 => {}
-                b'<' if in_q != 0 => {}
-                b'<' if is_c_space(next(i)) => out.push(c),
-                b'<' => {
-                    lc = b'<';
-                    state = 1;
-                }
-                b'>' if depth > 0 => depth -= 1,
-                b'>' if in_q != 0 => {}
-                _ => out.push(c),
-            },
-            1 => match c {
-                b'<' if in_q == 0 && !is_c_space(next(i)) => depth += 1,
-                b'>' if depth > 0 => depth -= 1,
-                b'>' if in_q != 0 => {}
-                b'>' => {
-                    lc = b'>';
-                    // Inside `<?xml ...`, `->` does not close the tag.
-                    if !(is_xml && prev(i, 1) == b'-') {
-                        in_q = 0;
-                        state = 0;
-                        is_xml = false;
-                    }
-                }
-                b'"' | b'\'' if i != 0 && (in_q == 0 || c == in_q) => {
-                    in_q = if in_q != 0 { 0 } else { c };
-                }
-                b'!' if prev(i, 1) == b'<' => {
-                    state = 3;
-                    lc = c;
-                }
-                b'?' if prev(i, 1) == b'<' => {
-                    br = 0;
-                    state = 2;
-                }
-                _ => {}
-            },
-            2 => match c {
-                b'(' if lc != b'"' && lc != b'\'' => {
-                    lc = b'(';
-                    br += 1;
-                }
-                b')' if lc != b'"' && lc != b'\'' => {
-                    lc = b')';
-                    br -= 1;
-                }
-                b'>' if depth > 0 => depth -= 1,
-                b'>' if in_q != 0 => {}
-                b'>' if br == 0 && lc != b'"' && prev(i, 1) == b'?' => {
-                    in_q = 0;
-                    state = 0;
-                }
-                b'"' | b'\'' if i >= 1 && prev(i, 1) != b'\\' => {
-                    if lc == c {
-                        lc = 0;
-                    } else if lc != b'\\' {
-                        lc = c;
-                    }
-                    if in_q == 0 || c == in_q {
-                        in_q = if in_q != 0 { 0 } else { c };
-                    }
-                }
-                // `<?xml` is not PHP: back to an HTML tag (only past the fourth byte, as PHP).
-                b'l' | b'L'
-                    if i > 4
-                        && lower_is(i, 1, b'm')
-                        && lower_is(i, 2, b'x')
-                        && prev(i, 3) == b'?'
-                        && prev(i, 4) == b'<' =>
-                {
-                    state = 1;
-                    is_xml = true;
-                }
-                _ => {}
-            },
-            3 => match c {
-                b'>' if depth > 0 => depth -= 1,
-                b'>' if in_q != 0 => {}
-                b'>' => {
-                    in_q = 0;
-                    state = 0;
-                }
-                b'"' | b'\'' if i != 0 && prev(i, 1) != b'\\' && (in_q == 0 || c == in_q) => {
-                    in_q = if in_q != 0 { 0 } else { c };
-                }
-                b'-' if prev(i, 1) == b'-' && prev(i, 2) == b'!' => state = 4,
-                // `<!DOCTYPE` is handled as an ordinary tag.
-                b'e' | b'E'
-                    if i > 6
-                        && lower_is(i, 1, b'p')
-                        && lower_is(i, 2, b'y')
-                        && lower_is(i, 3, b't')
-                        && lower_is(i, 4, b'c')
-                        && lower_is(i, 5, b'o')
-                        && lower_is(i, 6, b'd') =>
-                {
-                    state = 1;
-                }
-                _ => {}
-            },
-            _ => {
-                if c == b'>' && in_q == 0 && prev(i, 1) == b'-' && prev(i, 2) == b'-' {
-                    in_q = 0;
-                    state = 0;
-                }
-            }
+    let mut m = StripTags {
+        buf: s.as_bytes(),
+        out: Vec::with_capacity(s.len()),
+        state: TagState::Text,
+        lc: 0,
+        br: 0,
+        depth: 0,
+        in_q: 0,
+        is_xml: false,
+    };
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        match m.state {
+            TagState::Text => m.text(i, c),
+            TagState::Tag => m.tag(i, c),
+            TagState::Php => m.php(i, c),
+            TagState::Declaration => m.declaration(i, c),
+            TagState::Comment => m.comment(i, c),
         }
     }
     // Only whole ASCII-delimited ranges and NUL bytes are removed, so UTF-8 stays valid.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    String::from_utf8(m.out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Where `php_strip_tags_ex` is (its `state` 0 to 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TagState {
+    /// 0: text, copied.
+    Text,
+    /// 1: an HTML tag (quotes hide `>`, a nested `<` needs its own `>`).
+    Tag,
+    /// 2: a `<?` PHP block (ends at `?>` outside quotes and parentheses).
+    Php,
+    /// 3: a `<!` declaration.
+    Declaration,
+    /// 4: a `<!-- -->` comment.
+    Comment,
+}
+
+/// `php_strip_tags_ex`'s variables, named as there.
+struct StripTags<'a> {
+    buf: &'a [u8],
+    out: Vec<u8>,
+    state: TagState,
+    /// The last significant character.
+    lc: u8,
+    /// Parentheses open in a PHP block.
+    br: i64,
+    /// Nested `<` waiting for their `>`.
+    depth: i64,
+    /// The open quote, 0 outside quotes.
+    in_q: u8,
+    is_xml: bool,
+}
+
+impl StripTags<'_> {
+    /// PHP reads one byte past the end (the string's NUL terminator) when it looks ahead.
+    fn next(&self, i: usize) -> u8 {
+        self.buf.get(i + 1).copied().unwrap_or(0)
+    }
+
+    fn prev(&self, i: usize, back: usize) -> u8 {
+        if i >= back {
+            self.buf[i - back]
+        } else {
+            0
+        }
+    }
+
+    fn lower_is(&self, i: usize, back: usize, c: u8) -> bool {
+        i >= back && self.buf[i - back] | 0x20 == c
+    }
+
+    /// A quote opens, or closes the quote it matches.
+    fn toggle_quote(&mut self, c: u8) {
+        self.in_q = if self.in_q != 0 { 0 } else { c };
+    }
+
+    fn text(&mut self, i: usize, c: u8) {
+        match c {
+            0 => {}
+            b'<' if self.in_q != 0 => {}
+            b'<' if is_c_space(self.next(i)) => self.out.push(c),
+            b'<' => {
+                self.lc = b'<';
+                self.state = TagState::Tag;
+            }
+            b'>' if self.depth > 0 => self.depth -= 1,
+            b'>' if self.in_q != 0 => {}
+            _ => self.out.push(c),
+        }
+    }
+
+    fn tag(&mut self, i: usize, c: u8) {
+        match c {
+            b'<' if self.in_q == 0 && !is_c_space(self.next(i)) => self.depth += 1,
+            b'>' if self.depth > 0 => self.depth -= 1,
+            b'>' if self.in_q != 0 => {}
+            b'>' => {
+                self.lc = b'>';
+                // Inside `<?xml ...`, `->` does not close the tag.
+                if !(self.is_xml && self.prev(i, 1) == b'-') {
+                    self.in_q = 0;
+                    self.state = TagState::Text;
+                    self.is_xml = false;
+                }
+            }
+            b'"' | b'\'' if i != 0 && (self.in_q == 0 || c == self.in_q) => self.toggle_quote(c),
+            b'!' if self.prev(i, 1) == b'<' => {
+                self.state = TagState::Declaration;
+                self.lc = c;
+            }
+            b'?' if self.prev(i, 1) == b'<' => {
+                self.br = 0;
+                self.state = TagState::Php;
+            }
+            _ => {}
+        }
+    }
+
+    fn php(&mut self, i: usize, c: u8) {
+        let lc = self.lc;
+        match c {
+            b'(' if lc != b'"' && lc != b'\'' => {
+                self.lc = b'(';
+                self.br += 1;
+            }
+            b')' if lc != b'"' && lc != b'\'' => {
+                self.lc = b')';
+                self.br -= 1;
+            }
+            b'>' if self.depth > 0 => self.depth -= 1,
+            b'>' if self.in_q != 0 => {}
+            b'>' if self.br == 0 && lc != b'"' && self.prev(i, 1) == b'?' => {
+                self.in_q = 0;
+                self.state = TagState::Text;
+            }
+            b'"' | b'\'' if i >= 1 && self.prev(i, 1) != b'\\' => {
+                if lc == c {
+                    self.lc = 0;
+                } else if lc != b'\\' {
+                    self.lc = c;
+                }
+                if self.in_q == 0 || c == self.in_q {
+                    self.toggle_quote(c);
+                }
+            }
+            // `<?xml` is not PHP: back to an HTML tag (only past the fourth byte, as PHP).
+            b'l' | b'L'
+                if i > 4
+                    && self.lower_is(i, 1, b'm')
+                    && self.lower_is(i, 2, b'x')
+                    && self.prev(i, 3) == b'?'
+                    && self.prev(i, 4) == b'<' =>
+            {
+                self.state = TagState::Tag;
+                self.is_xml = true;
+            }
+            _ => {}
+        }
+    }
+
+    fn declaration(&mut self, i: usize, c: u8) {
+        match c {
+            b'>' if self.depth > 0 => self.depth -= 1,
+            b'>' if self.in_q != 0 => {}
+            b'>' => {
+                self.in_q = 0;
+                self.state = TagState::Text;
+            }
+            b'"' | b'\''
+                if i != 0 && self.prev(i, 1) != b'\\' && (self.in_q == 0 || c == self.in_q) =>
+            {
+                self.toggle_quote(c)
+            }
+            b'-' if self.prev(i, 1) == b'-' && self.prev(i, 2) == b'!' => {
+                self.state = TagState::Comment
+            }
+            // `<!DOCTYPE` is handled as an ordinary tag.
+            b'e' | b'E' if i > 6 && self.doctype_ends_at(i) => self.state = TagState::Tag,
+            _ => {}
+        }
+    }
+
+    /// `doctyp` (any case) before `i`.
+    fn doctype_ends_at(&self, i: usize) -> bool {
+        b"pytcod"
+            .iter()
+            .enumerate()
+            .all(|(k, &c)| self.lower_is(i, k + 1, c))
+    }
+
+    fn comment(&mut self, i: usize, c: u8) {
+        if c == b'>' && self.in_q == 0 && self.prev(i, 1) == b'-' && self.prev(i, 2) == b'-' {
+            self.in_q = 0;
+            self.state = TagState::Text;
+        }
+    }
 }
 
 /// C `isspace` in the C locale.

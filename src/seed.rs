@@ -1,9 +1,10 @@
 //! Demo and benchmark data.
 //!
-//! `demo` writes a small shop whose first rows are exactly the examples of the spec (§8.2,
-//! §8.3, §9), so the tests can compare the spec's documents byte for byte. `bulk` writes N
-//! threads with M messages each for the benchmark, in batches, with MariaDB's SEQUENCE engine.
-//! Both only add rows that are missing (`INSERT IGNORE` on fixed ids).
+//! `demo` writes a small shop whose first rows are exactly the examples of
+//! docs/prestashop/documents.md#examples and #json, so the tests can compare the golden
+//! documents (`tests/fixtures/golden/`) byte for byte. `bulk` writes N threads with M messages
+//! each for the benchmark, in batches, with MariaDB's SEQUENCE engine. Both only add rows that
+//! are missing (`INSERT IGNORE` on fixed ids).
 
 use diesel::connection::SimpleConnection;
 use diesel::mysql::MysqlConnection;

@@ -23,7 +23,7 @@ use crate::db::{self, shop, Fault};
 use crate::error::DbError;
 use crate::http;
 use crate::http::conn::Conn;
-use crate::state::AppState;
+use crate::state::{AppState, InFlightCount};
 
 /// The application, as `serve` runs it and as the tests call it.
 pub fn app(
@@ -166,8 +166,8 @@ impl Background {
 
 /// Starts the background work on the current actix runtime: the wait for the database when the
 /// state is not ready yet ([`wait_until_ready`]), then the shop snapshot refresh every
-/// `THREADGATE_CONFIG_REFRESH` seconds; and the key generation poll every
-/// `THREADGATE_KEY_POLL_MS`.
+/// `THREADGATE_CONFIG_REFRESH` seconds; the key and data generation poll every
+/// `THREADGATE_KEY_POLL_MS`; and with a replica its check every `THREADGATE_REPLICA_CHECK_MS`.
 pub fn spawn_background(state: web::Data<AppState>) -> Background {
     let refresh_every = Duration::from_secs(state.settings.config_refresh.max(1));
     let refresher = state.clone();
@@ -189,6 +189,18 @@ pub fn spawn_background(state: web::Data<AppState>) -> Background {
             }
         }
     })];
+    if state.replica.is_some() {
+        let checker = state.clone();
+        let every = Duration::from_millis(state.settings.replica_check_ms.max(10));
+        tasks.push(actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                checker.check_replica().await;
+            }
+        }));
+    }
     if state.settings.key_poll_ms > 0 {
         let poll_every = Duration::from_millis(state.settings.key_poll_ms);
         tasks.push(actix_web::rt::spawn(async move {
@@ -201,7 +213,7 @@ pub fn spawn_background(state: web::Data<AppState>) -> Background {
                 }
                 if let Err(e) = state.poll_key_generation().await {
                     // The pool logs an outage once; 4 times a second would only repeat it.
-                    tracing::debug!(error = %e, "could not read the key generation");
+                    tracing::debug!(error = %e, "could not read the key and data generations");
                 }
             }
         }));
@@ -340,20 +352,7 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
     }
     let background = spawn_background(state.clone());
 
-    let metrics = match &metrics_bind {
-        Some(addr) => {
-            let s = state.clone();
-            let server = HttpServer::new(move || metrics_app(s.clone()))
-                .workers(1)
-                .disable_signals()
-                .bind(addr)
-                .map_err(|e| bind_error(addr, e))?
-                .run();
-            Some(server)
-        }
-        None => None,
-    };
-
+    let metrics = metrics_server(&state, metrics_bind.as_deref())?;
     let listeners = self::bind(&bind).map_err(|e| bind_error(&bind, e))?;
     let server = server(listeners, state.clone(), workers)?
         .shutdown_timeout(grace)
@@ -361,16 +360,51 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
         .run();
     log_start(&db_settings, &state, &bind, metrics_bind.as_deref());
 
-    let handle = server.handle();
     let metrics_handle = metrics.as_ref().map(|m| m.handle());
     if let Some(m) = metrics {
         actix_web::rt::spawn(m);
     }
+    let at_signal = stop_on_signal(state.clone(), server.handle(), metrics_handle, grace);
+    server.await?;
+
+    log_drained(&state, &at_signal);
+    background.stop().await;
+    close_pool(state).await;
+    Ok(())
+}
+
+/// The `/metrics` server on its own address, when one is set (one worker, no signals: the
+/// main server's stop ends it).
+fn metrics_server(
+    state: &web::Data<AppState>,
+    bind: Option<&str>,
+) -> anyhow::Result<Option<actix_web::dev::Server>> {
+    let Some(addr) = bind else {
+        return Ok(None);
+    };
+    let s = state.clone();
+    let server = HttpServer::new(move || metrics_app(s.clone()))
+        .workers(1)
+        .disable_signals()
+        .bind(addr)
+        .map_err(|e| bind_error(addr, e))?
+        .run();
+    Ok(Some(server))
+}
+
+/// At SIGTERM / SIGINT, stops the server (its in-flight requests get `grace` seconds) and the
+/// metrics server. The cell receives the in-flight count at the signal.
+fn stop_on_signal(
+    state: web::Data<AppState>,
+    handle: actix_web::dev::ServerHandle,
+    metrics: Option<actix_web::dev::ServerHandle>,
+    grace: u64,
+) -> Arc<Mutex<Option<InFlightCount>>> {
     let at_signal = Arc::new(Mutex::new(None));
-    let (watcher, seen) = (state.clone(), at_signal.clone());
+    let seen = at_signal.clone();
     actix_web::rt::spawn(async move {
         let name = stop_signal().await;
-        let count = watcher.in_flight.count();
+        let count = state.in_flight.count();
         *seen.lock().unwrap_or_else(|e| e.into_inner()) = Some(count);
         tracing::info!(
             signal = name,
@@ -378,12 +412,15 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
             "stopping: no new connections; in-flight requests get up to {grace} s"
         );
         handle.stop(true).await;
-        if let Some(m) = metrics_handle {
+        if let Some(m) = metrics {
             m.stop(false).await;
         }
     });
-    server.await?;
+    at_signal
+}
 
+/// The drain's outcome: requests finished and cut since the signal (nothing without one).
+fn log_drained(state: &AppState, at_signal: &Mutex<Option<InFlightCount>>) {
     let start = *at_signal.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(start) = start {
         let end = state.in_flight.count();
@@ -395,9 +432,11 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
             "stopped: {drained} request(s) drained, {cut} cut"
         );
     }
-    background.stop().await;
-    // The workers drop their copies of the state as their threads wind down: the pool (and
-    // with it every connection) closes with the last one.
+}
+
+/// The workers drop their copies of the state as their threads wind down: the pool (and with
+/// it every connection) closes with the last one. Waits up to 2 s for it.
+async fn close_pool(state: web::Data<AppState>) {
     let mut state = state.into_inner();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     loop {
@@ -417,7 +456,6 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
             }
         }
     }
-    Ok(())
 }
 
 /// The start-up line: what is served, from where, to where (never a password or a key).
@@ -449,6 +487,11 @@ fn log_start(db: &DbSettings, state: &AppState, bind: &str, metrics_bind: Option
         ready = state.is_ready(),
         %bind,
         metrics = metrics_bind.unwrap_or("off"),
+        replica = %state
+            .settings
+            .replica_url
+            .as_deref()
+            .map_or_else(|| "off".to_owned(), crate::db::schema::describe_url),
         "threadgate is serving"
     );
 }

@@ -7,15 +7,18 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use crate::auth::{FailureLimiter, KeyCache, KeySource, UsageLog};
+use crate::bridge::cached::BridgeState;
+use crate::cache::Source;
+use crate::cache::{Clock, Generation};
 use crate::config::{DbSettings, ServeSettings};
-use crate::db::cache::DataGeneration;
+use crate::db::replica::{Committed, Replica, ReplicaSettings, Route, Wait};
 use crate::db::shop::{self, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
-use crate::http::body::BodyBudget;
-use crate::http::bridges::BridgeState;
+use crate::ingest::bounds::BodyBudget;
 use crate::metrics::{Metrics, Sampled};
 
 /// What every request handler shares.
@@ -28,10 +31,17 @@ pub struct AppState {
     pub limiter: FailureLimiter,
     /// Keys used since the last refresh (written to `last_used` by the refresh).
     pub usage: UsageLog,
-    /// Bumped by every committed write to the thread tables (the bridges' caches watch it).
-    pub data_generation: Arc<DataGeneration>,
+    /// Bumped by every committed write to the thread tables, this node's at once and other
+    /// nodes' through the key poll (the bridges' caches watch it).
+    pub data_generation: Arc<Generation>,
+    /// The read replica (`THREADGATE_REPLICA_URL`), when there is one.
+    pub replica: Option<Arc<Replica>>,
     /// The bridges' UUID index and read caches.
     pub bridges: BridgeState,
+    /// The time the caches read (tests move it forward instead of sleeping).
+    pub clock: Arc<Clock>,
+    /// Notified each time a key generation poll ends (tests wait for it instead of sleeping).
+    pub key_polled: tokio::sync::Notify,
     /// Memory held by request bodies being read, bounded (`THREADGATE_BODY_MEMORY_MIB`).
     pub bodies: Arc<BodyBudget>,
     /// What `/metrics` reports (served on `THREADGATE_METRICS_BIND` only).
@@ -62,10 +72,27 @@ impl AppState {
             metrics.db.clone(),
         );
         let tables = Tables::new(&db_settings.table_prefix);
-        let keys = Arc::new(KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY));
+        let clock = Arc::new(Clock::default());
+        let keys = Arc::new(
+            KeyCache::new(settings.key_cache_ttl(), KEY_CACHE_CAPACITY).with_clock(clock.clone()),
+        );
         let limiter = FailureLimiter::new(settings.auth_failures_per_minute, LIMITER_CAPACITY);
-        let data_generation = Arc::new(DataGeneration::default());
-        let bridges = BridgeState::new(&settings, data_generation.clone());
+        let data_generation = Arc::new(Generation::default());
+        let replica = settings.replica_url.clone().map(|url| {
+            Arc::new(Replica::new(
+                ReplicaSettings {
+                    url,
+                    pool_size: db_settings.pool_size,
+                    wait: Duration::from_millis(settings.replica_wait_ms),
+                    max_lag: Duration::from_millis(settings.replica_max_lag_ms),
+                    sync: settings.replica_sync,
+                },
+                tables.clone(),
+                data_generation.clone(),
+                metrics.db.clone(),
+            ))
+        });
+        let bridges = BridgeState::new(&settings, data_generation.clone(), clock.clone());
         let bodies = Arc::new(BodyBudget::new(
             settings.body_memory_mib.saturating_mul(1 << 20),
             BODY_MEMORY_WAIT,
@@ -78,7 +105,10 @@ impl AppState {
             limiter,
             usage: UsageLog::default(),
             data_generation,
+            replica,
             bridges,
+            clock,
+            key_polled: tokio::sync::Notify::new(),
             bodies,
             metrics,
             in_flight: Arc::new(InFlight::default()),
@@ -95,6 +125,7 @@ impl AppState {
             pool_max: self.pool.max_size(),
             key_cache: self.keys.stats(),
             bridge_caches: self.bridges.cache_stats(),
+            replica: self.replica.as_ref().map(|r| r.state().name()),
         })
     }
 
@@ -114,27 +145,58 @@ impl AppState {
             .is_some()
     }
 
-    /// The shop's "now", `Y-m-d H:i:s` in its time zone (decisions W17); in the setting's time
-    /// zone while the configuration is not loaded.
+    /// The shop's "now", `Y-m-d H:i:s` in its time zone (docs/compatibility.md W17); in the
+    /// setting's time zone while the configuration is not loaded.
     pub fn shop_now(&self) -> String {
         self.snapshot()
             .unwrap_or_default()
             .now(self.settings.timezone)
     }
 
-    /// Reads the key store's generation alone; a newer one empties the key cache, so the next
-    /// request of a changed key is verified again. Only the own store has a generation.
+    /// Reads the key store's and the thread tables' generations in one statement: a newer key
+    /// generation empties the key cache, so the next request of a changed key is verified
+    /// again (only the own store has one); a changed data generation means some node wrote,
+    /// and the bridges' caches drop what they read before.
     pub async fn poll_key_generation(&self) -> Result<(), DbError> {
-        if self.settings.auth_source != KeySource::Own {
-            return Ok(());
-        }
         let tables = self.tables.clone();
-        let generation = db::run(&self.pool, move |conn| {
-            shop::key_generation(conn, &tables).map_err(DbError::from)
+        let generations = db::run(&self.pool, move |conn| {
+            shop::generations(conn, &tables).map_err(DbError::from)
         })
-        .await?;
-        self.keys.advance_generation(generation);
-        Ok(())
+        .await;
+        if let Ok((keys, data)) = generations {
+            if self.settings.auth_source == KeySource::Own {
+                self.keys.advance_generation(keys);
+            }
+            self.data_generation.observe(Source::Primary, data);
+        }
+        self.key_polled.notify_waiters();
+        generations.map(drop)
+    }
+
+    /// The replica's health check (`db::replica`), when there is a replica.
+    pub async fn check_replica(&self) {
+        let Some(replica) = self.replica.clone() else {
+            return;
+        };
+        let primary = self.pool.clone();
+        let _ = tokio::task::spawn_blocking(move || replica.check(&primary)).await;
+    }
+
+    /// Where a read runs: the replica when one serves, else the primary.
+    pub fn route(&self, wait: Wait) -> Route {
+        Route {
+            primary: self.pool.clone(),
+            replica: self.replica.clone(),
+            wait,
+        }
+    }
+
+    /// What a write does after COMMIT on its connection (`db::replica::Committed`).
+    pub fn committed(&self, key_id: u32) -> Committed {
+        Committed {
+            generation: self.data_generation.clone(),
+            replica: self.replica.clone().map(|r| (r, key_id)),
+        }
     }
 
     /// Re-reads the shop snapshot (a changed key generation empties the key cache at once)
@@ -146,11 +208,19 @@ impl AppState {
             KeySource::Prestashop => Vec::new(),
         };
         let now = self.shop_now();
+        let first = !self.is_ready();
         let snapshot = db::run(&self.pool, move |conn| {
-            if let Err(e) = db::keys::touch_last_used(conn, &tables, &used, &now) {
+            if let Err(e) = db::key_store::touch_last_used(conn, &tables, &used, &now) {
                 tracing::warn!(error = %e, "could not record when keys were last used");
             }
-            shop::load(conn, &tables).map_err(DbError::from)
+            let snapshot = shop::load(conn, &tables).map_err(DbError::from)?;
+            // The table every write and the key poll use: a database migrated by an older
+            // threadgate lacks `threadgate_data_generation` until `threadgate migrate` runs
+            // again (a missing table, as `/readyz` and the start-up wait report it).
+            if first {
+                shop::generations(conn, &tables).map_err(DbError::from)?;
+            }
+            Ok::<_, DbError>(snapshot)
         })
         .await?;
         self.keys.set_generation(snapshot.key_generation);

@@ -35,6 +35,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON `shop`.`ps_customer_message` TO 'threadg
 GRANT SELECT ON `shop`.`ps_threadgate_key_permission` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_threadgate_key_shop` TO 'threadgate'@'localhost';
 GRANT SELECT ON `shop`.`ps_threadgate_state` TO 'threadgate'@'localhost';
+GRANT SELECT, UPDATE (`writes`) ON `shop`.`ps_threadgate_data_generation` TO 'threadgate'@'localhost';
 GRANT SELECT, UPDATE (`last_used`) ON `shop`.`ps_threadgate_key` TO 'threadgate'@'localhost';
 
 -- Only with THREADGATE_AUTH_SOURCE=prestashop (keys read from the shop's own tables):

@@ -7,9 +7,9 @@ use anyhow::{bail, Context};
 use diesel::mysql::MysqlConnection;
 use diesel::Connection;
 
-use super::keys;
+use super::secret;
 use crate::config::Argon2Settings;
-use crate::db::keys::{self as store, Grants, KeyInfo, NewKey};
+use crate::db::key_store::{self as store, Grants, KeyInfo, NewKey};
 use crate::db::shop;
 use crate::db::Tables;
 use crate::resource::{Method, CORE_RESOURCE_NAMES};
@@ -37,9 +37,9 @@ pub fn create(
 ) -> anyhow::Result<(u32, String)> {
     check_resources(&req.resources)?;
     let key = match &req.key {
-        Some(k) if keys::is_well_formed(k) => k.clone(),
+        Some(k) if secret::is_well_formed(k) => k.clone(),
         Some(_) => bail!("a key is 32 characters of A-Z, a-z, 0-9, @, #, ?, - and _"),
-        None => keys::generate(),
+        None => secret::generate(),
     };
     let shops = if req.shops.is_empty() {
         let s: Vec<u32> = shop::load(conn, tables)
@@ -60,13 +60,13 @@ pub fn create(
         permissions: cross(&req.resources, &req.methods),
         shops,
     };
-    let normalized = keys::normalize(&key);
-    let hash = keys::hash(&normalized, cost)?;
+    let normalized = secret::normalize(&key);
+    let hash = secret::hash(&normalized, cost)?;
     let id = store::insert(
         conn,
         tables,
         &NewKey {
-            lookup: &keys::lookup_bucket(&normalized),
+            lookup: &secret::lookup_bucket(&normalized),
             hash: &hash,
             description: &req.description,
             active: req.active,
@@ -193,15 +193,15 @@ pub fn import_prestashop(
                 report.skipped.push(a.id);
                 continue;
             }
-            let normalized = keys::normalize(key);
+            let normalized = secret::normalize(key);
             match store::by_source_account(conn, tables, a.id)? {
                 Some((id, hash)) => {
-                    let fresh = if keys::verify(&normalized, &hash) {
+                    let fresh = if secret::verify(&normalized, &hash) {
                         None
                     } else {
                         Some((
-                            keys::lookup_bucket(&normalized),
-                            keys::hash(&normalized, cost)?,
+                            secret::lookup_bucket(&normalized),
+                            secret::hash(&normalized, cost)?,
                         ))
                     };
                     store::replace_imported(
@@ -219,8 +219,8 @@ pub fn import_prestashop(
                         conn,
                         tables,
                         &NewKey {
-                            lookup: &keys::lookup_bucket(&normalized),
-                            hash: &keys::hash(&normalized, cost)?,
+                            lookup: &secret::lookup_bucket(&normalized),
+                            hash: &secret::hash(&normalized, cost)?,
                             description: &a.description,
                             active: a.active,
                             grants: &a.grants,
@@ -250,7 +250,7 @@ pub fn import_prestashop(
 }
 
 /// The shop's "now" for the rows `keys ...` writes: `PS_TIMEZONE` of the shop's configuration,
-/// else `THREADGATE_TIMEZONE`, else UTC (decisions W17).
+/// else `THREADGATE_TIMEZONE`, else UTC (docs/compatibility.md W17).
 pub fn shop_now(conn: &mut MysqlConnection, tables: &Tables) -> String {
     let fallback = std::env::var("THREADGATE_TIMEZONE")
         .ok()

@@ -2,79 +2,75 @@
 //! process, so the map never holds anything that could be replayed), bounded in size, each
 //! entry valid for a short TTL and only for the key-store generation it was verified under.
 //!
-//! When an entry expires under load, every in-flight request of that key misses at once; each
-//! argon2 run holds ~19 MiB, so [`KeyCache::flight`] lets one request per key verify while the
-//! others wait for its result, and [`KeyCache::verification_permit`] caps how many argon2 runs
-//! (of different keys) go at once.
+//! The entries live in the crate's one single-flight TTL cache (`crate::cache::ReadCache`,
+//! without early renewal: a renewal would be an argon2 run). When an entry expires under load,
+//! every in-flight request of that key misses at once; each argon2 run holds ~19 MiB, so
+//! [`KeyCache::verified`] lets one request per key verify while the others share its result,
+//! and [`KeyCache::verification_permit`] caps how many argon2 runs (of different keys) go at
+//! once.
 //!
 //! The cache also remembers which keys it has verified successfully since the process
 //! started ([`KeyCache::is_vouched`]), past their entry's TTL: a client address over the
 //! failed-authentication limit may still use such a key (its verification is then not argon2
 //! spent on a guess), while an unknown key from it is refused before any look-up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Account;
-use crate::metrics::{CacheCounters, CacheStats};
+use crate::cache::{CacheStats, Clock, Generation, ReadCache, Weigh, ENTRY_OVERHEAD};
 
 pub type Fingerprint = [u8; 32];
 
-struct Entry {
-    account: Arc<Account>,
-    expires: Instant,
-    generation: u64,
+/// What one cached account is counted as (its grants are a few short strings).
+const ACCOUNT_WEIGHT: usize = 384;
+
+impl Weigh for Account {
+    fn weight(&self) -> usize {
+        ACCOUNT_WEIGHT
+    }
 }
 
 pub struct KeyCache {
     secret: [u8; 32],
-    inflight: Mutex<HashMap<Fingerprint, Arc<tokio::sync::Mutex<()>>>>,
+    accounts: ReadCache<Fingerprint, Account>,
     argon2_permits: tokio::sync::Semaphore,
     verifications: AtomicU64,
-    ttl: Duration,
-    capacity: usize,
-    generation: AtomicU64,
-    entries: Mutex<HashMap<Fingerprint, Entry>>,
     /// Fingerprints of keys verified successfully (and not failed since), at most `capacity`.
-    vouched: Mutex<std::collections::HashSet<Fingerprint>>,
-    /// Requests answered from the cache, and those that were not ([`KeyCache::lookup`]).
-    counters: CacheCounters,
+    vouched: Mutex<HashSet<Fingerprint>>,
+    capacity: usize,
 }
 
 impl KeyCache {
+    /// At most `capacity` keys, each for `ttl`.
     pub fn new(ttl: Duration, capacity: usize) -> KeyCache {
         let mut secret = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let budget = capacity.max(1) * (ACCOUNT_WEIGHT + ENTRY_OVERHEAD);
         KeyCache {
             secret,
-            inflight: Mutex::new(HashMap::new()),
+            accounts: ReadCache::new(ttl, budget, Arc::new(Generation::default()))
+                .without_early_renewal(),
             argon2_permits: tokio::sync::Semaphore::new(cores),
             verifications: AtomicU64::new(0),
-            ttl,
+            vouched: Mutex::new(HashSet::new()),
             capacity: capacity.max(1),
-            generation: AtomicU64::new(0),
-            entries: Mutex::new(HashMap::new()),
-            vouched: Mutex::new(std::collections::HashSet::new()),
-            counters: CacheCounters::default(),
         }
     }
 
-    /// [`KeyCache::get`] for a request's first look: counted as a hit or a miss.
-    pub fn lookup(&self, fp: &Fingerprint) -> Option<Arc<Account>> {
-        let found = self.get(fp);
-        match found {
-            Some(_) => self.counters.hit(),
-            None => self.counters.miss(),
-        }
-        found
+    /// Reads the time from `clock` (tests move it forward).
+    pub fn with_clock(mut self, clock: Arc<Clock>) -> KeyCache {
+        self.accounts = self.accounts.with_clock(clock);
+        self
     }
 
-    /// Hits and misses of [`KeyCache::lookup`] so far.
+    /// Hits and misses of [`KeyCache::verified`] so far (one per request that authenticates).
     pub fn stats(&self) -> CacheStats {
-        self.counters.stats()
+        self.accounts.stats()
     }
 
     pub fn fingerprint(&self, normalized_key: &str) -> Fingerprint {
@@ -83,52 +79,36 @@ impl KeyCache {
 
     /// The generation to pass to [`KeyCache::insert`] for a verification started now.
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.accounts.generation().current()
     }
 
     pub fn get(&self, fp: &Fingerprint) -> Option<Arc<Account>> {
-        let now = Instant::now();
-        let generation = self.generation();
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(fp) {
-            Some(e) if e.expires > now && e.generation == generation => Some(e.account.clone()),
-            Some(_) => {
-                map.remove(fp);
-                None
-            }
-            None => None,
-        }
+        self.accounts.peek(fp)
     }
 
     /// Caches a verification made under `generation` (dropped if the key store changed since).
-    /// The key is vouched for either way: it was right when it was checked.
     pub fn insert(&self, fp: Fingerprint, account: Arc<Account>, generation: u64) {
-        {
-            let mut vouched = self.vouched.lock().unwrap_or_else(|e| e.into_inner());
-            if vouched.len() >= self.capacity && !vouched.contains(&fp) {
-                vouched.clear();
-            }
-            vouched.insert(fp);
+        self.accounts.keep(fp, account, generation);
+    }
+
+    /// The cached account of `fp`, else the one `verify` finds: one verification per key at a
+    /// time, the requests that miss meanwhile share its result; a failed one is not kept.
+    pub async fn verified<E, F, Fut>(&self, fp: Fingerprint, verify: F) -> Result<Arc<Account>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Account, E>>,
+    {
+        self.accounts.get_or_load(fp, verify).await
+    }
+
+    /// A verification of `fp`'s key succeeded: vouched for from now on, past its entry's TTL
+    /// and the key store's generation (it was right when it was checked).
+    pub fn vouch(&self, fp: Fingerprint) {
+        let mut vouched = self.vouched.lock().unwrap_or_else(|e| e.into_inner());
+        if vouched.len() >= self.capacity && !vouched.contains(&fp) {
+            vouched.clear();
         }
-        if generation != self.generation() {
-            return;
-        }
-        let now = Instant::now();
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= self.capacity {
-            map.retain(|_, e| e.expires > now);
-            if map.len() >= self.capacity {
-                map.clear();
-            }
-        }
-        map.insert(
-            fp,
-            Entry {
-                account,
-                expires: now + self.ttl,
-                generation,
-            },
-        );
+        vouched.insert(fp);
     }
 
     /// Whether the key of `fp` was verified successfully by this process, and has not failed a
@@ -150,40 +130,16 @@ impl KeyCache {
 
     /// Called when the key store's generation changes: every entry is dropped at once.
     pub fn set_generation(&self, generation: u64) {
-        if self.generation.swap(generation, Ordering::AcqRel) != generation {
-            self.clear();
+        if self.accounts.generation().set(generation) {
+            self.accounts.clear();
         }
-    }
-
-    fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
     }
 
     /// Like [`KeyCache::set_generation`], but only forward: the poll never undoes a newer
     /// generation a request has already seen.
     pub fn advance_generation(&self, generation: u64) {
-        if self.generation.fetch_max(generation, Ordering::AcqRel) < generation {
-            self.clear();
-        }
-    }
-
-    /// The verification turn of one key: hold its lock while verifying, and look in the cache
-    /// again once it is yours (the request before may have verified the key meanwhile).
-    pub fn flight(&self, fp: &Fingerprint) -> Flight<'_> {
-        let lock = self
-            .inflight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(*fp)
-            .or_default()
-            .clone();
-        Flight {
-            cache: self,
-            fp: *fp,
-            lock,
+        if self.accounts.generation().advance(generation) {
+            self.accounts.clear();
         }
     }
 
@@ -206,39 +162,11 @@ impl KeyCache {
     }
 
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.accounts.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-/// One key's verification turn; see [`KeyCache::flight`].
-pub struct Flight<'a> {
-    cache: &'a KeyCache,
-    fp: Fingerprint,
-    lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Flight<'_> {
-    pub async fn turn(&self) -> tokio::sync::MutexGuard<'_, ()> {
-        self.lock.lock().await
-    }
-}
-
-impl Drop for Flight<'_> {
-    /// The last request of a flight removes its lock, so the map only holds keys being verified.
-    fn drop(&mut self) {
-        let mut map = self
-            .cache
-            .inflight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        // Two references: ours and the map's; anyone else still waiting keeps it alive.
-        if Arc::strong_count(&self.lock) <= 2 {
-            map.remove(&self.fp);
-        }
     }
 }
 
@@ -352,13 +280,14 @@ mod tests {
         let fp = c.fingerprint("KEY");
         assert!(!c.is_vouched(&fp));
         c.insert(fp, account(), c.generation());
+        c.vouch(fp);
         assert!(c.get(&fp).is_none(), "expired");
         c.set_generation(9);
         assert!(c.is_vouched(&fp), "past the TTL and the generation");
         c.unvouch(&fp);
         assert!(!c.is_vouched(&fp));
         for k in ["A", "B", "C"] {
-            c.insert(c.fingerprint(k), account(), c.generation());
+            c.vouch(c.fingerprint(k));
         }
         assert!(c.vouched.lock().unwrap().len() <= 2, "bounded");
     }
@@ -380,21 +309,38 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn one_verification_per_key_runs_at_a_time_and_the_flight_map_empties() {
-        let c = Arc::new(KeyCache::new(Duration::from_secs(60), 10));
+    async fn one_verification_per_key_runs_at_a_time_and_the_others_share_it() {
+        let c = KeyCache::new(Duration::from_secs(60), 10);
         let fp = c.fingerprint("KEY");
-        let first = c.flight(&fp);
-        let turn = first.turn().await;
-        let second = c.flight(&fp);
-        assert!(
-            second.lock.try_lock().is_err(),
-            "the second request waits for the first"
-        );
-        drop(turn);
-        assert!(second.lock.try_lock().is_ok());
-        drop(first);
-        drop(second);
-        assert!(c.inflight.lock().unwrap().is_empty());
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let gate = tokio::sync::Notify::new();
+        let verify = || {
+            c.verified(fp, || async {
+                runs.fetch_add(1, Ordering::SeqCst);
+                gate.notified().await;
+                Ok::<_, ()>((*account()).clone())
+            })
+        };
+        let open = async {
+            tokio::task::yield_now().await;
+            gate.notify_one();
+        };
+        let (a, b, ()) = tokio::join!(verify(), verify(), open);
+        assert_eq!((a.unwrap().id, b.unwrap().id), (1, 1));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert_eq!(c.get(&fp).map(|a| a.id), Some(1));
+    }
+
+    #[test]
+    fn an_entry_is_served_until_its_ttl_has_passed() {
+        let clock = Arc::new(Clock::default());
+        let c = KeyCache::new(Duration::from_secs(60), 10).with_clock(clock.clone());
+        let fp = c.fingerprint("KEY");
+        c.insert(fp, account(), c.generation());
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(c.get(&fp).map(|a| a.id), Some(1));
+        clock.advance(Duration::from_secs(1));
+        assert!(c.get(&fp).is_none());
     }
 
     #[test]

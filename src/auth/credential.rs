@@ -1,4 +1,5 @@
-//! Where a request's key comes from (spec §1, §2.1; clients.md §5.1).
+//! Where a request's key comes from (docs/prestashop/authentication.md#where-the-key-comes-from,
+//! docs/prestashop/authentication.md#outcomes; docs/clients/README.md#complaints).
 //!
 //! PrestaShop's dispatcher takes the Basic user name (`PHP_AUTH_USER`), else parses a raw
 //! `HTTP_AUTHORIZATION` / `REDIRECT_HTTP_AUTHORIZATION` by hand (`Basic\s+(.*)$`, base64, the

@@ -1,8 +1,8 @@
-//! Failed-authentication rate limiting per client address (decisions, Keys and permissions).
+//! Failed-authentication rate limiting per client address (docs/architecture.md#keys).
 //!
 //! A fixed one-minute window per address, opened by its first failure. Once an address has
 //! `limit` failures in its window, [`FailureLimiter::check`] refuses it until the window ends,
-//! for any key it has not been seen to hold (`http::keys::authenticate`): a key that is in the
+//! for any key it has not been seen to hold (`http::access::authenticate`): a key that is in the
 //! verified-key cache, or that this process verified before, still goes through, so one
 //! integration with a stale key behind a shared address (a proxy, a NAT) never locks out the
 //! others; unknown and wrong keys are refused before any key look-up or argon2 work. Only

@@ -1,10 +1,12 @@
 //! Keys: where a request's key comes from, how a key is hashed and verified, what it may do.
 //!
-//! - [`credential`]: the key of a request, exactly as PrestaShop's dispatcher finds it (spec
-//!   §1, §2.1): the Basic user name, else a forwarded `Authorization`, else `ws_key`.
-//! - [`keys`]: generation, argon2id hashing and verification (never a key in plain text).
-//! - [`cache`]: verified keys in memory, so steady-state requests run no argon2 (decisions,
-//!   Keys and permissions).
+//! - [`credential`]: the key of a request, exactly as PrestaShop's dispatcher finds it
+//!   (docs/prestashop/authentication.md#where-the-key-comes-from,
+//!   docs/prestashop/authentication.md#outcomes): the Basic user name, else a forwarded
+//!   `Authorization`, else `ws_key`.
+//! - [`secret`]: generation, argon2id hashing and verification (never a key in plain text).
+//! - [`cache`]: verified keys in memory, so steady-state requests run no argon2
+//!   (docs/architecture.md#keys).
 //! - [`limit`]: failed-authentication rate limiting per client address.
 //! - [`authenticate`]: the whole check with PrestaShop's error codes 17, 18, 20, 21, against
 //!   either key source (`own`: the argon2id store; `prestashop`: the shop's own tables).
@@ -15,8 +17,8 @@
 pub mod admin;
 pub mod cache;
 pub mod credential;
-pub mod keys;
 pub mod limit;
+pub mod secret;
 
 use std::sync::Arc;
 
@@ -44,7 +46,7 @@ fn bit(m: Method) -> u8 {
 }
 
 impl Account {
-    pub fn from_grants(id: u32, grants: &db::keys::Grants) -> Account {
+    pub fn from_grants(id: u32, grants: &db::key_store::Grants) -> Account {
         let mut permissions: Vec<(String, u8)> = Vec::new();
         for (r, m) in &grants.permissions {
             match permissions.iter_mut().find(|(name, _)| name == r) {
@@ -70,7 +72,8 @@ impl Account {
         Method::ALL.map(|m| bits & bit(m) != 0)
     }
 
-    /// At least one permission row for `resource` (spec §2.2, code 26 otherwise).
+    /// At least one permission row for `resource` (docs/prestashop/authentication.md#permissions,
+    /// code 26 otherwise).
     pub fn knows(&self, resource: &str) -> bool {
         self.methods(resource).iter().any(|&b| b)
     }
@@ -109,23 +112,19 @@ pub async fn authenticate(
     let normalized = shape(raw_key)?;
     let fingerprint = cache.fingerprint(&normalized);
     let generation = cache.generation();
-    if let Some(account) = cache.lookup(&fingerprint) {
-        return permitted(account, generation);
-    }
-    // One verification per key at a time: the requests that waited find the first one's result
-    // in the cache. And at most one argon2 run per core (each holds ~19 MiB).
-    let flight = cache.flight(&fingerprint);
-    let _turn = flight.turn().await;
-    let generation = cache.generation();
-    if let Some(account) = cache.get(&fingerprint) {
-        return permitted(account, generation);
-    }
-    let _permit = cache.verification_permit().await;
-    let (tables, cache) = (tables.clone(), cache.clone());
-    db::run(pool, move |conn| {
-        verify_normalized(conn, &tables, &cache, source, &normalized)
-    })
-    .await
+    // One verification per key at a time: the requests that miss meanwhile share its result.
+    // And at most one argon2 run per core (each holds ~19 MiB).
+    let account = cache
+        .verified(fingerprint, || async {
+            let _permit = cache.verification_permit().await;
+            let (tables, cache) = (tables.clone(), cache.clone());
+            db::run(pool, move |conn| {
+                find_account(conn, &tables, &cache, source, &normalized)
+            })
+            .await
+        })
+        .await?;
+    permitted(account, generation)
 }
 
 /// [`authenticate`] for a client address over the failed-authentication limit: only a key
@@ -160,7 +159,7 @@ fn shape(raw_key: &str) -> Result<String, ApiError> {
     if key.len() != 32 {
         return Err(ApiError::bad_key_format());
     }
-    Ok(keys::normalize(key))
+    Ok(secret::normalize(key))
 }
 
 /// [`authenticate`] on a connection the caller already holds (inside `db::run`).
@@ -187,17 +186,29 @@ fn verify_normalized(
     if let Some(account) = cache.get(&fingerprint) {
         return permitted(account, generation);
     }
+    let account = Arc::new(find_account(conn, tables, cache, source, normalized)?);
+    cache.insert(fingerprint, account.clone(), generation);
+    permitted(account, generation)
+}
+
+/// The active account of a key, from either source (20+21 when there is none).
+fn find_account(
+    conn: &mut diesel::MysqlConnection,
+    tables: &Tables,
+    cache: &KeyCache,
+    source: KeySource,
+    normalized: &str,
+) -> Result<Account, ApiError> {
     let found = match source {
         KeySource::Own => own_account(conn, tables, normalized, cache)?,
         KeySource::Prestashop => prestashop_account(conn, tables, normalized)?,
     };
     let Some(account) = found else {
-        cache.unvouch(&fingerprint);
+        cache.unvouch(&cache.fingerprint(normalized));
         return Err(ApiError::key_not_active());
     };
-    let account = Arc::new(account);
-    cache.insert(fingerprint, account.clone(), generation);
-    permitted(account, generation)
+    cache.vouch(cache.fingerprint(normalized));
+    Ok(account)
 }
 
 /// The shop's own tables, as PrestaShop reads them.
@@ -207,14 +218,14 @@ fn prestashop_account(
     normalized: &str,
 ) -> Result<Option<Account>, ApiError> {
     let Some((id, active)) =
-        db::keys::prestashop_account(conn, tables, normalized).map_err(DbError::from)?
+        db::key_store::prestashop_account(conn, tables, normalized).map_err(DbError::from)?
     else {
         return Ok(None);
     };
     if !active {
         return Ok(None);
     }
-    let grants = db::keys::prestashop_grants(conn, tables, id).map_err(DbError::from)?;
+    let grants = db::key_store::prestashop_grants(conn, tables, id).map_err(DbError::from)?;
     let mut account = Account::from_grants(id, &grants);
     account.source = KeySource::Prestashop;
     Ok(Some(account))
@@ -263,14 +274,14 @@ fn own_account(
     normalized: &str,
     cache: &KeyCache,
 ) -> Result<Option<Account>, ApiError> {
-    let bucket = keys::lookup_bucket(normalized);
-    for row in db::keys::candidates(conn, tables, &bucket).map_err(DbError::from)? {
+    let bucket = secret::lookup_bucket(normalized);
+    for row in db::key_store::candidates(conn, tables, &bucket).map_err(DbError::from)? {
         cache.count_verification();
-        if keys::verify(normalized, &row.hash) {
+        if secret::verify(normalized, &row.hash) {
             if !row.active {
                 return Ok(None);
             }
-            let grants = db::keys::grants(conn, tables, row.id).map_err(DbError::from)?;
+            let grants = db::key_store::grants(conn, tables, row.id).map_err(DbError::from)?;
             return Ok(Some(Account::from_grants(row.id, &grants)));
         }
     }
@@ -297,7 +308,7 @@ pub fn is_key_failure(e: &ApiError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::keys::Grants;
+    use crate::db::key_store::Grants;
 
     #[test]
     fn permissions_are_per_resource_and_method_with_nothing_implied() {

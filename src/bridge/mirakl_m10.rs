@@ -1,17 +1,19 @@
-//! Mirakl M10 "Retrieve a thread" (bridges.md §1, §4): the response document, built from a
-//! thread row and its messages. Field order is alphabetical, as in Mirakl's own examples;
-//! `attachments` is left out when a message has none, `no_store_reply_needed` is always an
-//! array, `shop_reply_needed_since` is always present (null when nobody waits), ids are decimal
-//! strings (§7.2) and dates UTC with `Z` (§6).
+//! Mirakl M10 "Retrieve a thread" (docs/bridges.md#mirakl-m10, docs/bridges.md#m10-fields): the
+//! response document, built from a thread row and its messages. Field order is alphabetical, as in
+//! Mirakl's own examples; `attachments` is left out when a message has none,
+//! `no_store_reply_needed` is always an array, `shop_reply_needed_since` is always present (null
+//! when nobody waits), ids are decimal strings (docs/bridges.md#uuid-namespace) and dates UTC with
+//! `Z` (docs/bridges.md#dates).
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 
 use super::{
-    full_name, last_visible_customer_message, mirakl_date, reply_needed_since, to_utc, MessageRow,
-    ThreadRow,
+    full_name, last_visible_customer_message, mirakl_date, reply_needed_since, to_utc, KeyFailure,
+    MessageRow, ReadFailure, Refusal, ThreadRow,
 };
+use crate::error::UNAVAILABLE_RETRY_AFTER;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Thread {
@@ -91,22 +93,106 @@ pub struct Topic {
     pub value: String,
 }
 
-/// The M10 error body (bridges.md §1.6): `{"status": N, "message": "..."}`.
+/// The M10 error body (docs/bridges.md#m10-errors): `{"status": N, "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Error<'a> {
     pub status: u16,
     pub message: &'a str,
 }
 
-/// Who may read a thread: everything (no `customer_id`), or one customer (§4.3).
+/// Why an M10 request is refused: the status, the message of the error body and, for a 429,
+/// `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct M10Error {
+    pub status: u16,
+    pub message: &'static str,
+    pub retry_after: Option<u64>,
+}
+
+impl M10Error {
+    pub fn new(status: u16, message: &'static str) -> M10Error {
+        M10Error {
+            status,
+            message,
+            retry_after: None,
+        }
+    }
+
+    pub fn not_found() -> M10Error {
+        M10Error::new(404, "Thread not found")
+    }
+
+    pub fn internal() -> M10Error {
+        M10Error::new(500, "Internal error")
+    }
+
+    /// The database is unavailable, or the shop configuration not loaded yet.
+    pub fn unavailable() -> M10Error {
+        M10Error {
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+            ..M10Error::new(503, "The database is unavailable, retry later")
+        }
+    }
+
+    /// The error body (`{"status": N, "message": "..."}`).
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&Error {
+            status: self.status,
+            message: self.message,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl Refusal for M10Error {
+    const REALM: &'static str = "Basic realm=\"threadgate\"";
+    const ALLOW: &'static str = "GET, HEAD";
+
+    fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
+impl From<KeyFailure> for M10Error {
+    fn from(f: KeyFailure) -> M10Error {
+        match f {
+            KeyFailure::Wrong => M10Error::new(401, "Invalid API key"),
+            KeyFailure::NoPermission => {
+                M10Error::new(403, "This API key may not read customer threads")
+            }
+            KeyFailure::TooMany(retry_after) => M10Error {
+                retry_after,
+                ..M10Error::new(429, "Too many failed authentication attempts, retry later")
+            },
+            KeyFailure::Unavailable => M10Error::unavailable(),
+            KeyFailure::Internal => M10Error::internal(),
+        }
+    }
+}
+
+impl From<ReadFailure> for M10Error {
+    fn from(f: ReadFailure) -> M10Error {
+        match f {
+            ReadFailure::Unavailable => M10Error::unavailable(),
+            ReadFailure::Internal => M10Error::internal(),
+        }
+    }
+}
+
+/// Who may read a thread: everything (no `customer_id`), or one customer
+/// (docs/bridges.md#the-customer_id-parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View<'a> {
     All,
     Customer(&'a str),
 }
 
-/// bridges.md §4.3: does the thread belong to `customer_id`? The decimal id of a registered
-/// customer, or the thread's e-mail (any case) for a guest thread.
+/// docs/bridges.md#the-customer_id-parameter: does the thread belong to `customer_id`? The decimal
+/// id of a registered customer, or the thread's e-mail (any case) for a guest thread.
 pub fn owned_by(thread: &ThreadRow, customer_id: &str) -> bool {
     if thread.id_customer > 0 {
         customer_id == thread.id_customer.to_string()
@@ -115,9 +201,10 @@ pub fn owned_by(thread: &ThreadRow, customer_id: &str) -> bool {
     }
 }
 
-/// Builds the M10 document. `messages` are the thread's messages oldest first (§4.1);
-/// `shop_name` is the `shop` table's name (decisions, Bridges); `tz` the shop's time zone.
-/// The caller has checked ownership ([`owned_by`]) for a customer view.
+/// Builds the M10 document. `messages` are the thread's messages oldest first
+/// (docs/bridges.md#message-classification); `shop_name` is the `shop` table's name
+/// (docs/bridges.md#decisions); `tz` the shop's time zone. The caller has checked ownership
+/// ([`owned_by`]) for a customer view.
 pub fn build(
     thread: &ThreadRow,
     messages: &[MessageRow],
@@ -125,117 +212,184 @@ pub fn build(
     tz: Tz,
     view: View<'_>,
 ) -> Thread {
-    let utc = |s: &str| to_utc(tz, s);
-    let created = utc(&thread.date_add)
-        .or_else(|| utc(&thread.date_upd))
-        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-    let thread_upd = utc(&thread.date_upd).unwrap_or(created);
-    let msg_date = |m: &MessageRow| utc(&m.date_add).unwrap_or(created);
-
-    let shop = Participant {
-        display_name: shop_name.to_owned(),
-        id: thread.id_shop.to_string(),
-        kind: "SHOP",
-    };
-    let customer_name = full_name(
-        thread.customer_firstname.as_deref(),
-        thread.customer_lastname.as_deref(),
-    )
-    .filter(|_| thread.id_customer > 0)
-    .unwrap_or_else(|| thread.email.clone());
-    let customer = Participant {
-        display_name: customer_name.clone(),
-        id: if thread.id_customer > 0 {
-            thread.id_customer.to_string()
-        } else {
-            thread.email.clone()
-        },
-        kind: "CUSTOMER",
-    };
-    let sender = |m: &MessageRow| -> Sender {
-        if m.by_customer() {
-            Sender {
-                display_name: customer_name.clone(),
-                organization_details: None,
-                kind: "CUSTOMER_USER",
-            }
-        } else {
-            Sender {
-                display_name: full_name(
-                    m.employee_firstname.as_deref(),
-                    m.employee_lastname.as_deref(),
-                )
-                .unwrap_or_else(|| shop_name.to_owned()),
-                organization_details: Some(shop.clone()),
-                kind: "SHOP_USER",
-            }
-        }
-    };
-
+    let ctx = Context::new(thread, shop_name, tz);
     let returned: Vec<&MessageRow> = messages
         .iter()
         .filter(|m| view == View::All || m.customer_visible())
         .collect();
-    let mut customer_involved = false;
-    let out: Vec<Message> = returned
-        .iter()
-        .map(|m| {
-            // §4.2: a customer message goes to the shop, a public reply to the customer, a
-            // private note to the shop's own team.
-            let to = if m.public_reply() {
-                customer.clone()
-            } else {
-                shop.clone()
-            };
-            customer_involved |= m.by_customer() || m.public_reply();
-            Message {
-                attachments: m.attachment().map(|name| {
-                    vec![Attachment {
-                        id: m.id.to_string(),
-                        name: name.to_owned(),
-                        size: m.file_size,
-                    }]
-                }),
-                body: m.message.clone(),
-                date_created: mirakl_date(msg_date(m)),
-                from: sender(m),
-                id: m.id.to_string(),
-                to: vec![to],
-            }
-        })
-        .collect();
-
+    let (out, customer_involved) = ctx.messages(&returned);
     let mut current = Vec::with_capacity(2);
     if !returned.is_empty() {
-        current.push(shop.clone());
+        current.push(ctx.shop.clone());
     }
     if customer_involved {
-        current.push(customer.clone());
+        current.push(ctx.customer.clone());
     }
-
-    let (last_date, last_sender) = match returned.last() {
-        Some(m) => (msg_date(m), sender(m)),
-        None => (
-            created,
-            Sender {
-                display_name: shop_name.to_owned(),
-                organization_details: Some(shop.clone()),
-                kind: "SHOP_USER",
-            },
-        ),
-    };
     let updated = returned
         .last()
-        .map_or(thread_upd, |m| thread_upd.max(msg_date(m)));
+        .map_or(ctx.thread_upd, |m| ctx.thread_upd.max(ctx.msg_date(m)));
+    Thread {
+        current_participants: current,
+        date_created: mirakl_date(ctx.created),
+        date_updated: mirakl_date(updated),
+        entities: entities(thread),
+        id: thread.id.to_string(),
+        metadata: ctx.metadata(&returned, messages, out.len() as u32),
+        messages: out,
+        no_store_reply_needed: ctx.no_store_reply_needed(messages),
+        topic: topic(thread),
+        authorized_participants: vec![ctx.shop, ctx.customer],
+    }
+}
 
-    let no_store_reply_needed = match last_visible_customer_message(messages) {
-        Some(m) if thread.status == "closed" => vec![NoStoreReplyNeeded {
-            date: mirakl_date(thread_upd.max(msg_date(m))),
-            user_type: "SHOP",
-        }],
-        _ => Vec::new(),
-    };
+/// What every part of the document is built from: the thread's dates in UTC and its two
+/// participants.
+struct Context<'a> {
+    thread: &'a ThreadRow,
+    shop_name: &'a str,
+    tz: Tz,
+    created: DateTime<Utc>,
+    thread_upd: DateTime<Utc>,
+    shop: Participant,
+    customer: Participant,
+    customer_name: String,
+}
 
+impl<'a> Context<'a> {
+    /// The dates and the participants: the shop, and the customer (by id, or by e-mail for a
+    /// guest).
+    fn new(thread: &'a ThreadRow, shop_name: &'a str, tz: Tz) -> Context<'a> {
+        let utc = |s: &str| to_utc(tz, s);
+        let created = utc(&thread.date_add)
+            .or_else(|| utc(&thread.date_upd))
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let customer_name = full_name(
+            thread.customer_firstname.as_deref(),
+            thread.customer_lastname.as_deref(),
+        )
+        .filter(|_| thread.id_customer > 0)
+        .unwrap_or_else(|| thread.email.clone());
+        Context {
+            thread,
+            shop_name,
+            tz,
+            created,
+            thread_upd: utc(&thread.date_upd).unwrap_or(created),
+            shop: Participant {
+                display_name: shop_name.to_owned(),
+                id: thread.id_shop.to_string(),
+                kind: "SHOP",
+            },
+            customer: Participant {
+                display_name: customer_name.clone(),
+                id: if thread.id_customer > 0 {
+                    thread.id_customer.to_string()
+                } else {
+                    thread.email.clone()
+                },
+                kind: "CUSTOMER",
+            },
+            customer_name,
+        }
+    }
+
+    fn msg_date(&self, m: &MessageRow) -> DateTime<Utc> {
+        to_utc(self.tz, &m.date_add).unwrap_or(self.created)
+    }
+
+    /// The shop itself as a sender (its employees' messages, or a thread without messages).
+    fn shop_user(&self, display_name: String) -> Sender {
+        Sender {
+            display_name,
+            organization_details: Some(self.shop.clone()),
+            kind: "SHOP_USER",
+        }
+    }
+
+    fn sender(&self, m: &MessageRow) -> Sender {
+        if m.by_customer() {
+            Sender {
+                display_name: self.customer_name.clone(),
+                organization_details: None,
+                kind: "CUSTOMER_USER",
+            }
+        } else {
+            self.shop_user(
+                full_name(
+                    m.employee_firstname.as_deref(),
+                    m.employee_lastname.as_deref(),
+                )
+                .unwrap_or_else(|| self.shop_name.to_owned()),
+            )
+        }
+    }
+
+    /// The messages returned, and whether the customer took part in them.
+    fn messages(&self, returned: &[&MessageRow]) -> (Vec<Message>, bool) {
+        let mut customer_involved = false;
+        let out = returned
+            .iter()
+            .map(|m| {
+                // docs/bridges.md#m10-fields: a customer message goes to the shop, a public reply
+                // to the customer, a private note to the shop's own team.
+                let to = if m.public_reply() {
+                    self.customer.clone()
+                } else {
+                    self.shop.clone()
+                };
+                customer_involved |= m.by_customer() || m.public_reply();
+                Message {
+                    attachments: m.attachment().map(|name| {
+                        vec![Attachment {
+                            id: m.id.to_string(),
+                            name: name.to_owned(),
+                            size: m.file_size,
+                        }]
+                    }),
+                    body: m.message.clone(),
+                    date_created: mirakl_date(self.msg_date(m)),
+                    from: self.sender(m),
+                    id: m.id.to_string(),
+                    to: vec![to],
+                }
+            })
+            .collect();
+        (out, customer_involved)
+    }
+
+    /// The last message's date and sender, and since when a shop reply is needed.
+    fn metadata(
+        &self,
+        returned: &[&MessageRow],
+        messages: &[MessageRow],
+        total_count: u32,
+    ) -> Metadata {
+        let (last_date, last_sender) = match returned.last() {
+            Some(m) => (self.msg_date(m), self.sender(m)),
+            None => (self.created, self.shop_user(self.shop_name.to_owned())),
+        };
+        Metadata {
+            last_message_date: mirakl_date(last_date),
+            last_sender,
+            shop_reply_needed_since: reply_needed_since(&self.thread.status, messages)
+                .map(|m| mirakl_date(self.msg_date(m))),
+            total_count,
+        }
+    }
+
+    fn no_store_reply_needed(&self, messages: &[MessageRow]) -> Vec<NoStoreReplyNeeded> {
+        match last_visible_customer_message(messages) {
+            Some(m) if self.thread.status == "closed" => vec![NoStoreReplyNeeded {
+                date: mirakl_date(self.thread_upd.max(self.msg_date(m))),
+                user_type: "SHOP",
+            }],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// The thread's order and product.
+fn entities(thread: &ThreadRow) -> Vec<EntityRef> {
     let mut entities = Vec::with_capacity(2);
     if thread.id_order > 0 {
         entities.push(EntityRef {
@@ -251,8 +405,12 @@ pub fn build(
             kind: "MMP_OFFER",
         });
     }
+    entities
+}
 
-    let topic = thread
+/// The contact's name, else the order's reference, else empty.
+fn topic(thread: &ThreadRow) -> Topic {
+    let value = thread
         .contact_name
         .clone()
         .filter(|_| thread.id_contact > 0)
@@ -263,27 +421,9 @@ pub fn build(
                 .filter(|_| thread.id_order > 0)
         })
         .unwrap_or_default();
-
-    Thread {
-        authorized_participants: vec![shop, customer],
-        current_participants: current,
-        date_created: mirakl_date(created),
-        date_updated: mirakl_date(updated),
-        entities,
-        id: thread.id.to_string(),
-        metadata: Metadata {
-            last_message_date: mirakl_date(last_date),
-            last_sender,
-            shop_reply_needed_since: reply_needed_since(&thread.status, messages)
-                .map(|m| mirakl_date(msg_date(m))),
-            total_count: out.len() as u32,
-        },
-        messages: out,
-        no_store_reply_needed,
-        topic: Topic {
-            kind: "FREE_TEXT",
-            value: topic,
-        },
+    Topic {
+        kind: "FREE_TEXT",
+        value,
     }
 }
 

@@ -3,13 +3,20 @@
 //!
 //! This module owns what both bridges share, so there is one copy of the thread logic:
 //! the rows ([`ThreadRow`], [`MessageRow`], read by `db::bridge`), the message classification
-//! of bridges.md §4.1, "shop reply needed since" (§4.2, which is also the thread list's
-//! `isWaitingForResponse`, §5.2), the derived assignee (§5.3), shop-time → UTC (§6) and the
-//! stable ids (§7).
+//! of docs/bridges.md#message-classification, "shop reply needed since"
+//! (docs/bridges.md#m10-fields, which is also the thread list's `isWaitingForResponse`,
+//! docs/bridges.md#thread-list-fields), the derived assignee
+//! (docs/bridges.md#assignee-and-delegation), shop-time → UTC (docs/bridges.md#dates) and the
+//! stable ids (docs/bridges.md#ids).
 //!
-//! Pure: no actix, no connection. The `http` layer authenticates and reads; this renders.
+//! Pure: no actix, no connection. The `http` layer parses and authenticates; [`cached`] reads
+//! through the bridges' caches ([`reads`]: the rows, [`ids`]: UUID → id; these three use `db`,
+//! never actix); the rest renders.
 
+pub mod cached;
+pub mod ids;
 pub mod mirakl_m10;
+pub mod reads;
 pub mod thread_list;
 
 use std::path::Path;
@@ -25,7 +32,7 @@ pub struct ThreadRow {
     pub id_shop: u32,
     pub id_lang: u32,
     pub id_contact: u32,
-    /// 0 for a guest thread (NULL or 0 in the table, decisions "Bridges").
+    /// 0 for a guest thread (NULL or 0 in the table, docs/bridges.md#decisions).
     pub id_customer: u32,
     pub id_order: u32,
     pub id_product: u32,
@@ -62,12 +69,14 @@ pub struct MessageRow {
 }
 
 impl MessageRow {
-    /// bridges.md §4.1: written by the customer when `id_employee` is NULL or 0.
+    /// docs/bridges.md#message-classification: written by the customer when `id_employee` is NULL
+    /// or 0.
     pub fn by_customer(&self) -> bool {
         self.id_employee == 0
     }
 
-    /// bridges.md §4.1: what PrestaShop's front office shows the customer (`private = 0`).
+    /// docs/bridges.md#message-classification: what PrestaShop's front office shows the customer
+    /// (`private = 0`).
     pub fn customer_visible(&self) -> bool {
         !self.private
     }
@@ -83,10 +92,11 @@ impl MessageRow {
     }
 }
 
-/// bridges.md §4.2 `shop_reply_needed_since`: over the customer-visible messages, when the last
-/// one is the customer's and the thread is not closed, the first customer message after the last
-/// public employee message. Private notes are not replies. The thread list's
-/// `isWaitingForResponse` is exactly `reply_needed_since(..).is_some()` (§5.2).
+/// docs/bridges.md#m10-fields `shop_reply_needed_since`: over the customer-visible messages, when
+/// the last one is the customer's and the thread is not closed, the first customer message after
+/// the last public employee message. Private notes are not replies. The thread list's
+/// `isWaitingForResponse` is exactly `reply_needed_since(..).is_some()`
+/// (docs/bridges.md#thread-list-fields).
 pub fn reply_needed_since<'a>(status: &str, messages: &'a [MessageRow]) -> Option<&'a MessageRow> {
     if status == "closed" || !last_visible_is_customer(messages) {
         return None;
@@ -104,7 +114,7 @@ pub fn reply_needed_since<'a>(status: &str, messages: &'a [MessageRow]) -> Optio
     first
 }
 
-/// The last customer-visible message, when it is the customer's (bridges.md §4.2
+/// The last customer-visible message, when it is the customer's (docs/bridges.md#m10-fields
 /// `no_store_reply_needed`).
 pub fn last_visible_customer_message(messages: &[MessageRow]) -> Option<&MessageRow> {
     messages
@@ -118,8 +128,9 @@ fn last_visible_is_customer(messages: &[MessageRow]) -> bool {
     last_visible_customer_message(messages).is_some()
 }
 
-/// bridges.md §5.3: walk the public employee messages oldest first; each change of author is a
-/// delegation. Returns the owner and the message that delegated the thread to them.
+/// docs/bridges.md#assignee-and-delegation: walk the public employee messages oldest first; each
+/// change of author is a delegation. Returns the owner and the message that delegated the thread to
+/// them.
 pub fn assignee(messages: &[MessageRow]) -> Option<(u32, &MessageRow)> {
     let mut owner: Option<(u32, &MessageRow)> = None;
     for m in messages.iter().filter(|m| m.public_reply()) {
@@ -141,7 +152,69 @@ pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
-// --- dates (bridges.md §6) ---
+// --- refusals ---
+
+/// A bridge's error: its status and what its headers say. Each bridge has one such type
+/// ([`mirakl_m10::M10Error`], [`thread_list::ListError`]); `http::bridges` writes the
+/// response from it in one place.
+pub trait Refusal {
+    /// `WWW-Authenticate` of the bridge's 401 answers.
+    const REALM: &'static str;
+    /// `Allow` of the bridge's 405 answers.
+    const ALLOW: &'static str;
+    fn status(&self) -> u16;
+    /// Seconds for `Retry-After` (429, 503).
+    fn retry_after(&self) -> Option<u64>;
+}
+
+/// How a key failed, in the bridges' terms (each bridge's error is made from one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyFailure {
+    Wrong,
+    NoPermission,
+    TooMany(Option<u64>),
+    /// The database is unavailable (503 with `Retry-After`).
+    Unavailable,
+    Internal,
+}
+
+impl KeyFailure {
+    /// The bridges' reading of a webservice authentication error.
+    pub fn of(e: &crate::error::ApiError) -> KeyFailure {
+        match e.status {
+            429 => KeyFailure::TooMany(e.retry_after),
+            _ if e.is_unavailable() => KeyFailure::Unavailable,
+            s if s >= 500 => KeyFailure::Internal,
+            // 21 alone: an active key without any permission row.
+            _ if e.errors.len() == 1 && e.errors[0].code == 21 => KeyFailure::NoPermission,
+            _ => KeyFailure::Wrong,
+        }
+    }
+}
+
+/// Why a bridge read failed, in the bridges' terms (each bridge's error is made from one): the
+/// database is unavailable (503 with `Retry-After`) or something else (500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFailure {
+    Unavailable,
+    Internal,
+}
+
+impl ReadFailure {
+    /// The bridges' reading of a database error; any other than an outage (which the pool
+    /// logs once per incident) is logged here.
+    pub fn of(e: &crate::error::DbError) -> ReadFailure {
+        use crate::db::Fault;
+        if e.is_unavailable() {
+            ReadFailure::Unavailable
+        } else {
+            tracing::error!(error = %e, "bridge read failed");
+            ReadFailure::Internal
+        }
+    }
+}
+
+// --- dates (docs/bridges.md#dates) ---
 
 /// A stored PrestaShop date (`Y-m-d H:i:s`, shop time zone) as a UTC instant. `None` for
 /// `0000-00-00 00:00:00`, NULL or anything unparsable. In the hour that occurs twice at the end
@@ -202,38 +275,37 @@ fn iso_utc(d: DateTime<Utc>, suffix: &str) -> String {
     )
 }
 
-// --- ids (bridges.md §7) ---
+// --- ids (docs/bridges.md#ids) ---
 
-/// The default namespace of the thread list's UUIDv5 ids: uuid5(NAMESPACE_URL,
-/// "urn:x-prestashop-bridge:v1") (bridges.md §7.2); `THREADGATE_BRIDGE_UUID_NAMESPACE` overrides it.
-pub const DEFAULT_NAMESPACE: &str = "d44e8d6f-f348-5ec4-a555-002e48605f29";
+/// The default namespace of the thread list's UUIDv5 ids (a setting's default).
+pub use crate::config::DEFAULT_BRIDGE_NAMESPACE as DEFAULT_NAMESPACE;
 
 /// The kinds of row a thread-list UUID can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Entity {
+pub enum RowKind {
     Shop,
     Contact,
     Customer,
     Employee,
 }
 
-impl Entity {
+impl RowKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Entity::Shop => "shop",
-            Entity::Contact => "contact",
-            Entity::Customer => "customer",
-            Entity::Employee => "employee",
+            RowKind::Shop => "shop",
+            RowKind::Contact => "contact",
+            RowKind::Customer => "customer",
+            RowKind::Employee => "employee",
         }
     }
 }
 
 /// uuid5(namespace, "<entity>:<id>").
-pub fn uuid_of(namespace: &Uuid, entity: Entity, id: u32) -> Uuid {
+pub fn uuid_of(namespace: &Uuid, entity: RowKind, id: u32) -> Uuid {
     Uuid::new_v5(namespace, format!("{}:{}", entity.as_str(), id).as_bytes())
 }
 
-/// A reference as a client sends it in a path or body (bridges.md §7.3).
+/// A reference as a client sends it in a path or body (docs/bridges.md#reading-ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdRef {
     /// A plain decimal (`0`, `42`): a bridge convenience; never confusable with a UUID.
@@ -310,13 +382,13 @@ mod tests {
     #[test]
     fn uuid_test_vectors_of_bridges_md_7_2_hold() {
         let cases = [
-            (Entity::Shop, 1, "24babf5c-45fd-596d-8561-2c3d3a5ec6f5"),
-            (Entity::Contact, 0, "43a7f2da-1e65-5bf1-9abb-cbc125de62cf"),
-            (Entity::Contact, 1, "67a6f478-6c37-5292-85a8-10dfbfbf0259"),
-            (Entity::Contact, 2, "7e05fc0d-219a-58cf-841b-337f49b0f467"),
-            (Entity::Customer, 1, "2b6875b0-1087-590d-968c-22de3237ce7c"),
-            (Entity::Customer, 2, "68bf7871-8a9f-5f85-8f61-565c17732a17"),
-            (Entity::Employee, 1, "79670563-585e-52a1-a662-4a80102bcccb"),
+            (RowKind::Shop, 1, "24babf5c-45fd-596d-8561-2c3d3a5ec6f5"),
+            (RowKind::Contact, 0, "43a7f2da-1e65-5bf1-9abb-cbc125de62cf"),
+            (RowKind::Contact, 1, "67a6f478-6c37-5292-85a8-10dfbfbf0259"),
+            (RowKind::Contact, 2, "7e05fc0d-219a-58cf-841b-337f49b0f467"),
+            (RowKind::Customer, 1, "2b6875b0-1087-590d-968c-22de3237ce7c"),
+            (RowKind::Customer, 2, "68bf7871-8a9f-5f85-8f61-565c17732a17"),
+            (RowKind::Employee, 1, "79670563-585e-52a1-a662-4a80102bcccb"),
         ];
         for (entity, id, expected) in cases {
             assert_eq!(uuid_of(&ns(), entity, id).to_string(), expected);

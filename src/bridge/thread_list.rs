@@ -1,10 +1,11 @@
-//! myKaarma "Get customer thread list" (bridges.md §2, §5): the request body with its
-//! warnings and errors, one summary per thread, filters, sorting and the response envelope.
+//! myKaarma "Get customer thread list" (docs/bridges.md#mykaarma-thread-list,
+//! docs/bridges.md#thread-list-fields): the request body with its warnings and errors, one summary
+//! per thread, filters, sorting and the response envelope.
 //!
-//! Warning or error (§5.4): input that can be repaired with a documented default (maxResults out
-//! of range, an unknown sort key or order) is a warning and the call succeeds; input that names
-//! something that does not exist or cannot be parsed is an error with a 4xx status. Every error
-//! description ends with `Reference MessageID: <requestUUID>`.
+//! Warning or error (docs/bridges.md#thread-list-requests): input that can be repaired with a
+//! documented default (maxResults out of range, an unknown sort key or order) is a warning and the
+//! call succeeds; input that names something that does not exist or cannot be parsed is an error
+//! with a 4xx status. Every error description ends with `Reference MessageID: <requestUUID>`.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -13,7 +14,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::ThreadRow;
-use super::{assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, Entity, MessageRow};
+use super::{
+    assignee, mykaarma_date, reply_needed_since, to_utc, uuid_of, KeyFailure, MessageRow,
+    ReadFailure, Refusal, RowKind,
+};
+use crate::error::UNAVAILABLE_RETRY_AFTER;
 
 /// `maxResults` when absent, null or out of range below (the sibling endpoint's default).
 pub const DEFAULT_MAX_RESULTS: i64 = 20;
@@ -31,7 +36,8 @@ pub enum SortOrder {
     Desc,
 }
 
-/// A parsed request body (§2.2, §5.4 step 4). `assignee` is still unresolved.
+/// A parsed request body (docs/bridges.md#thread-list-request-and-response,
+/// docs/bridges.md#thread-list-requests step 4). `assignee` is still unresolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub assignee: Option<String>,
@@ -87,7 +93,8 @@ pub struct Envelope<T = Vec<CustomerThread>> {
     pub warnings: Vec<Warning>,
 }
 
-/// The errors of this route: myKaarma's codes and statuses (§2.4, §5.4).
+/// The errors of this route: myKaarma's codes and statuses
+/// (docs/bridges.md#thread-list-authentication-and-errors, docs/bridges.md#thread-list-requests).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     CredentialsAreNull,
@@ -174,12 +181,109 @@ impl Failure {
     }
 }
 
+/// Why a thread list request is refused: the failure, the warnings of the body when it was
+/// parsed before the failure was found, and `Retry-After` for a 429.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListError {
+    pub failure: Failure,
+    pub warnings: Vec<Warning>,
+    pub retry_after: Option<u64>,
+}
+
+impl From<Failure> for ListError {
+    fn from(failure: Failure) -> ListError {
+        ListError {
+            failure,
+            warnings: Vec::new(),
+            retry_after: None,
+        }
+    }
+}
+
+impl ListError {
+    /// A failure found after the body was parsed: the body's warnings go with it.
+    pub fn after(failure: Failure, body: &Result<Request, Failure>) -> ListError {
+        ListError {
+            warnings: body
+                .as_ref()
+                .map(|b| b.warnings.clone())
+                .unwrap_or_default(),
+            ..ListError::from(failure)
+        }
+    }
+
+    /// The database is unavailable, or the shop configuration not loaded yet.
+    pub fn unavailable() -> ListError {
+        ListError {
+            retry_after: Some(UNAVAILABLE_RETRY_AFTER),
+            ..Failure::Unavailable.into()
+        }
+    }
+
+    /// The memory for request bodies is spent: retry in a second.
+    pub fn busy() -> ListError {
+        ListError {
+            retry_after: Some(1),
+            ..Failure::Busy.into()
+        }
+    }
+
+    /// The error envelope: no threads, the error entry and the warnings.
+    pub fn body(self, request_uuid: String) -> Vec<u8> {
+        serde_json::to_vec(&Envelope {
+            customer_threads: Vec::<CustomerThread>::new(),
+            errors: vec![self.failure.entry(&request_uuid)],
+            request_uuid,
+            warnings: self.warnings,
+        })
+        .unwrap_or_default()
+    }
+}
+
+impl Refusal for ListError {
+    const REALM: &'static str = "Basic realm=\"communications\"";
+    const ALLOW: &'static str = "POST";
+
+    fn status(&self) -> u16 {
+        self.failure.status()
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
+impl From<KeyFailure> for ListError {
+    fn from(f: KeyFailure) -> ListError {
+        match f {
+            KeyFailure::Wrong => Failure::WrongCredential.into(),
+            KeyFailure::NoPermission => Failure::NotAuthorized.into(),
+            KeyFailure::TooMany(retry_after) => ListError {
+                retry_after,
+                ..Failure::TooManyRequests.into()
+            },
+            KeyFailure::Unavailable => ListError::unavailable(),
+            KeyFailure::Internal => Failure::Internal.into(),
+        }
+    }
+}
+
+impl From<ReadFailure> for ListError {
+    fn from(f: ReadFailure) -> ListError {
+        match f {
+            ReadFailure::Unavailable => ListError::unavailable(),
+            ReadFailure::Internal => Failure::Internal.into(),
+        }
+    }
+}
+
 fn wrong_type(field: &str, expected: &str) -> Failure {
     Failure::InvalidRequestData(format!("{field} must be {expected}"))
 }
 
-/// Parses the body (§5.4 step 4): missing, non-JSON, not an object or a field of the wrong JSON
-/// type is `INVALID_REQUEST_DATA`; unknown fields are ignored; repairable values are warnings.
+/// Parses the body (docs/bridges.md#thread-list-requests step 4): missing, non-JSON, not an object
+/// or a field of the wrong JSON type is `INVALID_REQUEST_DATA`; unknown fields are ignored;
+/// repairable values are warnings.
 pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Failure::InvalidRequestData("the body is missing".into()));
@@ -206,7 +310,23 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
     let assignee = string("assigneeUserUUID")?.map(str::to_owned);
     let is_archived = boolean("isArchived")?;
     let is_closed = boolean("isClosed")?;
-    let max_results = match field("maxResults") {
+    let max_results = max_results(field("maxResults"), &mut warnings)?;
+    let sort_key = sort_key(string("sortOrderKey")?, &mut warnings);
+    let sort_order = sort_order(string("sortOrder")?, &mut warnings);
+    Ok(Request {
+        assignee,
+        is_archived,
+        is_closed,
+        max_results: max_results as usize,
+        sort_key,
+        sort_order,
+        warnings,
+    })
+}
+
+/// `maxResults`: 1 to {MAX_MAX_RESULTS}, the default when below 1 (with a warning when changed).
+fn max_results(v: Option<&Value>, warnings: &mut Vec<Warning>) -> Result<i64, Failure> {
+    Ok(match v {
         None => DEFAULT_MAX_RESULTS,
         Some(v) => {
             let n = match (v.as_i64(), v.as_u64()) {
@@ -229,8 +349,12 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             }
             used
         }
-    };
-    let sort_key = match string("sortOrderKey")? {
+    })
+}
+
+/// `sortOrderKey`: an unknown key sorts by the last message (with a warning).
+fn sort_key(v: Option<&str>, warnings: &mut Vec<Warning>) -> SortKey {
+    match v {
         None | Some("LAST_MESSAGE_ON") => SortKey::LastMessageOn,
         Some("LAST_DELEGATION_ON") => SortKey::LastDelegationOn,
         Some(_) => {
@@ -240,8 +364,12 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             });
             SortKey::LastMessageOn
         }
-    };
-    let sort_order = match string("sortOrder")? {
+    }
+}
+
+/// `sortOrder`, any case: an unknown order is `DESC` (with a warning).
+fn sort_order(v: Option<&str>, warnings: &mut Vec<Warning>) -> SortOrder {
+    match v {
         None => SortOrder::Desc,
         Some(s) if s.eq_ignore_ascii_case("DESC") => SortOrder::Desc,
         Some(s) if s.eq_ignore_ascii_case("ASC") => SortOrder::Asc,
@@ -253,16 +381,7 @@ pub fn parse_body(body: &[u8]) -> Result<Request, Failure> {
             });
             SortOrder::Desc
         }
-    };
-    Ok(Request {
-        assignee,
-        is_archived,
-        is_closed,
-        max_results: max_results as usize,
-        sort_key,
-        sort_order,
-        warnings,
-    })
+    }
 }
 
 /// One thread with what sorting and filtering need; ids and dates are turned into UUIDs and
@@ -280,7 +399,8 @@ pub struct Summary {
     pub waiting: bool,
 }
 
-/// bridges.md §5.2: one thread's summary from its row and all its messages (oldest first).
+/// docs/bridges.md#thread-list-fields: one thread's summary from its row and all its messages
+/// (oldest first).
 pub fn summarize(thread: &ThreadRow, messages: &[MessageRow], tz: Tz) -> Summary {
     let utc = |s: &str| to_utc(tz, s);
     let created = utc(&thread.date_add)
@@ -315,10 +435,10 @@ fn render(s: &Summary, ids: &mut Uuids<'_>) -> CustomerThread {
         id: s.id,
         archived: false,
         closed: s.closed,
-        dealer_uuid: ids.get(Entity::Shop, s.shop),
-        department_uuid: ids.get(Entity::Contact, s.contact),
-        user_uuid: s.owner.map(|e| ids.get(Entity::Employee, e)),
-        customer_uuid: ids.get(Entity::Customer, s.customer),
+        dealer_uuid: ids.get(RowKind::Shop, s.shop),
+        department_uuid: ids.get(RowKind::Contact, s.contact),
+        user_uuid: s.owner.map(|e| ids.get(RowKind::Employee, e)),
+        customer_uuid: ids.get(RowKind::Customer, s.customer),
         last_message_on: mykaarma_date(s.last_message),
         last_delegation_on: s.last_delegation_ms,
         is_waiting_for_response: s.waiting,
@@ -328,11 +448,11 @@ fn render(s: &Summary, ids: &mut Uuids<'_>) -> CustomerThread {
 /// UUIDv5 strings of one response, each hashed once.
 struct Uuids<'a> {
     namespace: &'a Uuid,
-    known: Vec<(Entity, u32, String)>,
+    known: Vec<(RowKind, u32, String)>,
 }
 
 impl Uuids<'_> {
-    fn get(&mut self, entity: Entity, id: u32) -> String {
+    fn get(&mut self, entity: RowKind, id: u32) -> String {
         if let Some((_, _, u)) = self.known.iter().find(|(e, n, _)| *e == entity && *n == id) {
             return u.clone();
         }
@@ -342,9 +462,9 @@ impl Uuids<'_> {
     }
 }
 
-/// Filters (§5.4 step 4), sorts by the key then the id in the same direction (a null
-/// `lastDelegationOn` is the smallest value, MySQL's convention), then truncates. Only the
-/// page is sorted: the rest is partitioned away first.
+/// Filters (docs/bridges.md#thread-list-requests step 4), sorts by the key then the id in the same
+/// direction (a null `lastDelegationOn` is the smallest value, MySQL's convention), then truncates.
+/// Only the page is sorted: the rest is partitioned away first.
 pub fn select<'a>(
     all: impl IntoIterator<Item = &'a Summary>,
     req: &Request,

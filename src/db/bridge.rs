@@ -1,20 +1,15 @@
-//! The bridges' reads (bridges.md §4, §5), on the same pool, `Tables` and [`Sql`] rows as the
-//! webservice's: one statement for a thread with its names joined (contact, order, product,
-//! customer), one for its messages with the employees' names joined, whatever the message
-//! count. The thread list reads a customer's threads in a department with one statement and all
-//! their messages with a second one. Every statement has a fixed shape and keeps its prepared
-//! statement.
-
-use std::collections::HashMap;
-use std::sync::RwLock;
+//! The bridges' statements (docs/bridges.md, "Reads"), on the same pool, `Tables` and [`Sql`]
+//! rows as the webservice's (`bridge::reads` turns their rows into the bridges' rows): one
+//! statement for a thread with its names joined (contact, order, product, customer), one for
+//! its messages with the employees' names joined, whatever the message count. The thread list
+//! reads a customer's threads in a department with one statement and all their messages with a
+//! second one. Every statement has a fixed shape and keeps its prepared statement.
 
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
-use uuid::Uuid;
 
-use super::sql::{Sql, TextRow};
+use super::sql::Sql;
 use super::Tables;
-use crate::bridge::{uuid_of, Entity, MessageRow, ThreadRow};
 
 fn thread_columns() -> &'static str {
     "CAST(t.id_customer_thread AS CHAR), CAST(t.id_shop AS CHAR), CAST(t.id_lang AS CHAR), \
@@ -45,7 +40,8 @@ pub fn thread_sql(tables: &Tables, id: i64) -> Sql {
     q
 }
 
-/// The statement for a thread's messages, oldest first (§4.1), with the employees' names.
+/// The statement for a thread's messages, oldest first (docs/bridges.md#message-classification),
+/// with the employees' names.
 pub fn messages_sql(tables: &Tables, thread: i64) -> Sql {
     let mut q = Sql::new(format!(
         "SELECT CAST(m.id_customer_message AS CHAR), CAST(m.id_customer_thread AS CHAR), \
@@ -62,69 +58,9 @@ pub fn messages_sql(tables: &Tables, thread: i64) -> Sql {
     q
 }
 
-fn num(v: &Option<String>) -> u32 {
+/// A text column as a number (0 when NULL or not a number).
+pub fn num(v: &Option<String>) -> u32 {
     v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
-}
-
-fn text(v: &mut Option<String>) -> String {
-    v.take().unwrap_or_default()
-}
-
-fn to_thread(mut r: TextRow) -> ThreadRow {
-    let c = &mut r.0;
-    c.resize(16, None);
-    ThreadRow {
-        id: num(&c[0]),
-        id_shop: num(&c[1]),
-        id_lang: num(&c[2]),
-        id_contact: num(&c[3]),
-        id_customer: num(&c[4]),
-        id_order: num(&c[5]),
-        id_product: num(&c[6]),
-        status: text(&mut c[7]),
-        email: text(&mut c[8]),
-        date_add: text(&mut c[9]),
-        date_upd: text(&mut c[10]),
-        contact_name: c[11].take(),
-        order_reference: c[12].take(),
-        product_name: c[13].take(),
-        customer_firstname: c[14].take(),
-        customer_lastname: c[15].take(),
-    }
-}
-
-fn to_message(mut r: TextRow) -> MessageRow {
-    let c = &mut r.0;
-    c.resize(9, None);
-    MessageRow {
-        id: num(&c[0]),
-        thread: num(&c[1]),
-        id_employee: num(&c[2]),
-        message: text(&mut c[3]),
-        file_name: c[4].take(),
-        date_add: text(&mut c[5]),
-        private: c[6].as_deref().is_some_and(|v| v != "0"),
-        employee_firstname: c[7].take(),
-        employee_lastname: c[8].take(),
-        file_size: 0,
-    }
-}
-
-/// A thread and its messages: two statements, or one when the thread does not exist.
-pub fn thread_with_messages(
-    conn: &mut MysqlConnection,
-    tables: &Tables,
-    id: i64,
-) -> QueryResult<Option<(ThreadRow, Vec<MessageRow>)>> {
-    let Some(row) = thread_sql(tables, id).load(conn)?.into_iter().next() else {
-        return Ok(None);
-    };
-    let messages = messages_sql(tables, id)
-        .load(conn)?
-        .into_iter()
-        .map(to_message)
-        .collect();
-    Ok(Some((to_thread(row), messages)))
 }
 
 /// ` AND t.id_contact + 0 = `: a shop has a handful of contacts, so the `id_contact` index
@@ -169,40 +105,6 @@ pub fn customer_thread_messages_sql(tables: &Tables, customer: u32, contact: u32
     q
 }
 
-/// A customer's threads in a department, each with its messages (oldest first).
-pub fn customer_threads(
-    conn: &mut MysqlConnection,
-    tables: &Tables,
-    customer: u32,
-    contact: u32,
-) -> QueryResult<Vec<(ThreadRow, Vec<MessageRow>)>> {
-    let threads: Vec<ThreadRow> = customer_threads_sql(tables, customer, contact)
-        .load(conn)?
-        .into_iter()
-        .map(to_thread)
-        .collect();
-    if threads.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut messages = customer_thread_messages_sql(tables, customer, contact)
-        .load(conn)?
-        .into_iter()
-        .map(to_message)
-        .peekable();
-    // Both are ordered by thread id: one merge walk.
-    let mut out = Vec::with_capacity(threads.len());
-    for t in threads {
-        let mut mine = Vec::new();
-        while let Some(m) = messages.next_if(|m| m.thread <= t.id) {
-            if m.thread == t.id {
-                mine.push(m);
-            }
-        }
-        out.push((t, mine));
-    }
-    Ok(out)
-}
-
 /// Which of (customer, contact, employee) exist, in one statement; `None` skips a check.
 pub fn exist(
     conn: &mut MysqlConnection,
@@ -242,19 +144,15 @@ pub fn exist(
     ))
 }
 
-/// Ids of `entity` above `after`, ascending: what a UUID index needs to learn new rows.
+/// Ids of `table` (primary key `column`) above `after`, ascending: what a UUID index needs to
+/// learn new rows.
 pub fn ids_after(
     conn: &mut MysqlConnection,
     tables: &Tables,
-    entity: Entity,
+    table: &str,
+    column: &str,
     after: u32,
 ) -> QueryResult<Vec<u32>> {
-    let (table, column) = match entity {
-        Entity::Shop => ("shop", "id_shop"),
-        Entity::Contact => ("contact", "id_contact"),
-        Entity::Customer => ("customer", "id_customer"),
-        Entity::Employee => ("employee", "id_employee"),
-    };
     let mut q = Sql::new(format!(
         "SELECT CAST({column} AS CHAR) FROM {} WHERE {column} > ",
         tables.name(table)
@@ -263,62 +161,6 @@ pub fn ids_after(
     q.bind_int(after.into())
         .push(&format!(" ORDER BY {column}"));
     Ok(q.load(conn)?.iter().map(|r| num(&r.0[0])).collect())
-}
-
-/// UUID → id for the thread list's path and body references (bridges.md §7.3). UUIDv5 is not
-/// reversible, so each entity's ids are hashed once and kept; a miss learns the rows added
-/// since (`id > highest known`), so a new customer is found on its first request and an
-/// unknown UUID costs one indexed range read that returns nothing. Rows are never forgotten:
-/// callers still check existence, so a deleted row is not served.
-#[derive(Debug, Default)]
-pub struct IdIndex {
-    known: RwLock<HashMap<Entity, Known>>,
-}
-
-#[derive(Debug, Default)]
-struct Known {
-    by_uuid: HashMap<Uuid, u32>,
-    highest: u32,
-}
-
-impl IdIndex {
-    /// The id whose uuid5 is `uuid`, among the rows already learnt (no statement).
-    pub fn lookup(&self, entity: Entity, uuid: &Uuid) -> Option<u32> {
-        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
-        known.get(&entity)?.by_uuid.get(uuid).copied()
-    }
-
-    /// Records ids (as `ids_after` returns them) for `entity`.
-    pub fn learn(&self, namespace: &Uuid, entity: Entity, ids: &[u32]) {
-        let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
-        let k = known.entry(entity).or_default();
-        for &id in ids {
-            k.by_uuid.insert(uuid_of(namespace, entity, id), id);
-            k.highest = k.highest.max(id);
-        }
-    }
-
-    fn highest(&self, entity: Entity) -> u32 {
-        let known = self.known.read().unwrap_or_else(|e| e.into_inner());
-        known.get(&entity).map_or(0, |k| k.highest)
-    }
-
-    /// The id whose uuid5 is `uuid`, learning new rows on a miss.
-    pub fn resolve(
-        &self,
-        conn: &mut MysqlConnection,
-        tables: &Tables,
-        namespace: &Uuid,
-        entity: Entity,
-        uuid: &Uuid,
-    ) -> QueryResult<Option<u32>> {
-        if let Some(id) = self.lookup(entity, uuid) {
-            return Ok(Some(id));
-        }
-        let ids = ids_after(conn, tables, entity, self.highest(entity))?;
-        self.learn(namespace, entity, &ids);
-        Ok(self.lookup(entity, uuid))
-    }
 }
 
 #[cfg(test)]

@@ -6,11 +6,16 @@
 //! failure is the statement's own (500). [`Health`] turns the stream of failures into one
 //! `error` line when an outage starts and one line when a statement succeeds again.
 //!
+//! Also here: the crate's errors read as faults ([`Fault`] for `DbError` and `ApiError`) and
+//! `From<DbError> for ApiError` (503 for an outage, 500 for anything else).
+//!
 //! Must not import actix or `http`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
+
+use crate::error::{ApiError, DbError};
 
 /// Texts of the client library's and the server's connection-level errors, lower case: client
 /// 2002/2003 (cannot connect), 2006 (gone away), 2013/2055 (lost connection), 2014 (commands
@@ -69,6 +74,52 @@ pub trait Fault {
     }
 }
 
+// --- the crate's errors, as faults ---
+
+impl DbError {
+    /// A statement named a table that does not exist (server error 1146): the shop's tables
+    /// are not under the configured prefix, or `threadgate migrate` was not run.
+    pub fn is_missing_table(&self) -> bool {
+        matches!(self, DbError::Query(e) if missing_table(e))
+    }
+}
+
+impl Fault for DbError {
+    fn unavailable_cause(&self) -> Option<String> {
+        let unavailable = match self {
+            DbError::Pool(_)
+            | DbError::Unavailable(_)
+            | DbError::TimedOut(_)
+            | DbError::NotReady => true,
+            DbError::Connection(_) => true,
+            DbError::Query(e) => connection_lost(e),
+            DbError::Cancelled => false,
+        };
+        unavailable.then(|| self.to_string())
+    }
+}
+
+impl Fault for ApiError {
+    fn unavailable_cause(&self) -> Option<String> {
+        self.cause.clone().filter(|_| self.status == 503)
+    }
+}
+
+impl From<DbError> for ApiError {
+    /// 503 when the database is unavailable (logged once per outage by the pool, see
+    /// `db::fault::Health`), else 500 and an `error` line: a statement failed on its own.
+    #[track_caller]
+    fn from(e: DbError) -> ApiError {
+        match e.unavailable_cause() {
+            Some(cause) => ApiError::unavailable(cause),
+            None => {
+                tracing::error!(error = %e, "database failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
 /// The outage log: one `error` line when the first connection-level failure of an incident is
 /// seen, one `info` line when a statement succeeds again. Between the two, failures are logged
 /// at `debug` only (one request in an outage is not news).
@@ -76,11 +127,26 @@ pub trait Fault {
 pub struct Health {
     down: AtomicBool,
     since: Mutex<Option<Instant>>,
+    /// Follows the incident without logging it (the read replica's pool: `db::replica` logs its
+    /// outages as the replica's).
+    quiet: bool,
 }
 
 impl Health {
+    /// A health that logs nothing.
+    pub fn quiet() -> Health {
+        Health {
+            quiet: true,
+            ..Health::default()
+        }
+    }
+
     /// A connection-level failure was seen.
     pub fn failed(&self, cause: &dyn std::fmt::Display) {
+        if self.quiet {
+            self.down.store(true, Ordering::Release);
+            return;
+        }
         if self.down.swap(true, Ordering::AcqRel) {
             tracing::debug!(error = %cause, "database still unreachable");
             return;
@@ -94,7 +160,10 @@ impl Health {
 
     /// A statement round-tripped (whatever its outcome).
     pub fn succeeded(&self) {
-        if !self.down.load(Ordering::Acquire) || !self.down.swap(false, Ordering::AcqRel) {
+        if !self.down.load(Ordering::Acquire)
+            || !self.down.swap(false, Ordering::AcqRel)
+            || self.quiet
+        {
             return;
         }
         let since = self.since.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -37,6 +37,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../migrations/2026-12-06-000001_shop_url/up.sql"),
         include_str!("../../migrations/2026-12-06-000001_shop_url/down.sql"),
     ),
+    (
+        "2026-12-06-000030_threadgate_nodes",
+        include_str!("../../migrations/2026-12-06-000030_threadgate_nodes/up.sql"),
+        include_str!("../../migrations/2026-12-06-000030_threadgate_nodes/down.sql"),
+    ),
 ];
 
 /// How many migrations threadgate has (what `migrate` applies to an empty database).
@@ -221,6 +226,7 @@ mod tests {
             "threadgate_key_permission",
             "threadgate_key_shop",
             "threadgate_state",
+            "threadgate_data_generation",
         ] {
             assert!(names.iter().any(|n| n == t), "{t} missing");
         }

@@ -1,7 +1,8 @@
 //! The database layer: the pool, `db::run`, migrations, and the one place that turns a parsed
 //! query into SQL (`sql`). Tables are named at run time (`Tables`), because real shops use other
 //! prefixes than `ps_`, so statements are built as text with bound parameters and loaded as rows
-//! of strings — exactly what PrestaShop's PDO layer returns (`ATTR_STRINGIFY_FETCHES`, §5.4).
+//! of strings — exactly what PrestaShop's PDO layer returns (`ATTR_STRINGIFY_FETCHES`,
+//! docs/prestashop/database.md#fetched-values).
 //!
 //! Must not import actix or `http`. Callers hand `run` a closure; it runs on tokio's blocking
 //! pool with a pooled connection, so no connection is ever held across an `.await`. `run` waits
@@ -10,11 +11,11 @@
 //! again without a restart of threadgate.
 
 pub mod bridge;
-pub mod cache;
 pub mod fault;
-pub mod keys;
+pub mod key_store;
 pub mod migrations;
 pub mod reads;
+pub mod replica;
 pub mod schema;
 pub mod shop;
 pub mod sql;
@@ -147,7 +148,23 @@ impl Default for PoolTimeouts {
 /// failing statement and dropped ([`Manager`]).
 /// Checkouts and statements are counted in `stats` (`metrics`).
 pub fn pool(url: &str, size: u32, timeouts: PoolTimeouts, stats: Arc<DbStats>) -> Pool {
-    let health = Arc::new(Health::default());
+    build(url, size, timeouts, stats, Health::default())
+}
+
+/// The read replica's pool (`db::replica`): the same as [`pool`], but its outages are not
+/// logged as the database's (the replica's health check logs them once, as the replica's).
+pub fn replica_pool(url: &str, size: u32, timeouts: PoolTimeouts, stats: Arc<DbStats>) -> Pool {
+    build(url, size, timeouts, stats, Health::quiet())
+}
+
+fn build(
+    url: &str,
+    size: u32,
+    timeouts: PoolTimeouts,
+    stats: Arc<DbStats>,
+    health: Health,
+) -> Pool {
+    let health = Arc::new(health);
     let checkout = timeouts.checkout.max(Duration::from_millis(1));
     let inner = R2d2Pool::builder()
         .max_size(size.max(1))
@@ -183,6 +200,46 @@ impl Pool {
     pub fn max_size(&self) -> u32 {
         self.inner.max_size()
     }
+
+    /// The longest one [`run`] takes, connection included.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Fails at once in an outage with no connection left in the pool (see [`run_within`]).
+    fn fail_fast<E: From<DbError>>(&self) -> Result<(), E> {
+        if self.health.is_down() && self.inner.state().idle_connections == 0 {
+            return Err(E::from(DbError::Unavailable(
+                "the database is unreachable and no connection is open".into(),
+            )));
+        }
+        Ok(())
+    }
+
+    /// What [`run`] does on its blocking thread, on the calling one: runs `f` with a connection
+    /// of this pool, waiting at most `checkout` for one. A connection whose statement failed at
+    /// the connection level is discarded, and the outage log follows (`db::replica` reads and
+    /// checks the pools this way from its own blocking threads).
+    pub fn with_conn<T, E, F>(&self, checkout: Duration, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut MysqlConnection) -> Result<T, E>,
+        E: From<DbError> + Fault,
+    {
+        self.fail_fast()?;
+        let mut conn = self.inner.get_timeout(checkout).map_err(|e| {
+            self.health.failed(&e);
+            DbError::Unavailable(e.to_string())
+        })?;
+        let result = f(&mut conn.conn);
+        match result.as_ref().err().and_then(Fault::unavailable_cause) {
+            Some(cause) => {
+                conn.lost = true;
+                self.health.failed(&cause);
+            }
+            None => self.health.succeeded(),
+        }
+        result
+    }
 }
 
 /// Runs `f` with a pooled connection on the blocking thread pool. Waits at most the pool's
@@ -210,28 +267,10 @@ where
     // blocking thread per request for the whole checkout time: r2d2 keeps reconnecting in the
     // background (every 1.5 s at most), and the first request that finds a connection again
     // ends the outage.
-    if pool.health.is_down() && pool.inner.state().idle_connections == 0 {
-        return Err(E::from(DbError::Unavailable(
-            "the database is unreachable and no connection is open".into(),
-        )));
-    }
+    pool.fail_fast()?;
     let p = pool.clone();
     let checkout = pool.checkout.min(limit);
-    let task = tokio::task::spawn_blocking(move || {
-        let mut conn = p.inner.get_timeout(checkout).map_err(|e| {
-            p.health.failed(&e);
-            DbError::Unavailable(e.to_string())
-        })?;
-        let result = f(&mut conn.conn);
-        match result.as_ref().err().and_then(Fault::unavailable_cause) {
-            Some(cause) => {
-                conn.lost = true;
-                p.health.failed(&cause);
-            }
-            None => p.health.succeeded(),
-        }
-        result
-    });
+    let task = tokio::task::spawn_blocking(move || p.with_conn(checkout, f));
     match tokio::time::timeout(limit, task).await {
         Ok(Ok(result)) => result,
         Ok(Err(_)) => Err(E::from(DbError::Cancelled)),

@@ -7,14 +7,14 @@
 //! Lists are read in chunks so `display=full` over a million rows streams in constant memory:
 //! diesel's MySQL backend buffers a whole result set, so one chunk is one bounded result set.
 //! A chunk's ids are picked first in a derived table (filters, order, `LIMIT`), and only those
-//! rows are read in full and joined to their associations. Id order (the default, decisions
-//! W11, or `sort=[id_ASC|DESC]`) pages by keyset; any other sort by offset with the id as a
-//! tie-breaker, so pages never overlap. Each chunk asks for one row more than it needs, so the
-//! end of a list is known without another statement.
+//! rows are read in full and joined to their associations. Id order (the default,
+//! docs/compatibility.md W11, or `sort=[id_ASC|DESC]`) pages by keyset; any other sort by offset
+//! with the id as a tie-breaker, so pages never overlap. Each chunk asks for one row more than it
+//! needs, so the end of a list is known without another statement.
 //!
 //! A request's first statement also returns the key store's generation (an uncorrelated scalar
 //! subquery, computed once, as the last column of every row), so a key revoked a moment ago is
-//! noticed on that same round trip (`http::keys::Guard`). Only an empty result needs a second,
+//! noticed on that same round trip (`http::access::Guard`). Only an empty result needs a second,
 //! tiny statement to read it.
 
 use diesel::mysql::MysqlConnection;
@@ -68,7 +68,8 @@ fn select_columns(tables: &Tables, res: &ResourceDef, cols: &Columns, generation
         let f = &res.fields[i];
         match f.kind {
             FieldType::String | FieldType::Html => s.push_str(&format!("main.`{}`", f.column)),
-            // PDO hands every value over as a string (§5.4): make MySQL do the formatting.
+            // PDO hands every value over as a string (docs/prestashop/database.md#fetched-values):
+            // make MySQL do the formatting.
             _ => s.push_str(&format!("CAST(main.`{}` AS CHAR)", f.column)),
         }
     }

@@ -70,8 +70,8 @@ pub const CONFIG_NAMES: [&str; 6] = [
 ];
 
 impl ShopSnapshot {
-    /// PrestaShop's `Configuration::get` resolution (decisions W28): the shop's own row, else
-    /// its group's, else the global one.
+    /// PrestaShop's `Configuration::get` resolution (docs/compatibility.md W28): the shop's own
+    /// row, else its group's, else the global one.
     pub fn config(&self, name: &str, shop: u32) -> Option<&str> {
         let group = self.shops.iter().find(|s| s.id == shop).map(|s| s.group);
         let rows = || self.config.iter().filter(|r| r.name == name);
@@ -94,8 +94,8 @@ impl ShopSnapshot {
         self.config("PS_WEBSERVICE", shop) != Some("0")
     }
 
-    /// The shop's time zone (decisions W17): its `PS_TIMEZONE` (shop, group, global), else
-    /// `fallback` (the service setting).
+    /// The shop's time zone (docs/compatibility.md W17): its `PS_TIMEZONE` (shop, group, global),
+    /// else `fallback` (the service setting).
     pub fn timezone(&self, shop: u32, fallback: chrono_tz::Tz) -> chrono_tz::Tz {
         self.config("PS_TIMEZONE", shop)
             .and_then(|z| z.trim().parse().ok())
@@ -283,13 +283,14 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
 
 /// The tables a server needs under its prefix: the shop's own (configuration, shops,
 /// languages, threads, messages) and threadgate's state (created by `threadgate migrate`).
-pub const REQUIRED_TABLES: [&str; 6] = [
+pub const REQUIRED_TABLES: [&str; 7] = [
     "configuration",
     "shop",
     "lang",
     "customer_thread",
     "customer_message",
     "threadgate_state",
+    "threadgate_data_generation",
 ];
 
 /// Which of [`REQUIRED_TABLES`] are missing under the prefix, in one statement (`/readyz`).
@@ -333,6 +334,32 @@ pub fn key_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResul
         .first()
         .and_then(|r| parse_u32(&r.0[0]).map(u64::from))
         .unwrap_or(0))
+}
+
+/// The thread tables' generation as a SQL expression: the sum of the write counters' slots.
+pub fn data_generation_sql(tables: &Tables) -> String {
+    format!(
+        "(SELECT CAST(SUM(`writes`) AS CHAR) FROM {})",
+        tables.name("threadgate_data_generation")
+    )
+}
+
+/// The key store's and the thread tables' generations, in one statement (the key poll's).
+pub fn generations(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<(u64, u64)> {
+    let rows = Sql::new(format!(
+        "SELECT CAST(key_generation AS CHAR), {} FROM {} WHERE id = 1",
+        data_generation_sql(tables),
+        tables.name("threadgate_state")
+    ))
+    .cached()
+    .load(conn)?;
+    let number = |i: usize| {
+        rows.first()
+            .and_then(|r| r.0[i].as_deref())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Ok((number(0), number(1)))
 }
 
 #[cfg(test)]

@@ -132,7 +132,7 @@ fn in_list(q: &mut Sql, ids: &[i64]) {
 /// Which of `ids` exist, locking them until the transaction ends (`FOR UPDATE`), so a
 /// concurrent writer waits instead of interleaving; and the key store's generation (a scalar
 /// subquery on each row, read separately when no id exists), as this is a write's first
-/// statement (`http::keys::Guard`). DELETE runs it first; PUT and PATCH only when an entity
+/// statement (`http::access::Guard`). DELETE runs it first; PUT and PATCH only when an entity
 /// is refused, to answer a missing id before the refusal as PrestaShop does.
 pub fn existing(
     conn: &mut MysqlConnection,
@@ -192,4 +192,23 @@ pub fn delete(
     ));
     in_list(&mut q, ids);
     q.execute(conn)
+}
+
+/// Slots of `threadgate_data_generation`, taken in turn by the writes of this process.
+const DATA_GENERATION_SLOTS: u64 = 16;
+static NEXT_SLOT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Bumps the data generation every threadgate node reads with its key poll (docs/architecture.md,
+/// "Several nodes, one truth"): one of sixteen rows, in turn, so concurrent writes rarely wait
+/// for each other's lock on it. Run last in a write's transaction, so the row is locked only
+/// from here to COMMIT, and rolled back with the write when it fails.
+pub fn bump_data_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<()> {
+    let slot = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % DATA_GENERATION_SLOTS;
+    let mut q = Sql::new(format!(
+        "UPDATE {} SET `writes` = `writes` + 1 WHERE `slot` = ",
+        tables.name("threadgate_data_generation")
+    ));
+    q.bind_int(slot as i64);
+    q.cached().execute(conn)?;
+    Ok(())
 }

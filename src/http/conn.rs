@@ -306,60 +306,15 @@ impl Framing {
             return Err(Refusal::Malformed);
         }
 
-        let mut length: Option<u64> = None;
-        let mut te: Option<&str> = None;
-        let mut te_count = 0;
-        let mut host = false;
-        let mut close = None;
-        let mut websocket = false;
-        for h in req.headers.iter() {
-            let name = h.name;
-            if name.eq_ignore_ascii_case("content-length") {
-                let v = header_str(h.value).ok_or(Refusal::Malformed)?.trim();
-                if length.is_some() || v.starts_with('+') {
-                    return Err(Refusal::Malformed);
-                }
-                length = Some(v.parse().map_err(|_| Refusal::Malformed)?);
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                te_count += 1;
-                te = header_str(h.value);
-            } else if name.eq_ignore_ascii_case("host") {
-                if host {
-                    return Err(Refusal::Malformed);
-                }
-                host = true;
-            } else if name.eq_ignore_ascii_case("connection") {
-                for option in header_str(h.value).unwrap_or("").split(',').map(str::trim) {
-                    if option.eq_ignore_ascii_case("close") {
-                        close = Some(true);
-                        break;
-                    } else if option.eq_ignore_ascii_case("upgrade") {
-                        // actix-http closes after a request it does not upgrade.
-                        close = Some(true);
-                    } else if option.eq_ignore_ascii_case("keep-alive") && close.is_none() {
-                        close = Some(false);
-                    }
-                }
-            } else if name.eq_ignore_ascii_case("upgrade") {
-                websocket |=
-                    header_str(h.value).is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
-            }
-        }
-        if http11 && !host {
-            return Err(Refusal::Malformed);
-        }
-        let chunked = te_count > 0;
-        if chunked
-            && (!http11
-                || te_count > 1
-                || length.is_some()
-                || !te.is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked")))
-        {
-            return Err(Refusal::Malformed);
-        }
-        if !http11 && method == "POST" && length.is_none() && !websocket {
-            return Err(Refusal::Malformed);
-        }
+        let fields = HeadFields::read(req.headers)?;
+        fields.check(method, http11)?;
+        let HeadFields {
+            length,
+            chunked,
+            close,
+            websocket,
+            ..
+        } = fields;
 
         self.heads += 1;
         self.after_body = if close.unwrap_or(!http11) {
@@ -447,6 +402,91 @@ impl Framing {
 
 fn hex(b: u8) -> Option<u64> {
     (b as char).to_digit(16).map(u64::from)
+}
+
+/// What a head's headers say about its framing, read as actix-http's decoder reads them.
+#[derive(Debug, Default)]
+struct HeadFields<'h> {
+    length: Option<u64>,
+    /// The last `Transfer-Encoding` value, and how many there were.
+    te: Option<&'h str>,
+    te_count: usize,
+    chunked: bool,
+    host: bool,
+    /// `Connection: close` (or `upgrade`: actix-http closes after a request it does not
+    /// upgrade) or `keep-alive`; `None` when neither was sent.
+    close: Option<bool>,
+    websocket: bool,
+}
+
+impl<'h> HeadFields<'h> {
+    /// Reads the headers; a repeated `Content-Length` or `Host`, or an unreadable length, is
+    /// malformed.
+    fn read(headers: &[httparse::Header<'h>]) -> Result<HeadFields<'h>, Refusal> {
+        let mut f = HeadFields::default();
+        for h in headers {
+            let name = h.name;
+            if name.eq_ignore_ascii_case("content-length") {
+                let v = header_str(h.value).ok_or(Refusal::Malformed)?.trim();
+                if f.length.is_some() || v.starts_with('+') {
+                    return Err(Refusal::Malformed);
+                }
+                f.length = Some(v.parse().map_err(|_| Refusal::Malformed)?);
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                f.te_count += 1;
+                f.te = header_str(h.value);
+            } else if name.eq_ignore_ascii_case("host") {
+                if f.host {
+                    return Err(Refusal::Malformed);
+                }
+                f.host = true;
+            } else if name.eq_ignore_ascii_case("connection") {
+                f.connection(header_str(h.value).unwrap_or(""));
+            } else if name.eq_ignore_ascii_case("upgrade") {
+                f.websocket |=
+                    header_str(h.value).is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+            }
+        }
+        f.chunked = f.te_count > 0;
+        Ok(f)
+    }
+
+    /// One `Connection` header's options.
+    fn connection(&mut self, value: &str) {
+        for option in value.split(',').map(str::trim) {
+            if option.eq_ignore_ascii_case("close") {
+                self.close = Some(true);
+                break;
+            } else if option.eq_ignore_ascii_case("upgrade") {
+                // actix-http closes after a request it does not upgrade.
+                self.close = Some(true);
+            } else if option.eq_ignore_ascii_case("keep-alive") && self.close.is_none() {
+                self.close = Some(false);
+            }
+        }
+    }
+
+    /// actix-http's rules for a request of `method`: HTTP/1.1 needs a `Host`; chunked only in
+    /// HTTP/1.1, alone, without a length; an HTTP/1.0 POST needs a length.
+    fn check(&self, method: &str, http11: bool) -> Result<(), Refusal> {
+        if http11 && !self.host {
+            return Err(Refusal::Malformed);
+        }
+        if self.chunked
+            && (!http11
+                || self.te_count > 1
+                || self.length.is_some()
+                || !self
+                    .te
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("chunked")))
+        {
+            return Err(Refusal::Malformed);
+        }
+        if !http11 && method == "POST" && self.length.is_none() && !self.websocket {
+            return Err(Refusal::Malformed);
+        }
+        Ok(())
+    }
 }
 
 /// A header value as `HeaderValue::to_str` reads it: visible ASCII, spaces and tabs only.

@@ -4,7 +4,10 @@
 //! - `/healthz`: the process is up and serving HTTP: always 200.
 //! - `/readyz`: 200 only when a statement round-trips to the database within
 //!   [`READY_TIMEOUT`], the shop's tables exist under the prefix and the shop configuration is
-//!   loaded; else 503 with the failed checks.
+//!   loaded; else 503 with the failed checks. With a read replica (`THREADGATE_REPLICA_URL`)
+//!   it also says what the replica does (`serving`, `lagging` with its lag, `down` with the
+//!   reason); a lagging or down replica does not make the node unready, since its reads go to
+//!   the primary meanwhile.
 
 use std::time::Duration;
 
@@ -13,6 +16,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use super::response::Rendered;
+use crate::db::replica::ReplicaState;
 use crate::db::{self, shop};
 use crate::error::DbError;
 use crate::state::AppState;
@@ -45,6 +49,38 @@ struct Checks {
     shop_tables: String,
     /// `loaded` or `not loaded`.
     shop_configuration: &'static str,
+    /// Only with a read replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<ReplicaCheck>,
+}
+
+/// What the read replica does (`db::replica`): informative, never a reason to be unready.
+#[derive(Serialize)]
+struct ReplicaCheck {
+    /// `serving` (reads go there), `lagging` or `down` (reads go to the primary).
+    state: &'static str,
+    /// How far behind the replica is, when it lags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lag_ms: Option<u64>,
+    /// Why it is down (the client library's message, never a URL or a password).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+impl From<ReplicaState> for ReplicaCheck {
+    fn from(state: ReplicaState) -> ReplicaCheck {
+        let name = state.name();
+        let (lag_ms, reason) = match state {
+            ReplicaState::Serving => (None, None),
+            ReplicaState::Lagging(lag) => (Some(lag.as_millis() as u64), None),
+            ReplicaState::Down(reason) => (None, Some(reason)),
+        };
+        ReplicaCheck {
+            state: name,
+            lag_ms,
+            reason,
+        }
+    }
 }
 
 fn json(status: u16, body: &impl Serialize, req: &HttpRequest) -> HttpResponse {
@@ -91,6 +127,7 @@ async fn readyz(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             database,
             shop_tables,
             shop_configuration: if loaded { "loaded" } else { "not loaded" },
+            replica: state.replica.as_ref().map(|r| r.state().into()),
         },
     };
     json(if ready { 200 } else { 503 }, &body, &req)

@@ -2,11 +2,11 @@
 //! the rendering of every error — actix's own included — as an error document, and the
 //! access log, request ids and `/metrics` handler (`observe`).
 
+pub mod access;
 pub mod body;
 pub mod bridges;
 pub mod conn;
 pub mod health;
-pub mod keys;
 pub mod observe;
 pub mod request;
 pub mod response;

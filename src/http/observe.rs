@@ -48,7 +48,7 @@ const REQUEST_ID_MAX: usize = 128;
 pub struct RequestId(pub String);
 
 /// The id of the key a request authenticated with (request extensions, set by
-/// `http::keys::authenticate`). Never the key.
+/// `http::access::authenticate`). Never the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyId(pub u32);
 
@@ -280,7 +280,7 @@ pub async fn access_log(
         path: loggable_path(req.path(), req.query_string()),
         status: 0,
         key_id: None,
-        client: state.map(|s| super::keys::client_address(req.request(), s)),
+        client: state.map(|s| super::access::client_address(req.request(), s)),
         request_id: id.clone(),
         errors: None,
         route: route_of(req.request()),

@@ -1,5 +1,7 @@
-//! What a webservice request asks for, read from its path and headers (spec §1, §3.1, §4;
-//! decisions W10, W27). Pure string work; the handler hands in the raw values.
+//! What a webservice request asks for, read from its path and headers
+//! (docs/prestashop/requests.md#paths, docs/prestashop/requests.md#output-format,
+//! docs/prestashop/documents.md#root-listing; docs/compatibility.md W10, W27). Pure string work;
+//! the handler hands in the raw values.
 
 use std::borrow::Cow;
 
@@ -12,7 +14,7 @@ pub struct ApiPath {
     pub resource: String,
     /// Second segment when non-empty (`5`, `5abc`, `abc`): a single resource.
     pub id: Option<String>,
-    /// Parameters found after a `&` in the path (decisions W10).
+    /// Parameters found after a `&` in the path (docs/compatibility.md W10).
     pub path_params: String,
 }
 
@@ -108,9 +110,9 @@ pub fn request_host(headers: &actix_web::http::header::HeaderMap) -> Cow<'_, str
     first.map_or(Cow::Borrowed(""), |v| String::from_utf8_lossy(v.as_bytes()))
 }
 
-/// Output format (spec §3.1): header `Io-Format`, then `Output-Format`, then parameters
-/// `output_format`, then `io_format`; the first present decides, and only the exact value
-/// `JSON` gives JSON.
+/// Output format (docs/prestashop/requests.md#output-format): header `Io-Format`, then
+/// `Output-Format`, then parameters `output_format`, then `io_format`; the first present decides,
+/// and only the exact value `JSON` gives JSON.
 pub fn output_format(
     io_header: Option<&[u8]>,
     output_header: Option<&[u8]>,

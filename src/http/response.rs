@@ -1,8 +1,8 @@
-//! Responses with PrestaShop's headers (spec §3.2): `Access-Time`, `X-Powered-By`,
-//! `PSWS-Version` (only once a key is accepted, decisions W1/W21), `Content-Type`,
-//! `Execution-Time`, `Content-Sha1` (successful bodies only), `Local-Content-Sha1` → 304, HEAD
-//! without a body. Every response built here carries the [`Rendered`] marker, so the error
-//! middleware can tell actix's own error responses apart and re-render them.
+//! Responses with PrestaShop's headers (docs/prestashop/documents.md#headers): `Access-Time`,
+//! `X-Powered-By`, `PSWS-Version` (only once a key is accepted, docs/compatibility.md W1/W21),
+//! `Content-Type`, `Execution-Time`, `Content-Sha1` (successful bodies only), `Local-Content-Sha1`
+//! → 304, HEAD without a body. Every response built here carries the [`Rendered`] marker, so the
+//! error middleware can tell actix's own error responses apart and re-render them.
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -41,7 +41,8 @@ pub struct Ctx {
     /// The request's `Local-Content-Sha1`.
     pub local_sha1: Option<String>,
     /// The query string has a `display` parameter: JSON single entities, schemas and write
-    /// answers then take the plural list shape (`WebserviceOutputJSON::renderNodeFooter`, §9).
+    /// answers then take the plural list shape (`WebserviceOutputJSON::renderNodeFooter`,
+    /// docs/prestashop/documents.md#json).
     pub plural_json: bool,
 }
 
@@ -116,7 +117,8 @@ pub fn ok(ctx: &Ctx, status: u16, body: Vec<u8>) -> HttpResponse {
     }
 }
 
-/// A success without a body (DELETE): no `Content-Type`, no `Content-Sha1` (decisions W25).
+/// A success without a body (DELETE): no `Content-Type`, no `Content-Sha1`
+/// (docs/compatibility.md W25).
 pub fn empty(ctx: &Ctx, status: u16) -> HttpResponse {
     finish(builder(ctx, status), ())
 }
@@ -137,8 +139,8 @@ where
     res
 }
 
-/// An error document in the negotiated format (spec §13.1); 404 of an unknown id has no body
-/// and no `Content-Type` (decisions W25).
+/// An error document in the negotiated format (docs/prestashop/errors.md#document); 404 of an
+/// unknown id has no body and no `Content-Type` (docs/compatibility.md W25).
 pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
     if e.status == 503 {
         // An outage is logged once by the pool (`db::fault::Health`), not once per request.

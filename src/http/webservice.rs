@@ -1,7 +1,7 @@
-//! The `/api/` dispatcher: PrestaShop's pipeline in its order (spec §1 step 4) — key (16),
-//! webservice enabled (22), authentication (17/18/20/21), shops (999/132), language (78–81),
-//! resource (26/27), method (23/25) — then the read handlers. Short on purpose: parsing lives
-//! in `query`, SQL in `db`, documents in `render`.
+//! The `/api/` dispatcher: PrestaShop's pipeline in its order (docs/prestashop/requests.md#pipeline
+//! step 4) — key (16), webservice enabled (22), authentication (17/18/20/21), shops (999/132),
+//! language (78–81), resource (26/27), method (23/25) — then the read handlers. Short on purpose:
+//! parsing lives in `query`, SQL in `db`, documents in `render`.
 
 use std::sync::Arc;
 
@@ -9,8 +9,8 @@ use actix_web::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
+use super::access::{self, Guard};
 use super::body::{self, Body, BodyError};
-use super::keys::{self, Guard};
 use super::request::{
     invalid_host_header, parse_api_path_under, percent_decode, request_host, ws_url, ApiPath,
 };
@@ -18,8 +18,9 @@ use super::response::{self, request_format, Ctx};
 use super::write;
 use crate::auth::{credential, Account};
 use crate::db::reads::{self, Columns, Cursor};
+use crate::db::replica::{Route, Wait};
 use crate::db::shop::{RequestShop, ShopSnapshot};
-use crate::db::{self, Pool, Tables};
+use crate::db::Tables;
 use crate::error::{ApiError, DbError};
 use crate::ingest;
 use crate::php;
@@ -83,19 +84,7 @@ async fn handle(
     if let Some(header) = invalid_host_header(req) {
         return Err(ApiError::bad_host(header));
     }
-    let headers = req.headers();
-    let forwarded = state
-        .settings
-        .forwarded_auth_headers
-        .iter()
-        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
-    let key = credential::find_key(
-        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
-        forwarded,
-        params.get_str("ws_key"),
-    )
-    .ok_or_else(ApiError::no_key)?;
-
+    let key = request_key(req, state, params)?;
     // Before the shop configuration is first read (the server started before its database,
     // or the prefix's tables are missing) nothing can be answered: 503, like an outage.
     let snapshot = state
@@ -105,20 +94,109 @@ async fn handle(
     if !snapshot.webservice_enabled(default_shop) {
         return Err(ApiError::webservice_disabled());
     }
-    let verified = keys::authenticate(req, state, &key).await?;
+    let verified = access::authenticate(req, state, &key).await?;
     let account = verified.account.clone();
     ctx.psws = state.settings.psws_version().map(str::to_owned);
 
     let shops = context_shops(&snapshot, parse_shop_selector(params)?, default_shop)?;
-    if !shops.iter().any(|s| account.shops.contains(s)) {
-        return Err(ApiError::key_not_on_shop());
-    }
+    access::check_shops(&account, &shops)?;
     validate_language(params, &snapshot.languages)?;
 
     let method_name = params.get_str("ps_method").unwrap_or(req.method().as_str());
-    let base = ws_url(
+    let base = base_url(req, state, &snapshot, shops[0], &located.base_uri);
+    if path.resource.is_empty() {
+        // The root listing: no resource or method check
+        // (docs/prestashop/authentication.md#permissions).
+        ctx.head = method_name == "HEAD";
+        let name = snapshot
+            .config("PS_SHOP_NAME", shops[0])
+            .unwrap_or(&state.settings.shop_name);
+        return Ok(root(ctx, &account, name, &base));
+    }
+    let res = served_resource(&path.resource, &account)?;
+    access::check_resource(&account, res.name)?;
+    let method = Method::parse(method_name).ok_or_else(|| ApiError::invalid_method(method_name))?;
+    access::check_method(&account, res.name, method)?;
+    let guard = Guard::new(state, &key, &verified, &shops, res.name, method);
+    match method {
+        Method::Get | Method::Head => {
+            ctx.head = method == Method::Head;
+            read(state, res, path, params, ctx, base, guard).await
+        }
+        Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx, guard).await,
+        Method::Post | Method::Put | Method::Patch => {
+            let entities = body_entities(req, payload, state, res, params, ctx).await?;
+            write::save(state, res, method, entities, ctx, &base, guard).await
+        }
+    }
+}
+
+/// The entities of a write's body, XML or JSON (threadgate's extension, docs/compatibility.md).
+async fn body_entities(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    res: &'static ResourceDef,
+    params: &Params,
+    ctx: &mut Ctx,
+) -> Result<Vec<ingest::EntityInput>, ApiError> {
+    // PrestaShop reads a body only when the real method carries one
+    // (docs/prestashop/requests.md#method-and-ps_method).
+    let body = match req.method().as_str() {
+        "POST" | "PUT" | "PATCH" => read_body(req, payload, state).await?,
+        _ => Body::empty(),
+    };
+    let headers = req.headers();
+    let format_asked = ["Io-Format", "Output-Format"]
+        .iter()
+        .any(|h| headers.contains_key(*h))
+        || ["output_format", "io_format"]
+            .iter()
+            .any(|p| params.get_str(p).is_some());
+    if ingest::is_json(
+        headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
+        ctx.format == Format::Json,
+        &body,
+    ) {
+        // A JSON body with no format asked is answered in JSON.
+        if !format_asked {
+            ctx.format = Format::Json;
+        }
+        ingest::parse_json(&body, res)
+    } else {
+        ingest::parse(&body)
+    }
+}
+
+/// The request's key (16 when there is none): the Basic user name, else a forwarded
+/// `Authorization`, else `ws_key`.
+fn request_key(req: &HttpRequest, state: &AppState, params: &Params) -> Result<String, ApiError> {
+    let headers = req.headers();
+    let forwarded = state
+        .settings
+        .forwarded_auth_headers
+        .iter()
+        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
+    credential::find_key(
+        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        forwarded,
+        params.get_str("ws_key"),
+    )
+    .ok_or_else(ApiError::no_key)
+}
+
+/// The webservice's base URL as PrestaShop builds it, for `shop` under its `base_uri`.
+fn base_url(
+    req: &HttpRequest,
+    state: &AppState,
+    snapshot: &ShopSnapshot,
+    shop: u32,
+    base_uri: &str,
+) -> String {
+    let headers = req.headers();
+    ws_url(
         snapshot
-            .config("PS_SSL_ENABLED", shops[0])
+            .config("PS_SSL_ENABLED", shop)
             .map(|v| v.trim() == "1"),
         headers
             .get("X-Forwarded-Proto")
@@ -131,74 +209,20 @@ async fn handle(
             .get("Host")
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&state.settings.bind),
-        &located.base_uri,
-    );
+        base_uri,
+    )
+}
 
-    if path.resource.is_empty() {
-        // The root listing: no resource or method check (spec §2.2).
-        ctx.head = method_name == "HEAD";
-        let name = snapshot
-            .config("PS_SHOP_NAME", shops[0])
-            .unwrap_or(&state.settings.shop_name);
-        return Ok(root(ctx, &account, name, &base));
-    }
-    let res = match resource::served(&path.resource) {
-        Some(res) => res,
-        None if CORE_RESOURCE_NAMES.contains(&path.resource.as_str()) => {
-            if !account.knows(&path.resource) {
-                return Err(ApiError::resource_not_allowed(&path.resource));
-            }
-            return Err(ApiError::not_served(&path.resource));
+/// The resource of the path: one threadgate serves, else 26 (a core resource the key may not
+/// use), the not-served error (one it may), or 27 (no such resource).
+fn served_resource(name: &str, account: &Account) -> Result<&'static ResourceDef, ApiError> {
+    match resource::served(name) {
+        Some(res) => Ok(res),
+        None if CORE_RESOURCE_NAMES.contains(&name) => {
+            access::check_resource(account, name)?;
+            Err(ApiError::not_served(name))
         }
-        None => {
-            return Err(ApiError::unknown_resource(
-                &path.resource,
-                &CORE_RESOURCE_NAMES,
-            ))
-        }
-    };
-    if !account.knows(res.name) {
-        return Err(ApiError::resource_not_allowed(res.name));
-    }
-    let method = Method::parse(method_name).ok_or_else(|| ApiError::invalid_method(method_name))?;
-    if !account.allows(res.name, method) {
-        return Err(ApiError::method_not_allowed_for_key(method_name, res.name));
-    }
-    let guard = Guard::new(state, &key, &verified, &shops, res.name, method);
-    match method {
-        Method::Get | Method::Head => {
-            ctx.head = method == Method::Head;
-            read(state, res, path, params, ctx, base, guard).await
-        }
-        Method::Delete => write::delete(state, res, path.id.as_deref(), params, ctx, guard).await,
-        Method::Post | Method::Put | Method::Patch => {
-            // PrestaShop reads a body only when the real method carries one (spec §1).
-            let body = match req.method().as_str() {
-                "POST" | "PUT" | "PATCH" => read_body(req, payload, state).await?,
-                _ => Body::empty(),
-            };
-            // JSON bodies: threadgate's extension (docs/compatibility.md).
-            let format_asked = ["Io-Format", "Output-Format"]
-                .iter()
-                .any(|h| headers.contains_key(*h))
-                || ["output_format", "io_format"]
-                    .iter()
-                    .any(|p| params.get_str(p).is_some());
-            let entities = if ingest::is_json(
-                headers.get(CONTENT_TYPE).map(HeaderValue::as_bytes),
-                ctx.format == Format::Json,
-                &body,
-            ) {
-                // A JSON body with no format asked is answered in JSON.
-                if !format_asked {
-                    ctx.format = Format::Json;
-                }
-                ingest::parse_json(&body, res)?
-            } else {
-                ingest::parse(&body)?
-            };
-            write::save(state, res, method, entities, ctx, &base, guard).await
-        }
+        None => Err(ApiError::unknown_resource(name, &CORE_RESOURCE_NAMES)),
     }
 }
 
@@ -282,7 +306,7 @@ async fn read(
         let display = parse_single_display(res, params)?;
         let id = php::int_cast(id);
         let cols = Columns::for_display(res, &display);
-        let entity = db::run(&state.pool, move |conn| {
+        let entity = Route::run(&state.route(Wait::Key(guard.key_id)), move |conn| {
             let (entity, generation) =
                 reads::single(conn, &tables, res, &cols, id).map_err(DbError::from)?;
             guard.confirm(conn, generation)?;
@@ -323,8 +347,8 @@ async fn list(
     guard: Guard,
 ) -> Result<HttpResponse, ApiError> {
     let mut stream = ListStream {
+        route: state.route(Wait::Key(guard.key_id)),
         guard: Some(guard),
-        pool: state.pool.clone(),
         tables: state.tables.clone(),
         res,
         cols: Arc::new(Columns::for_display(res, &q.display)),
@@ -373,7 +397,8 @@ async fn list(
 struct ListStream {
     /// Checked against the first chunk's generation, then dropped.
     guard: Option<Guard>,
-    pool: Pool,
+    /// The replica or the primary, per chunk (`db::replica`).
+    route: Route,
     tables: Tables,
     res: &'static ResourceDef,
     cols: Arc<Columns>,
@@ -396,7 +421,7 @@ impl ListStream {
 
     /// Reads the next chunk and renders it; renders the list's end when the list is done.
     async fn fetch_into(&mut self, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        let (tables, res, cols, q, mut cursor, chunk) = (
+        let (tables, res, cols, q, cursor, chunk) = (
             self.tables.clone(),
             self.res,
             self.cols.clone(),
@@ -405,11 +430,13 @@ impl ListStream {
             self.chunk,
         );
         let guard = self.guard.take();
-        let (entities, cursor) = db::run(&self.pool, move |conn| {
+        let (entities, cursor) = Route::run(&self.route, move |conn| {
+            // A read may run twice (on the replica, then on the primary): from the same cursor.
+            let mut cursor = cursor.clone();
             let (rows, generation) =
                 reads::next_chunk(conn, &tables, res, &cols, &q, &mut cursor, chunk)
                     .map_err(DbError::from)?;
-            if let Some(guard) = guard {
+            if let Some(guard) = &guard {
                 guard.confirm(conn, generation)?;
             }
             Ok::<_, ApiError>((rows, cursor))

@@ -1,10 +1,11 @@
-//! POST, PUT, PATCH and DELETE (spec §11, decisions W9, W12–W15, W22, W23). Parsing lives in
-//! `ingest`, the rules in `validate` and `resource::store`, the SQL in `db::writes`; this file
-//! only orders the steps and runs every write of a request in one transaction.
+//! POST, PUT, PATCH and DELETE (docs/prestashop/writes.md, docs/compatibility.md W9, W12–W15, W22,
+//! W23). Parsing lives in `ingest`, the rules in `validate` and `resource::store`, the SQL in
+//! `db::writes`; this file only orders the steps and runs every write of a request in one
+//! transaction.
 
 use diesel::MysqlConnection;
 
-use super::keys::Guard;
+use super::access::Guard;
 use super::response::{self, Ctx};
 use crate::db::reads::{self, Columns};
 use crate::db::{self, writes};
@@ -117,13 +118,7 @@ enum Stage {
 /// database stopped answering while the transaction ran (it may still commit). Either is
 /// answered 503, never as a success and never as a rollback.
 fn finish(e: TxError, stage: Stage, method: &str) -> ApiError {
-    use db::Fault;
-    let unknown = match (&e, stage) {
-        (TxError::Unavailable(DbError::TimedOut(_)), _) => true,
-        (e, Stage::Commit) => e.is_unavailable(),
-        _ => false,
-    };
-    if unknown {
+    if outcome_unknown(&e, stage) {
         tracing::error!(
             method,
             error = %e,
@@ -131,6 +126,16 @@ fn finish(e: TxError, stage: Stage, method: &str) -> ApiError {
         );
     }
     ApiError::from(e)
+}
+
+/// Whether a failed write may have committed all the same (see [`finish`]).
+fn outcome_unknown(e: &TxError, stage: Stage) -> bool {
+    use db::Fault;
+    match (e, stage) {
+        (TxError::Unavailable(DbError::TimedOut(_)), _) => true,
+        (e, Stage::Commit) => e.is_unavailable(),
+        _ => false,
+    }
 }
 
 /// Runs `f` in one transaction ([`writes::begin`] .. [`writes::commit`]); any failure rolls it
@@ -142,7 +147,6 @@ fn transaction<T>(
     conn: &mut MysqlConnection,
     f: impl FnOnce(&mut MysqlConnection) -> Result<T, TxError>,
 ) -> Result<T, TxFailure> {
-    use db::Fault;
     writes::begin(conn).map_err(|e| TxFailure {
         error: TxError::Db(e),
         stage: Stage::Statements,
@@ -154,26 +158,35 @@ fn transaction<T>(
         ),
         Err(e) => (Err(e), Stage::Statements),
     };
-    result.map_err(|error| {
-        let error = if error.is_unavailable() {
-            error
-        } else {
-            match writes::rollback(conn) {
-                Ok(()) => error,
-                Err(e) => {
-                    tracing::error!(error = %error, rollback = %e, "ROLLBACK failed; the connection is discarded");
-                    TxError::Unavailable(DbError::Unavailable(format!("ROLLBACK failed: {e}")))
-                }
+    result.map_err(|error| ended(error, stage, || writes::rollback(conn)))
+}
+
+/// A transaction that failed at `stage`: rolled back with `rollback` unless its connection was
+/// found lost (a COMMIT that failed so is left to [`finish`]: its outcome is unknown).
+fn ended(
+    error: TxError,
+    stage: Stage,
+    rollback: impl FnOnce() -> diesel::QueryResult<()>,
+) -> TxFailure {
+    use db::Fault;
+    let error = if error.is_unavailable() {
+        error
+    } else {
+        match rollback() {
+            Ok(()) => error,
+            Err(e) => {
+                tracing::error!(error = %error, rollback = %e, "ROLLBACK failed; the connection is discarded");
+                TxError::Unavailable(DbError::Unavailable(format!("ROLLBACK failed: {e}")))
             }
-        };
-        TxFailure { error, stage }
-    })
+        }
+    };
+    TxFailure { error, stage }
 }
 
 /// An entity checked in memory, before any statement: the columns to write.
 type Planned = Vec<(usize, Option<StoredValue>)>;
 
-/// Checks an entity (its fields, decisions W13, and its associations) and plans its columns.
+/// Checks an entity (its fields, docs/compatibility.md W13, and its associations) and plans its columns.
 fn plan(
     res: &ResourceDef,
     method: Method,
@@ -193,8 +206,8 @@ fn plan(
 /// POST, PUT and PATCH of the body's entities (`ingest::parse` or `ingest::parse_json`).
 ///
 /// Every entity is checked in memory first. On success the transaction is, per entity, its
-/// write and its read-back (the stored row as a GET returns it, decisions W12, with the key
-/// store's generation), then COMMIT: one round trip each (docs/architecture.md, "Writes:
+/// write and its read-back (the stored row as a GET returns it, docs/compatibility.md W12, with
+/// the key store's generation), the data generation's bump, then COMMIT: one round trip each (docs/architecture.md, "Writes:
 /// statements per write"). A PUT or PATCH whose id does not exist finds no row to read back
 /// and is answered 404 code 92, rolled back. A refused entity costs no write: a POST answers
 /// at once; a PUT or PATCH first looks its ids up (a missing id is answered first, as
@@ -225,57 +238,23 @@ pub async fn save(
     }
     let tables = state.tables.clone();
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
-    // still tells the bridges' caches.
-    let written = state.data_generation.clone();
+    // still tells the bridges' caches (and, with a replica, its key's reads).
+    let written = state.committed(guard.key_id);
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
         transaction(conn, |conn| {
             let planned = match planned {
                 Ok(p) => p,
-                Err(refused) => {
-                    let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
-                    guard
-                        .confirm(conn, Some(generation))
-                        .map_err(TxError::Api)?;
-                    if ids.iter().any(|id| !found.contains(id)) {
-                        return Err(TxError::Api(ApiError::invalid_id()));
-                    }
-                    return Err(TxError::Api(refused));
-                }
+                Err(refused) => return Err(refusal(conn, &tables, res, &ids, &guard, refused)),
             };
-            let cols = Columns::for_display(res, &Display::Full);
-            let mut rows = Vec::with_capacity(planned.len());
-            // The key is confirmed against the generation the first read-back returns: a key
-            // revoked meanwhile gets its 401 and the transaction rolls back, nothing written.
-            let mut unconfirmed = true;
-            for (columns, id) in planned.iter().zip(&ids) {
-                let (row, generation) = if method == Method::Post {
-                    let values: Vec<(usize, StoredValue)> = columns
-                        .iter()
-                        .filter_map(|(i, v)| Some((*i, v.clone()?)))
-                        .collect();
-                    writes::insert(conn, &tables, res, &values, true)?;
-                    reads::last_inserted(conn, &tables, res, &cols)?
-                } else {
-                    writes::update(conn, &tables, res, *id, columns)?;
-                    reads::single(conn, &tables, res, &cols, *id)?
-                };
-                if unconfirmed {
-                    guard.confirm(conn, generation).map_err(TxError::Api)?;
-                    unconfirmed = false;
-                }
-                match row {
-                    Some(row) => rows.push(row),
-                    None if method == Method::Post => {
-                        return Err(TxError::Db(diesel::result::Error::NotFound))
-                    }
-                    None => return Err(TxError::Api(ApiError::invalid_id())),
-                }
-            }
-            // Further statements of this write's transaction go here, before COMMIT: each a
-            // kept prepared statement of a fixed shape (`db::writes`), one round trip.
+            let rows = write_rows(conn, &tables, res, method, &planned, &ids, &guard)?;
+            // Further statements of this write's transaction go here, before the data
+            // generation's bump, which stays the last before COMMIT (its row is locked the
+            // shortest time): each a kept prepared statement of a fixed shape (`db::writes`),
+            // one round trip.
+            writes::bump_data_generation(conn, &tables)?;
             Ok(rows)
         })
-        .inspect(|_| written.bump())
+        .inspect(|_| written.bump(conn))
     })
     .await
     .map_err(|f| finish(f.error, f.stage, method.as_str()))?;
@@ -288,7 +267,77 @@ pub async fn save(
     ))
 }
 
-/// Id rules over all entities (§11.2 step 1): 91 on POST, 89 and 90 on PUT/PATCH.
+/// The answer to a PUT or PATCH with a refused entity: 404 code 92 when one of its ids does not
+/// exist (looked up `FOR UPDATE`, with the key confirmed first), else the refusal.
+fn refusal(
+    conn: &mut MysqlConnection,
+    tables: &db::Tables,
+    res: &ResourceDef,
+    ids: &[i64],
+    guard: &Guard,
+    refused: ApiError,
+) -> TxError {
+    let found = writes::existing(conn, tables, res, ids)
+        .map_err(TxError::Db)
+        .and_then(|(found, generation)| {
+            guard
+                .confirm(conn, Some(generation))
+                .map_err(TxError::Api)?;
+            Ok(found)
+        });
+    match found {
+        Err(e) => e,
+        Ok(found) if ids.iter().any(|id| !found.contains(id)) => {
+            TxError::Api(ApiError::invalid_id())
+        }
+        Ok(_) => TxError::Api(refused),
+    }
+}
+
+/// Per entity, its write and its read-back (the stored row as a GET returns it). The key is
+/// confirmed against the generation the first read-back returns: a key revoked meanwhile gets
+/// its 401 and the transaction rolls back, nothing written.
+fn write_rows(
+    conn: &mut MysqlConnection,
+    tables: &db::Tables,
+    res: &ResourceDef,
+    method: Method,
+    planned: &[Planned],
+    ids: &[i64],
+    guard: &Guard,
+) -> Result<Vec<Entity>, TxError> {
+    let cols = Columns::for_display(res, &Display::Full);
+    let mut rows = Vec::with_capacity(planned.len());
+    let mut unconfirmed = true;
+    for (columns, id) in planned.iter().zip(ids) {
+        let (row, generation) = if method == Method::Post {
+            let values: Vec<(usize, StoredValue)> = columns
+                .iter()
+                .filter_map(|(i, v)| Some((*i, v.clone()?)))
+                .collect();
+            writes::insert(conn, tables, res, &values, true)?;
+            reads::last_inserted(conn, tables, res, &cols)?
+        } else {
+            writes::update(conn, tables, res, *id, columns)?;
+            reads::single(conn, tables, res, &cols, *id)?
+        };
+        if unconfirmed {
+            guard.confirm(conn, generation).map_err(TxError::Api)?;
+            unconfirmed = false;
+        }
+        match row {
+            Some(row) => rows.push(row),
+            None if method == Method::Post => {
+                return Err(TxError::Db(diesel::result::Error::NotFound))
+            }
+            None => return Err(TxError::Api(ApiError::invalid_id())),
+        }
+    }
+    Ok(rows)
+}
+
+/// Id rules over all entities (docs/prestashop/writes.md#per-entity-processing step 1): 91 on POST,
+/// 89 and 90 on PUT/PATCH.
 fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
     if method == Method::Post {
         if entities.iter().any(|e| e.id().is_some()) {
@@ -307,11 +356,13 @@ fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The columns to write, with PrestaShop's values (§5.3, §11.2 step 3): POST and PUT write
-/// every field (an omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the
-/// dates are the shop's now, except a sent `date_add` on PUT/PATCH, and an omitted one on
-/// PUT/PATCH is not written, so it keeps its stored value (W23). A column that keeps its
-/// stored value is listed with `None` (`db::writes::update`); POST has none.
+/// The columns to write, with PrestaShop's values
+/// (docs/prestashop/writes.md#statuses-tokens-and-dates,
+/// docs/prestashop/writes.md#per-entity-processing step 3): POST and PUT write every field (an
+/// omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the dates are the shop's
+/// now, except a sent `date_add` on PUT/PATCH, and an omitted one on PUT/PATCH is not written, so
+/// it keeps its stored value (W23). A column that keeps its stored value is listed with `None`
+/// (`db::writes::update`); POST has none.
 fn columns(
     res: &ResourceDef,
     method: Method,
@@ -342,8 +393,9 @@ fn columns(
     out
 }
 
-/// DELETE (§11.5, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`, else the path's; all
-/// or nothing when one is missing (404 code 87 naming them); a thread's messages go with it.
+/// DELETE (docs/prestashop/writes.md#delete, W9): the ids of `?id=[a,b]` (`,` or `|`), of `?id=5`,
+/// else the path's; all or nothing when one is missing (404 code 87 naming them); a thread's
+/// messages go with it.
 pub async fn delete(
     state: &AppState,
     res: &'static ResourceDef,
@@ -354,7 +406,7 @@ pub async fn delete(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     let sent = delete_ids(params, path_id);
     let tables = state.tables.clone();
-    let written = state.data_generation.clone();
+    let written = state.committed(guard.key_id);
     db::run(&state.pool, move |conn| {
         transaction(conn, |conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
@@ -378,10 +430,11 @@ pub async fn delete(
             if deleted != unique.len() {
                 return Err(TxError::Api(ApiError::delete_failed(&sent)));
             }
-            // Further statements of this write's transaction go here, before COMMIT.
+            // Further statements of this write's transaction go here, before the bump.
+            writes::bump_data_generation(conn, &tables)?;
             Ok(())
         })
-        .inspect(|_| written.bump())
+        .inspect(|_| written.bump(conn))
     })
     .await
     .map_err(|f| finish(f.error, f.stage, "DELETE"))?;
@@ -439,6 +492,43 @@ mod tests {
         // A statement's own failure rolls the transaction back: 500 code 46, as before.
         let answer = finish(db_error("Duplicate entry"), Stage::Statements, "POST");
         assert_eq!((answer.status, answer.errors[0].code), (500, 46));
+    }
+
+    #[test]
+    fn a_commit_failing_at_the_connection_level_is_not_rolled_back_and_its_outcome_is_unknown() {
+        let lost = "Lost connection to server during query";
+        let failed = ended(db_error(lost), Stage::Commit, || {
+            panic!("no ROLLBACK on a lost connection")
+        });
+        assert_eq!(failed.stage, Stage::Commit);
+        assert!(outcome_unknown(&failed.error, failed.stage));
+        let answer = finish(failed.error, failed.stage, "PUT");
+        assert_eq!((answer.status, answer.retry_after), (503, Some(2)));
+        // A COMMIT refused by the server on a live connection is rolled back: 500 code 46.
+        let mut rolled_back = false;
+        let failed = ended(db_error("Deadlock found"), Stage::Commit, || {
+            rolled_back = true;
+            Ok(())
+        });
+        assert!(rolled_back);
+        assert!(!outcome_unknown(&failed.error, failed.stage));
+        let answer = finish(failed.error, failed.stage, "PUT");
+        assert_eq!((answer.status, answer.errors[0].code), (500, 46));
+        // A ROLLBACK that fails after it makes the connection an outage, the outcome unknown.
+        let failed = ended(db_error("Deadlock found"), Stage::Commit, || {
+            Err(Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("Deadlock found".to_owned()),
+            ))
+        });
+        assert!(outcome_unknown(&failed.error, failed.stage));
+        assert_eq!(finish(failed.error, failed.stage, "PUT").status, 503);
+        // A lost connection while the statements ran is 503 too, but known to roll back.
+        let failed = ended(db_error(lost), Stage::Statements, || {
+            panic!("no ROLLBACK on a lost connection")
+        });
+        assert!(!outcome_unknown(&failed.error, failed.stage));
+        assert_eq!(finish(failed.error, failed.stage, "PUT").status, 503);
     }
 
     #[test]

@@ -10,8 +10,8 @@
 //! caller's business.
 //!
 //! PrestaShop reads the body with `new SimpleXMLElement($this->_inputXml)` in
-//! `WebserviceRequest::saveEntityFromXml` (spec §11.1), and this module mirrors how SimpleXML
-//! shows the document to that code (php-src `ext/simplexml/simplexml.c`):
+//! `WebserviceRequest::saveEntityFromXml` (docs/prestashop/writes.md#body), and this module mirrors
+//! how SimpleXML shows the document to that code (php-src `ext/simplexml/simplexml.c`):
 //! - `$xml->children()` without a namespace lists the child *elements* of the root whose
 //!   namespace has no prefix (`match_ns`): every such child is one entity, whatever its name;
 //!   text, comments and processing instructions are not children. An element whose prefix is
@@ -28,7 +28,10 @@
 //!   so does [`parse`].
 //!
 //! JSON bodies (threadgate's extension) are read by [`parse_json`] into the same entities.
+//! [`bounds`] holds the time and memory bounds of receiving a body (`http::body` reads within
+//! them).
 
+pub mod bounds;
 mod json;
 mod parse;
 #[cfg(test)]
@@ -42,9 +45,9 @@ pub use parse::{MAX_DEPTH, MAX_ELEMENTS};
 
 /// Default request body limit in bytes (20 MiB), a setting of the HTTP layer.
 ///
-/// The longest valid value is a `message` of 4 194 303 characters (spec §5.1). Measured in
-/// bytes it is up to 16 777 212 bytes of UTF-8 (4 bytes per character at worst), plus the
-/// envelope and the other fields: 20 MiB lets a maximal message through in CDATA or plain
+/// The longest valid value is a `message` of 4 194 303 characters (docs/prestashop/resources.md).
+/// Measured in bytes it is up to 16 777 212 bytes of UTF-8 (4 bytes per character at worst), plus
+/// the envelope and the other fields: 20 MiB lets a maximal message through in CDATA or plain
 /// text, and leaves room for a message one character too long to reach validation (error 85)
 /// instead of a size error. Bodies that spell every character as a reference (`&#128512;`)
 /// can be longer; the setting raises the limit for them. For comparison, PrestaShop's
@@ -72,8 +75,8 @@ pub struct EntityInput {
     /// name appears as many times as it was sent, and [`EntityInput::value`] takes the first.
     pub fields: Vec<(String, String)>,
     /// The names of the children of the entity's first `<associations>` element, in document
-    /// order (`customer_messages`, `i18n`, ...). The caller decides which are allowed (§11.2
-    /// step 6, decisions W22).
+    /// order (`customer_messages`, `i18n`, ...). The caller decides which are allowed
+    /// (docs/prestashop/writes.md#per-entity-processing step 6, docs/compatibility.md W22).
     pub associations: Vec<String>,
 }
 
@@ -87,8 +90,9 @@ impl EntityInput {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The `<id>` text when it is non-empty: the entity "has an id" (spec §11.2 step 1,
-    /// `(string) $entity->id != ''`). Not trimmed: `" "` is an id.
+    /// The `<id>` text when it is non-empty: the entity "has an id"
+    /// (docs/prestashop/writes.md#per-entity-processing step 1, `(string) $entity->id != ''`). Not
+    /// trimmed: `" "` is an id.
     pub fn id(&self) -> Option<&str> {
         self.value("id").filter(|v| !v.is_empty())
     }
@@ -102,7 +106,7 @@ impl EntityInput {
     }
 }
 
-/// Parses a POST/PUT/PATCH body into its entities (spec §11.1).
+/// Parses a POST/PUT/PATCH body into its entities (docs/prestashop/writes.md#body).
 ///
 /// A leading `xml=` is removed (no URL-decoding, as PrestaShop's dispatcher). Then, each
 /// refused with 500 code 127 and the message `XML error : <reason>\nXML length : <bytes>\n

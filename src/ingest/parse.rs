@@ -221,8 +221,8 @@ impl Doc {
 }
 
 /// Checks a start tag's attributes as libxml2 would (well-formed, unique, values without `<`
-/// and with known references only), ignores their values (spec §11.1), and returns the
-/// namespace prefixes the tag declares.
+/// and with known references only), ignores their values (docs/prestashop/writes.md#body), and
+/// returns the namespace prefixes the tag declares.
 fn attributes(e: &BytesStart<'_>) -> Result<Vec<String>, Fail> {
     let mut declared = Vec::new();
     for attr in e.attributes().with_checks(true) {
@@ -266,8 +266,8 @@ fn reference(name: &str) -> Result<char, Fail> {
     }
 }
 
-/// Reads the document (a UTF-8 string of XML characters, byte order mark removed).
-pub(super) fn entities(xml: &str) -> Result<Vec<EntityInput>, Fail> {
+/// A reader that keeps text untrimmed and checks end names, comments and `&`.
+fn strict_reader(xml: &str) -> Reader<&[u8]> {
     let mut reader = Reader::from_str(xml);
     let config = reader.config_mut();
     config.trim_text(false);
@@ -276,7 +276,12 @@ pub(super) fn entities(xml: &str) -> Result<Vec<EntityInput>, Fail> {
     config.expand_empty_elements = true;
     config.allow_dangling_amp = false;
     config.allow_unmatched_ends = false;
+    reader
+}
 
+/// Reads the document (a UTF-8 string of XML characters, byte order mark removed).
+pub(super) fn entities(xml: &str) -> Result<Vec<EntityInput>, Fail> {
+    let mut reader = strict_reader(xml);
     let mut doc = Doc {
         entities: Vec::new(),
         stack: Vec::new(),

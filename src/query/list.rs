@@ -1,10 +1,11 @@
 //! `schema`, `filter`, `display`, `sort`, `limit` for collections, in PrestaShop's order
-//! (spec §6), and `display` for single resources (§7).
+//! (docs/prestashop/lists.md), and `display` for single resources
+//! (docs/prestashop/documents.md#single-resources).
 //!
 //! Follows `WebserviceRequest::manageFilters`, `setFieldsToDisplay`, `parseDisplayFields` and
-//! `SQLUtils::getSQLRetrieveFilter` (PrestaShop 8), with decisions W6 (dates always filterable
-//! and sortable), W7 (`>=`/`<=`, other ignored bracket forms are error 33) and W8 (an array
-//! value on a known field is error 33). Where PHP 8 would die with a TypeError on an array
+//! `SQLUtils::getSQLRetrieveFilter` (PrestaShop 8), with docs/compatibility.md W6 (dates always
+//! filterable and sortable), W7 (`>=`/`<=`, other ignored bracket forms are error 33) and W8 (an
+//! array value on a known field is error 33). Where PHP 8 would die with a TypeError on an array
 //! parameter (`display[]=`, `sort[]=`, `limit[]=`) the stage's own syntax error is returned.
 //!
 //! Empty values, as PHP treats them (all `isset` is true for `""`):
@@ -51,7 +52,8 @@ pub fn parse_single_display(res: &ResourceDef, params: &Params) -> Result<Displa
 }
 
 /// Every field name in resource order: the "available" list of errors 32, 35, 36 and 38. Dates
-/// are always in it (decisions W6); PrestaShop's own order keeps them where the class has them.
+/// are always in it (docs/compatibility.md W6); PrestaShop's own order keeps them where the class
+/// has them.
 fn field_names(res: &ResourceDef) -> Vec<&'static str> {
     res.filterable(true).map(|f| f.name).collect()
 }
@@ -87,7 +89,7 @@ fn parse_filters(res: &ResourceDef, params: &Params) -> Result<Vec<Filter>, ApiE
 }
 
 /// One filter value, as `SQLUtils::getSQLRetrieveFilter` reads it. `None` for the bracket forms
-/// PrestaShop silently ignores (error 33 here, decisions W7).
+/// PrestaShop silently ignores (error 33 here, docs/compatibility.md W7).
 ///
 /// The value is split on the raw text, then each piece goes through `pSQL`, whose visible
 /// effect is `strip_tags` (`Db::escape`); so `<b>` inside a piece vanishes but cannot hide a
@@ -545,7 +547,7 @@ mod tests {
         assert_eq!(error(threads("schema[]=blank")), expected);
     }
 
-    // --- filter value grammar (spec §6.3 table) ---
+    // --- filter value grammar (docs/prestashop/lists.md#filter-values table) ---
 
     #[test]
     fn a_value_without_brackets_is_a_literal_equality() {

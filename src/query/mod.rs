@@ -1,6 +1,6 @@
 //! Parsing of the webservice's query string: PHP's `$_GET` semantics, then `display`, `filter`,
-//! `sort`, `limit`, `schema`, `date`, `language`, `id_shop`/`id_shop_group` (spec §6, §14,
-//! decisions W6–W8).
+//! `sort`, `limit`, `schema`, `date`, `language`, `id_shop`/`id_shop_group`
+//! (docs/prestashop/lists.md, docs/prestashop/requests.md, docs/compatibility.md W6–W8).
 //!
 //! Pure: no actix, no connection, no SQL text. The output types below are what `db` turns into
 //! SQL and what `render` reads. Errors are `ApiError`s with PrestaShop's codes and texts.
@@ -11,7 +11,7 @@ pub mod shop;
 
 pub use params::{Param, Params};
 
-/// Which fields to render (`display`, spec §6.2).
+/// Which fields to render (`display`, docs/prestashop/lists.md#display).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Display {
     /// `<customer_thread id=".." xlink:href=".."/>` only (the list default).
@@ -32,7 +32,8 @@ pub struct FieldSelection {
     pub associations: Vec<usize>,
 }
 
-/// One `filter[field]=value` (spec §6.3, decisions W7). Values have had HTML tags stripped.
+/// One `filter[field]=value` (docs/prestashop/lists.md#filters, docs/compatibility.md W7). Values
+/// have had HTML tags stripped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     /// Index of the field in the resource's `fields`.
@@ -52,9 +53,9 @@ pub enum Condition {
     Like(String),
     Gt(String),
     Lt(String),
-    /// `>=[v]` (decisions W7).
+    /// `>=[v]` (docs/compatibility.md W7).
     Ge(String),
-    /// `<=[v]` (decisions W7).
+    /// `<=[v]` (docs/compatibility.md W7).
     Le(String),
     /// `c != a AND c != b ...` (`![a|b]`).
     NoneOf(Vec<String>),
@@ -73,8 +74,8 @@ pub struct SortKey {
     pub direction: Direction,
 }
 
-/// `limit=N` or `limit=O,N`, each part cast like PHP `(int)` (spec §6.5). A negative part makes
-/// the list empty (PrestaShop's SQL fails and it answers an empty list).
+/// `limit=N` or `limit=O,N`, each part cast like PHP `(int)` (docs/prestashop/lists.md#limit). A
+/// negative part makes the list empty (PrestaShop's SQL fails and it answers an empty list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     pub offset: i64,

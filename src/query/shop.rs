@@ -1,4 +1,5 @@
-//! `id_shop`, `id_shop_group`/`id_group_shop` and `language` parameters (spec §14, W26).
+//! `id_shop`, `id_shop_group`/`id_group_shop` and `language` parameters
+//! (docs/prestashop/requests.md, W26).
 //!
 //! Follows `WebserviceRequest::groupShopExists`, `shopExists` and `filterLanguage`
 //! (PrestaShop 8). Existence checks that need the database (a group without shops, the key's
@@ -62,9 +63,9 @@ fn to_id(n: i64) -> u32 {
 /// and keeps only the LAST digit of it (`#\[(\d)+\]#` captures one digit): `[12]` is language
 /// 2, and `[abc]` or `[1|2,3]` select nothing (code 81 alone). Anything else is 79.
 ///
-/// Any non-numeric member of a list or range is 80 (spec §14). PrestaShop itself misses it when
-/// the first bad member is at index 0 (`array_search` returns 0), and loops forever on a range
-/// like `[1,a]`; the spec's rule is kept instead.
+/// Any non-numeric member of a list or range is 80 (docs/prestashop/requests.md#language).
+/// PrestaShop itself misses it when the first bad member is at index 0 (`array_search` returns 0),
+/// and loops forever on a range like `[1,a]`; the documented rule is kept instead.
 pub fn validate_language(params: &Params, known: &[u32]) -> Result<(), ApiError> {
     let Some(value) = params.get("language") else {
         return Ok(());

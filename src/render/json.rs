@@ -1,6 +1,6 @@
-//! PrestaShop's JSON documents (`WebserviceOutputJSON`, spec §9): PHP arrays passed through
-//! `json_encode($content, JSON_UNESCAPED_UNICODE)` after an `array_filter` of every top-level
-//! entry. Written member by member, in order, straight into the buffer.
+//! PrestaShop's JSON documents (`WebserviceOutputJSON`, docs/prestashop/documents.md#json): PHP
+//! arrays passed through `json_encode($content, JSON_UNESCAPED_UNICODE)` after an `array_filter` of
+//! every top-level entry. Written member by member, in order, straight into the buffer.
 
 use super::{association_ids, value, xml::push_uint, RootEntry, Selection};
 use crate::error::ApiError;
@@ -58,10 +58,7 @@ pub(super) fn object(
     };
     let start = out.len();
     let mut empty = true;
-    let mut sep = |out: &mut Vec<u8>| {
-        out.push(if empty { b'{' } else { b',' });
-        empty = false;
-    };
+    let mut sep = |out: &mut Vec<u8>| member(out, &mut empty);
     for (i, f) in res.fields.iter().enumerate() {
         if !sel.field(i) {
             continue;
@@ -90,35 +87,7 @@ pub(super) fn object(
         }
     }
     if sel.has_associations(res) {
-        let mut opened = false;
-        for (j, a) in res.associations.iter().enumerate() {
-            let ids = association_ids(entity, j);
-            if !sel.association(j) || ids.is_empty() {
-                continue;
-            }
-            if opened {
-                out.push(b',');
-            } else {
-                sep(out);
-                out.extend_from_slice(b"\"associations\":{");
-                opened = true;
-            }
-            out.push(b'"');
-            out.extend_from_slice(a.name.as_bytes());
-            out.extend_from_slice(b"\":[");
-            for (k, id) in ids.iter().enumerate() {
-                if k > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(b"{\"id\":");
-                string(out, id);
-                out.push(b'}');
-            }
-            out.push(b']');
-        }
-        if opened {
-            out.push(b'}');
-        }
+        associations(out, res, &sel, entity, &mut empty);
     }
     if empty {
         out.truncate(start);
@@ -128,8 +97,54 @@ pub(super) fn object(
     }
 }
 
-/// Schemas (spec §10.4): every field is empty, so PrestaShop 8's filter leaves only the
-/// associations (one item with a null id), or an empty PHP array, `[]`, when there are none.
+/// Opens the object before its first member, else separates members.
+fn member(out: &mut Vec<u8>, empty: &mut bool) {
+    out.push(if *empty { b'{' } else { b',' });
+    *empty = false;
+}
+
+/// `"associations":{"name":[{"id":"1"},...],...}` of the selected associations that have items.
+fn associations(
+    out: &mut Vec<u8>,
+    res: &ResourceDef,
+    sel: &Selection<'_>,
+    entity: &Entity,
+    empty: &mut bool,
+) {
+    let mut opened = false;
+    for (j, a) in res.associations.iter().enumerate() {
+        let ids = association_ids(entity, j);
+        if !sel.association(j) || ids.is_empty() {
+            continue;
+        }
+        if opened {
+            out.push(b',');
+        } else {
+            member(out, empty);
+            out.extend_from_slice(b"\"associations\":{");
+            opened = true;
+        }
+        out.push(b'"');
+        out.extend_from_slice(a.name.as_bytes());
+        out.extend_from_slice(b"\":[");
+        for (k, id) in ids.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"id\":");
+            string(out, id);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    if opened {
+        out.push(b'}');
+    }
+}
+
+/// Schemas (docs/prestashop/schemas.md#json): every field is empty, so PrestaShop 8's filter leaves
+/// only the associations (one item with a null id), or an empty PHP array, `[]`, when there are
+/// none.
 pub(super) fn schema(out: &mut Vec<u8>, res: &ResourceDef, kind: SchemaKind, plural: bool) {
     if plural {
         return plural_schema(out, res, kind);
@@ -191,7 +206,8 @@ fn plural_schema(out: &mut Vec<u8>, res: &ResourceDef, kind: SchemaKind) {
     out.extend_from_slice(b"}]}");
 }
 
-/// `{"errors":[{"code":32,"message":"..."}]}`, `code` a number (spec §13.1).
+/// `{"errors":[{"code":32,"message":"..."}]}`, `code` a number
+/// (docs/prestashop/errors.md#document).
 pub(super) fn errors(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(b"{\"errors\":[");
     for (i, e) in error.errors.iter().enumerate() {
@@ -207,7 +223,8 @@ pub(super) fn errors(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(b"]}");
 }
 
-/// Root listing (decisions W4): PrestaShop 1.7's bare array of the permitted resource names.
+/// Root listing (docs/compatibility.md W4): PrestaShop 1.7's bare array of the permitted resource
+/// names.
 pub(super) fn root(out: &mut Vec<u8>, entries: &[&RootEntry<'_>]) {
     out.push(b'[');
     for (i, e) in entries.iter().enumerate() {

@@ -1,4 +1,7 @@
-//! Response bodies: PrestaShop's XML (quick-xml) and JSON writers (spec §4, §6–§10, §13).
+//! Response bodies: PrestaShop's XML (quick-xml) and JSON writers
+//! (docs/prestashop/documents.md#root-listing, docs/prestashop/lists.md,
+//! docs/prestashop/documents.md#single-resources, docs/prestashop/documents.md#xml,
+//! docs/prestashop/documents.md#json, docs/prestashop/schemas.md, docs/prestashop/errors.md).
 //!
 //! Pure: writes bytes into a `Vec<u8>`; knows `resource` and the `query` output types, never
 //! actix or a connection. Lists are written entity by entity through [`ListWriter`], so the
@@ -30,7 +33,8 @@ pub struct RootEntry<'a> {
     pub methods: [bool; 6],
 }
 
-/// `GET /api/`: the root listing (spec §4; JSON per decisions W4).
+/// `GET /api/`: the root listing (docs/prestashop/documents.md#root-listing; JSON per
+/// docs/compatibility.md W4).
 ///
 /// Only entries with at least one granted method are listed (PrestaShop lists the resources the
 /// key has a permission row for), in byte order of their names (`ksort`).
@@ -53,7 +57,8 @@ pub fn root(
 }
 
 /// A single entity (`GET /api/customer_threads/1`). `plural_json` is true when the request had a
-/// `display` parameter: JSON then uses the list shape and keeps falsy members (spec §9).
+/// `display` parameter: JSON then uses the list shape and keeps falsy members
+/// (docs/prestashop/documents.md#json).
 pub fn single(
     out: &mut Vec<u8>,
     format: Format,
@@ -73,10 +78,11 @@ pub fn single(
     }
 }
 
-/// The entities a POST, PUT or PATCH wrote, as stored (decisions W12): in XML every entity as
-/// a sibling under `<prestashop>`; in JSON the last one only (spec §11.2 step 7), unless the
-/// request had a `display` parameter: then `renderNodeFooter` appends every entity to the
-/// plural list, members kept (spec §9).
+/// The entities a POST, PUT or PATCH wrote, as stored (docs/compatibility.md W12): in XML every
+/// entity as a sibling under `<prestashop>`; in JSON the last one only
+/// (docs/prestashop/writes.md#per-entity-processing step 7), unless the request had a `display`
+/// parameter: then `renderNodeFooter` appends every entity to the plural list, members kept
+/// (docs/prestashop/documents.md#json).
 pub fn written(
     out: &mut Vec<u8>,
     format: Format,
@@ -109,8 +115,9 @@ pub fn written(
     }
 }
 
-/// `schema=blank|synopsis` (spec §10). `plural_json`: the request had a `display` parameter,
-/// which switches the JSON to the plural list shape, as for single entities (spec §9).
+/// `schema=blank|synopsis` (docs/prestashop/schemas.md). `plural_json`: the request had a `display`
+/// parameter, which switches the JSON to the plural list shape, as for single entities
+/// (docs/prestashop/documents.md#json).
 pub fn schema(
     out: &mut Vec<u8>,
     format: Format,
@@ -120,12 +127,13 @@ pub fn schema(
 ) {
     match format {
         Format::Xml => xml::schema(out, res, kind),
-        // Without `display` both kinds collapse to the same JSON (spec §10.4).
+        // Without `display` both kinds collapse to the same JSON (docs/prestashop/schemas.md#json).
         Format::Json => json::schema(out, res, kind, plural_json),
     }
 }
 
-/// An error document (spec §13.1). An `ApiError` with no entries renders nothing.
+/// An error document (docs/prestashop/errors.md#document). An `ApiError` with no entries renders
+/// nothing.
 pub fn errors(out: &mut Vec<u8>, format: Format, error: &ApiError) {
     if error.errors.is_empty() {
         return;
@@ -142,7 +150,8 @@ pub struct ListWriter<'a> {
     pub res: &'a ResourceDef,
     pub display: &'a Display,
     pub ws_url: &'a str,
-    /// Entities written so far (JSON writes `[]` for an empty list, spec §6.1).
+    /// Entities written so far (JSON writes `[]` for an empty list,
+    /// docs/prestashop/lists.md#minimal-list).
     pub count: u64,
 }
 
@@ -233,7 +242,8 @@ impl<'a> Selection<'a> {
     }
 
     /// The associations block appears for `full` on a resource that has associations, or when
-    /// a sub-list asked for one (spec §6.2, §8.2; decisions W24).
+    /// a sub-list asked for one (docs/prestashop/lists.md#display,
+    /// docs/prestashop/documents.md#associations; docs/compatibility.md W24).
     fn has_associations(&self, res: &ResourceDef) -> bool {
         match self.associations {
             None => !res.associations.is_empty(),

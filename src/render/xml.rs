@@ -1,6 +1,6 @@
 //! PrestaShop's XML documents (`WebserviceOutputXML` driven by `WebserviceOutputBuilder`,
-//! spec §8): every line ends with `\n`, field lines of an entity and association items carry
-//! one TAB, values sit raw in CDATA.
+//! docs/prestashop/documents.md#xml): every line ends with `\n`, field lines of an entity and
+//! association items carry one TAB, values sit raw in CDATA.
 
 use std::borrow::Cow;
 
@@ -66,7 +66,7 @@ pub(super) fn entity(
             let ids = association_ids(entity, j);
             association_header(out, a.name, a.node_type);
             if ids.is_empty() {
-                // No items: the wrapper closes itself (spec §8.2).
+                // No items: the wrapper closes itself (docs/prestashop/documents.md#associations).
                 out.extend_from_slice(b"/>\n");
                 continue;
             }
@@ -90,7 +90,7 @@ pub(super) fn entity(
 }
 
 /// `\t<name[ xlink:href=".."]><![CDATA[value]]></name>\n`. The xlink appears only on a truthy
-/// value; a NULL renders as an empty CDATA (spec §8.1).
+/// value; a NULL renders as an empty CDATA (docs/prestashop/documents.md#fields-and-cdata).
 fn field(out: &mut Vec<u8>, f: &FieldDef, v: Option<&str>, ws_url: &str) {
     out.extend_from_slice(b"\t<");
     out.extend_from_slice(f.name.as_bytes());
@@ -127,9 +127,9 @@ fn href(out: &mut Vec<u8>, ws_url: &str, resource: &str, id: &str) {
     attr_value(out, id);
 }
 
-/// `schema=blank|synopsis` (spec §10): empty CDATA everywhere, no xlinks. Blank keeps `id` and
-/// has no attributes; synopsis drops `id`, adds `required`/`maxSize`/`format` and the
-/// association's `nodeType`/`api`. Each association shows one empty item.
+/// `schema=blank|synopsis` (docs/prestashop/schemas.md): empty CDATA everywhere, no xlinks. Blank
+/// keeps `id` and has no attributes; synopsis drops `id`, adds `required`/`maxSize`/`format` and
+/// the association's `nodeType`/`api`. Each association shows one empty item.
 pub(super) fn schema(out: &mut Vec<u8>, res: &ResourceDef, kind: SchemaKind) {
     let synopsis = kind == SchemaKind::Synopsis;
     out.extend_from_slice(PROLOG);
@@ -181,7 +181,7 @@ pub(super) fn schema(out: &mut Vec<u8>, res: &ResourceDef, kind: SchemaKind) {
     out.extend_from_slice(EPILOG);
 }
 
-/// Error document (spec §13.1): no indentation, code and message in CDATA.
+/// Error document (docs/prestashop/errors.md#document): no indentation, code and message in CDATA.
 pub(super) fn errors(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(PROLOG);
     out.extend_from_slice(b"<errors>\n");
@@ -196,7 +196,8 @@ pub(super) fn errors(out: &mut Vec<u8>, error: &ApiError) {
     out.extend_from_slice(EPILOG);
 }
 
-/// Root listing (spec §4). `entries` are already filtered and sorted.
+/// Root listing (docs/prestashop/documents.md#root-listing). `entries` are already filtered and
+/// sorted.
 pub(super) fn root(out: &mut Vec<u8>, shop_name: &str, ws_url: &str, entries: &[&RootEntry<'_>]) {
     out.extend_from_slice(PROLOG);
     // Written pre-escaped with PHP's htmlspecialchars (`'` as `&#039;`), which is what
@@ -249,7 +250,7 @@ fn root_attributes(out: &mut Vec<u8>, ws_url: &str, name: &str, methods: &[bool;
 
 /// Writes `value` as CDATA. PrestaShop writes the value raw between `<![CDATA[` and `]]>`;
 /// a value containing `]]>` is split into several sections (`a]]]]><![CDATA[>b`) so the
-/// document stays well-formed (decisions W5), using quick-xml's CDATA splitter.
+/// document stays well-formed (docs/compatibility.md W5), using quick-xml's CDATA splitter.
 pub(super) fn cdata(out: &mut Vec<u8>, value: &str) {
     let value = xml_chars(value);
     for section in BytesCData::escaped(&value) {
@@ -261,16 +262,16 @@ pub(super) fn cdata(out: &mut Vec<u8>, value: &str) {
 
 /// An attribute value: XML 1.0 characters only, then escaped (`&`, `<`, `>`, `'`, `"`).
 /// PrestaShop writes these raw; ids and the shop URL never contain such characters in practice,
-/// and escaping keeps the document well-formed when they do (decisions W20).
+/// and escaping keeps the document well-formed when they do (docs/compatibility.md W20).
 fn attr_value(out: &mut Vec<u8>, s: &str) {
     let s = xml_chars(s);
     out.extend_from_slice(escape(s.as_ref()).as_bytes());
 }
 
-/// DEVIATION from PrestaShop (decisions W20, listed in docs/compatibility.md): characters that
-/// XML 1.0 forbids (C0 controls other than TAB, LF and CR; U+FFFE and U+FFFF) are replaced by
-/// U+FFFD. PrestaShop writes them raw, and its document then fails to parse in every client.
-/// Borrows the input unchanged in the usual case.
+/// DEVIATION from PrestaShop (W20 in docs/compatibility.md):
+/// characters that XML 1.0 forbids (C0 controls other than TAB, LF and CR; U+FFFE and U+FFFF) are
+/// replaced by U+FFFD. PrestaShop writes them raw, and its document then fails to parse in every
+/// client. Borrows the input unchanged in the usual case.
 pub(super) fn xml_chars(s: &str) -> Cow<'_, str> {
     if !has_non_xml_char(s.as_bytes()) {
         return Cow::Borrowed(s);

@@ -1,6 +1,8 @@
-//! `customer_messages` (class `CustomerMessage`, table `customer_message`), spec §5.1.
+//! `customer_messages` (class `CustomerMessage`, table `customer_message`),
+//! docs/prestashop/resources.md.
 
-use super::{field, FieldDef, FieldType, ResourceDef};
+use super::FieldType::{self, Bool, Date, Html, Int};
+use super::{field, id, ResourceDef};
 
 pub static CUSTOMER_MESSAGES: ResourceDef = ResourceDef {
     name: "customer_messages",
@@ -9,75 +11,26 @@ pub static CUSTOMER_MESSAGES: ResourceDef = ResourceDef {
     description: "Customer services messages",
     table: "customer_message",
     fields: &[
-        FieldDef {
-            name: "id",
-            column: "id_customer_message",
-            kind: FieldType::Id,
-            validator: None,
-            max_size: None,
-            required: false,
-            xlink: None,
-        },
-        field(
-            "id_employee",
-            FieldType::Int,
-            Some("isUnsignedId"),
-            None,
-            false,
-            Some("employees"),
-        ),
-        // No validator on id_customer_thread (spec §5.1, §11.3).
-        field(
-            "id_customer_thread",
-            FieldType::Int,
-            None,
-            None,
-            false,
-            Some("customer_threads"),
-        ),
-        field(
-            "ip_address",
-            FieldType::String,
-            Some("isIp2Long"),
-            Some(15),
-            false,
-            None,
-        ),
-        field(
-            "message",
-            FieldType::Html,
-            Some("isCleanHtml"),
-            Some(4_194_303),
-            true,
-            None,
-        ),
-        field("file_name", FieldType::String, None, None, false, None),
-        field("user_agent", FieldType::String, None, None, false, None),
-        field(
-            "private",
-            FieldType::Bool,
-            Some("isBool"),
-            None,
-            false,
-            None,
-        ),
-        field(
-            "date_add",
-            FieldType::Date,
-            Some("isDate"),
-            None,
-            false,
-            None,
-        ),
-        field(
-            "date_upd",
-            FieldType::Date,
-            Some("isDate"),
-            None,
-            false,
-            None,
-        ),
-        field("read", FieldType::Bool, Some("isBool"), None, false, None),
+        id("id_customer_message"),
+        field("id_employee", Int)
+            .validate("isUnsignedId")
+            .xlink("employees"),
+        // No validator on id_customer_thread (docs/prestashop/resources.md,
+        // docs/prestashop/writes.md#defaults).
+        field("id_customer_thread", Int).xlink("customer_threads"),
+        field("ip_address", FieldType::String)
+            .validate("isIp2Long")
+            .max_size(15),
+        field("message", Html)
+            .validate("isCleanHtml")
+            .max_size(4_194_303)
+            .required(),
+        field("file_name", FieldType::String),
+        field("user_agent", FieldType::String),
+        field("private", Bool).validate("isBool"),
+        field("date_add", Date).validate("isDate"),
+        field("date_upd", Date).validate("isDate"),
+        field("read", Bool).validate("isBool"),
     ],
     validation_order: &[
         "id_employee",

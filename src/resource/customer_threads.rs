@@ -1,8 +1,10 @@
-//! `customer_threads` (class `CustomerThread`, table `customer_thread`), spec §5.1.
+//! `customer_threads` (class `CustomerThread`, table `customer_thread`),
+//! docs/prestashop/resources.md.
 
-use super::{field, AssociationDef, FieldDef, FieldType, ResourceDef};
+use super::FieldType::{self, Date, Int};
+use super::{field, id, AssociationDef, ResourceDef};
 
-const UID: Option<&str> = Some("isUnsignedId");
+const UID: &str = "isUnsignedId";
 
 pub static CUSTOMER_THREADS: ResourceDef = ResourceDef {
     name: "customer_threads",
@@ -11,77 +13,27 @@ pub static CUSTOMER_THREADS: ResourceDef = ResourceDef {
     description: "Customer services threads",
     table: "customer_thread",
     fields: &[
-        FieldDef {
-            name: "id",
-            column: "id_customer_thread",
-            kind: FieldType::Id,
-            validator: None,
-            max_size: None,
-            required: false,
-            xlink: None,
-        },
-        field(
-            "id_lang",
-            FieldType::Int,
-            UID,
-            None,
-            true,
-            Some("languages"),
-        ),
-        field("id_shop", FieldType::Int, UID, None, false, Some("shops")),
-        field(
-            "id_customer",
-            FieldType::Int,
-            UID,
-            None,
-            false,
-            Some("customers"),
-        ),
-        field("id_order", FieldType::Int, UID, None, false, Some("orders")),
-        field(
-            "id_product",
-            FieldType::Int,
-            UID,
-            None,
-            false,
-            Some("products"),
-        ),
-        // No xlink on id_contact: CustomerThread declares none (spec §5.1).
-        field("id_contact", FieldType::Int, UID, None, true, None),
-        field(
-            "email",
-            FieldType::String,
-            Some("isEmail"),
-            Some(255),
-            false,
-            None,
-        ),
-        // No size in the class; the column is varchar(12) (decisions W14).
-        field(
-            "token",
-            FieldType::String,
-            Some("isGenericName"),
-            None,
-            true,
-            None,
-        ),
-        field("status", FieldType::String, None, None, false, None),
-        field(
-            "date_add",
-            FieldType::Date,
-            Some("isDate"),
-            None,
-            false,
-            None,
-        ),
-        field(
-            "date_upd",
-            FieldType::Date,
-            Some("isDate"),
-            None,
-            false,
-            None,
-        ),
+        id("id_customer_thread"),
+        field("id_lang", Int)
+            .validate(UID)
+            .required()
+            .xlink("languages"),
+        field("id_shop", Int).validate(UID).xlink("shops"),
+        field("id_customer", Int).validate(UID).xlink("customers"),
+        field("id_order", Int).validate(UID).xlink("orders"),
+        field("id_product", Int).validate(UID).xlink("products"),
+        // No xlink on id_contact: CustomerThread declares none (docs/prestashop/resources.md).
+        field("id_contact", Int).validate(UID).required(),
+        field("email", FieldType::String)
+            .validate("isEmail")
+            .max_size(255),
+        // No size in the class; the column is varchar(12) (docs/compatibility.md W14).
+        field("token", FieldType::String)
+            .validate("isGenericName")
+            .required(),
+        field("status", FieldType::String),
+        field("date_add", Date).validate("isDate"),
+        field("date_upd", Date).validate("isDate"),
     ],
     validation_order: &[
         "id_lang",

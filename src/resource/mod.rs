@@ -2,9 +2,9 @@
 //!
 //! This is the one place that knows what `customer_threads` and `customer_messages` look like
 //! (PrestaShop's `ObjectModel::getWebserviceParameters` for `CustomerThread` and
-//! `CustomerMessage`, spec §5.1). Everything else — query parsing, SQL, rendering, validation —
-//! is driven by these definitions. It imports nothing from the rest of the crate but the PHP
-//! helpers `store` needs.
+//! `CustomerMessage`, docs/prestashop/resources.md). Everything else — query parsing, SQL,
+//! rendering, validation — is driven by these definitions. It imports nothing from the rest of the
+//! crate but the PHP helpers `store` needs.
 
 pub mod customer_messages;
 pub mod customer_threads;
@@ -39,23 +39,59 @@ pub struct FieldDef {
     pub xlink: Option<&'static str>,
 }
 
-/// A field whose column has the field's name (every field but `id`).
-const fn field(
-    name: &'static str,
-    kind: FieldType,
-    validator: Option<&'static str>,
-    max_size: Option<u32>,
-    required: bool,
-    xlink: Option<&'static str>,
-) -> FieldDef {
+/// A field whose column has the field's name, typed `kind`, with no validator, size or xlink
+/// and not required; the methods below add those, so a resource's fields read like a table:
+/// `field("id_lang", Int).validate(UID).required().xlink("languages")`.
+const fn field(name: &'static str, kind: FieldType) -> FieldDef {
     FieldDef {
         name,
         column: name,
         kind,
-        validator,
-        max_size,
-        required,
-        xlink,
+        validator: None,
+        max_size: None,
+        required: false,
+        xlink: None,
+    }
+}
+
+/// The primary key: always first, named `id`, stored in `column`.
+const fn id(column: &'static str) -> FieldDef {
+    FieldDef {
+        column,
+        ..field("id", FieldType::Id)
+    }
+}
+
+impl FieldDef {
+    /// PrestaShop's validator for the field (`isUnsignedId`, ...).
+    const fn validate(self, validator: &'static str) -> FieldDef {
+        FieldDef {
+            validator: Some(validator),
+            ..self
+        }
+    }
+
+    /// `maxSize` in characters.
+    const fn max_size(self, max_size: u32) -> FieldDef {
+        FieldDef {
+            max_size: Some(max_size),
+            ..self
+        }
+    }
+
+    const fn required(self) -> FieldDef {
+        FieldDef {
+            required: true,
+            ..self
+        }
+    }
+
+    /// The resource `xlink:href` points to when the value is truthy.
+    const fn xlink(self, resource: &'static str) -> FieldDef {
+        FieldDef {
+            xlink: Some(resource),
+            ..self
+        }
     }
 }
 
@@ -87,7 +123,8 @@ pub struct ResourceDef {
     pub table: &'static str,
     /// Fields in output order; `fields[0]` is always `id`.
     pub fields: &'static [FieldDef],
-    /// Field names in ObjectModel `$definition` order: the order validation runs in (§5.1).
+    /// Field names in ObjectModel `$definition` order: the order validation runs in
+    /// (docs/prestashop/resources.md).
     pub validation_order: &'static [&'static str],
     pub associations: &'static [AssociationDef],
 }
@@ -111,8 +148,8 @@ impl ResourceDef {
         self.fields[0].column
     }
 
-    /// Field names that may be used in `filter[...]` and `sort` (§6.3): every field, but
-    /// `date_add`/`date_upd` only when `with_dates`.
+    /// Field names that may be used in `filter[...]` and `sort` (docs/prestashop/lists.md#filters):
+    /// every field, but `date_add`/`date_upd` only when `with_dates`.
     pub fn filterable(&self, with_dates: bool) -> impl Iterator<Item = &'static FieldDef> + '_ {
         self.fields
             .iter()
@@ -131,8 +168,9 @@ pub fn served(name: &str) -> Option<&'static ResourceDef> {
     SERVED.iter().copied().find(|r| r.name == name)
 }
 
-/// Every resource a core PrestaShop 8 shop registers, in byte order (spec §13.2). Used for the
-/// "did you mean" list of error 27; only the two in [`SERVED`] are implemented.
+/// Every resource a core PrestaShop 8 shop registers, in byte order
+/// (docs/prestashop/errors.md#resource-names). Used for the "did you mean" list of error 27; only
+/// the two in [`SERVED`] are implemented.
 pub const CORE_RESOURCE_NAMES: [&str; 69] = [
     "addresses",
     "attachments",
@@ -206,8 +244,9 @@ pub const CORE_RESOURCE_NAMES: [&str; 69] = [
 ];
 
 /// One loaded row: every field's value as the database returns it (a string, or `None` for
-/// NULL, like PDO with `ATTR_STRINGIFY_FETCHES`, spec §5.4), in the resource's field order, plus
-/// the ids of each association's items (as strings, in `associations` order).
+/// NULL, like PDO with `ATTR_STRINGIFY_FETCHES`, docs/prestashop/database.md#fetched-values), in
+/// the resource's field order, plus the ids of each association's items (as strings, in
+/// `associations` order).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entity {
     pub values: Vec<Option<String>>,
@@ -242,7 +281,8 @@ impl Method {
         Method::Head,
     ];
 
-    /// Parses a method name exactly as PrestaShop does: verbatim and case-sensitive (§1).
+    /// Parses a method name exactly as PrestaShop does: verbatim and case-sensitive
+    /// (docs/prestashop/requests.md#method-and-ps_method).
     pub fn parse(name: &str) -> Option<Method> {
         Some(match name {
             "GET" => Method::Get,

@@ -1,7 +1,8 @@
 //! How a sent value is stored: PrestaShop's `ObjectModel::formatValue` plus what MySQL does
-//! with it in PrestaShop's non-strict session (spec §5.3, §5.4, decisions W13, W14, W16). The
-//! database then holds exactly the row PrestaShop would have written, and the response (W12)
-//! is that row read back.
+//! with it in PrestaShop's non-strict session (docs/prestashop/writes.md#statuses-tokens-and-dates,
+//! docs/prestashop/writes.md#how-values-are-stored, docs/compatibility.md W13, W14, W16). The
+//! database then holds exactly the row PrestaShop would have written, and the response (W12) is
+//! that row read back.
 
 use super::{FieldDef, FieldType, ResourceDef};
 use crate::php;
@@ -41,7 +42,8 @@ pub const STATUSES: [&str; 4] = ["open", "closed", "pending1", "pending2"];
 
 /// The stored form of a sent (or, with `None`, omitted) value of a non-date field.
 /// Omitted optional fields are stored as PrestaShop does: 0 for numbers, `''` for strings and
-/// for the status ENUM, never NULL (§5.4, §11.3).
+/// for the status ENUM, never NULL (docs/prestashop/writes.md#how-values-are-stored,
+/// docs/prestashop/writes.md#defaults).
 pub fn stored(res: &ResourceDef, field: &FieldDef, sent: Option<&str>) -> StoredValue {
     let raw = sent.unwrap_or("");
     match field.kind {
@@ -65,9 +67,9 @@ pub fn stored(res: &ResourceDef, field: &FieldDef, sent: Option<&str>) -> Stored
     }
 }
 
-/// `message` HTML (decisions W16): after `isCleanHtml` accepted it, a well-kept sanitizer
-/// (ammonia, its default allow-list of formatting tags, close to HTMLPurifier's) removes what
-/// is not allowed and entity-encodes stray `<` and `&`, as PrestaShop's purifier does.
+/// `message` HTML (docs/compatibility.md W16): after `isCleanHtml` accepted it, a well-kept
+/// sanitizer (ammonia, its default allow-list of formatting tags, close to HTMLPurifier's) removes
+/// what is not allowed and entity-encodes stray `<` and `&`, as PrestaShop's purifier does.
 pub fn sanitize_html(raw: &str) -> String {
     ammonia::Builder::default()
         .link_rel(None)

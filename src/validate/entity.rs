@@ -1,4 +1,5 @@
-//! The checks PrestaShop runs on one entity of a write body, in its order (spec §11.2 steps 3-4):
+//! The checks PrestaShop runs on one entity of a write body, in its order
+//! (docs/prestashop/writes.md#per-entity-processing steps 3-4):
 //! `WebserviceRequest::saveEntityFromXml` (code 41 for an absent required element), then
 //! `ObjectModel::validateFields` / `validateField` (code 85, first failure wins).
 
@@ -7,7 +8,7 @@ use super::{by_name, php_empty};
 use crate::error::ApiError;
 use crate::resource::ResourceDef;
 
-/// The `customer_thread.status` enum (decisions W13).
+/// The `customer_thread.status` enum (docs/compatibility.md W13).
 pub const STATUSES: [&str; 4] = ["open", "closed", "pending1", "pending2"];
 
 /// The status a value is stored as, or `None` when it is not one of [`STATUSES`]. MySQL matches an

@@ -1,5 +1,6 @@
 //! PHP `html_entity_decode($s, ENT_COMPAT, 'UTF-8')`, the decoding `Tools::strlen` does before
-//! `mb_strlen` when `ObjectModel::validateField` checks a field's size (spec §11.2 step 4).
+//! `mb_strlen` when `ObjectModel::validateField` checks a field's size
+//! (docs/prestashop/writes.md#per-entity-processing step 4).
 //!
 //! Decoded, as php-src `ext/standard/html.c` (`traverse_for_entities`) does with the default
 //! HTML 4.01 document type:

@@ -1,5 +1,7 @@
 //! PrestaShop's field validators (`classes/Validate.php`, 8.x) and the entity check that
-//! `ObjectModel::validateFields` runs before a write (spec §11.2 steps 3-4, §12).
+//! `ObjectModel::validateFields` runs before a write
+//! (docs/prestashop/writes.md#per-entity-processing steps 3-4,
+//! docs/prestashop/writes.md#validators).
 //!
 //! This module owns one function per validator used by `customer_threads` and
 //! `customer_messages`, named after it (`isUnsignedId` is [`is_unsigned_id`], ...), the lookup

@@ -1,4 +1,5 @@
-//! Every authentication and permission outcome (spec §2, decisions W2, W18, W21, W26).
+//! Every authentication and permission outcome (docs/prestashop/authentication.md,
+//! docs/compatibility.md W2, W18, W21, W26).
 
 use threadgate::resource::Method;
 

@@ -2,7 +2,7 @@
 //! and the security checks of the keys issue.
 
 use threadgate::auth::admin;
-use threadgate::auth::keys::{lookup_bucket, normalize};
+use threadgate::auth::secret::{lookup_bucket, normalize};
 use threadgate::config::{Argon2Settings, KeySource};
 use threadgate::db::sql::Sql;
 use threadgate::resource::Method;
@@ -119,12 +119,17 @@ fn a_revoked_key_is_refused_by_statement_free_routes_after_the_next_poll() {
     assert_eq!(m10(&key).status, 200, "served from the bridge cache");
 
     set_active(&app, id, false);
-    // Not a measurement: waits (at most 10 s) for the poll to have run once.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.get(&key, "/api/").status == 200 {
-        assert!(std::time::Instant::now() < deadline, "the poll never ran");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    // Not a measurement: waits (at most 10 s each) for two polls to end, so that one of them
+    // began after the change.
+    let state = app.state.clone();
+    actix_web::rt::System::new().block_on(async move {
+        for _ in 0..2 {
+            let polled = state.key_polled.notified();
+            actix_web::rt::time::timeout(std::time::Duration::from_secs(10), polled)
+                .await
+                .expect("the poll never ran");
+        }
+    });
     let r = app.get(&key, "/api/");
     assert_eq!(r.status, 401, "{}", r.text());
     assert_eq!(codes(&r), ["20", "21"]);

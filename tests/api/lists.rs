@@ -1,5 +1,5 @@
-//! Collections: spec §6 (display, filter, sort, limit), §10 (schemas), decisions W6–W8, W11,
-//! and the chunked streaming of long lists.
+//! Collections: docs/prestashop/lists.md (display, filter, sort, limit), docs/prestashop/schemas.md
+//! (schemas), docs/compatibility.md W6–W8, W11, and the chunked streaming of long lists.
 
 use crate::support::{serve_settings, xsd, Response, TestApp, TestDb};
 
@@ -23,18 +23,15 @@ fn error(code: u32, message: &str) -> String {
 }
 
 #[test]
-fn minimal_list_is_the_exact_document_of_spec_6_1() {
+fn minimal_list_is_the_golden_document() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(&key, "/api/customer_threads?limit=2");
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.text(),
-        format!("{HEAD}<customer_threads>\n<customer_thread id=\"1\" xlink:href=\"http://example.com/api/customer_threads/1\"/>\n<customer_thread id=\"2\" xlink:href=\"http://example.com/api/customer_threads/2\"/>\n</customer_threads>\n</prestashop>\n")
-    );
+    assert_eq!(r.text(), golden!("customer_threads_minimal.xml"));
     xsd::assert_valid("customer_threads.xsd", &r.body);
     let json = app.get(&key, "/api/customer_threads?limit=2&output_format=JSON");
-    assert_eq!(json.text(), r#"{"customer_threads":[{"id":1},{"id":2}]}"#);
+    assert_eq!(json.text(), golden!("customer_threads_minimal.json"));
 }
 
 #[test]
@@ -42,10 +39,7 @@ fn empty_lists_are_an_empty_element_in_xml_and_a_bare_array_in_json() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(&key, "/api/customer_threads?filter[id]=[999]");
-    assert_eq!(
-        r.text(),
-        format!("{HEAD}<customer_threads>\n</customer_threads>\n</prestashop>\n")
-    );
+    assert_eq!(r.text(), golden!("customer_threads_empty.xml"));
     xsd::assert_valid("customer_threads.xsd", &r.body);
     let json = app.get(
         &key,
@@ -55,37 +49,28 @@ fn empty_lists_are_an_empty_element_in_xml_and_a_bare_array_in_json() {
 }
 
 #[test]
-fn display_fields_is_the_exact_document_of_spec_6_2() {
+fn display_fields_is_the_golden_document() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(&key, "/api/customer_threads?display=[email,id]&limit=2");
-    assert_eq!(
-        r.text(),
-        format!("{HEAD}<customer_threads>\n<customer_thread>\n\t<id><![CDATA[1]]></id>\n\t<email><![CDATA[pub@prestashop.com]]></email>\n</customer_thread>\n<customer_thread>\n\t<id><![CDATA[2]]></id>\n\t<email><![CDATA[guest@example.com]]></email>\n</customer_thread>\n</customer_threads>\n</prestashop>\n")
-    );
+    assert_eq!(r.text(), golden!("customer_threads_id_email.xml"));
     xsd::assert_valid("customer_threads.xsd", &r.body);
     let json = app.get(
         &key,
         "/api/customer_threads?display=[id,email]&limit=2&output_format=JSON",
     );
-    assert_eq!(
-        json.text(),
-        r#"{"customer_threads":[{"id":1,"email":"pub@prestashop.com"},{"id":2,"email":"guest@example.com"}]}"#
-    );
+    assert_eq!(json.text(), golden!("customer_threads_id_email.json"));
 }
 
 #[test]
-fn display_full_list_in_json_keeps_falsy_members_as_spec_9() {
+fn display_full_list_in_json_keeps_falsy_members() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(
         &key,
         "/api/customer_threads?display=full&limit=2&output_format=JSON",
     );
-    assert_eq!(
-        r.text(),
-        r#"{"customer_threads":[{"id":1,"id_lang":"1","id_shop":"1","id_customer":"2","id_order":"5","id_product":"0","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-16 11:30:00","associations":{"customer_messages":[{"id":"1"},{"id":"3"}]}},{"id":2,"id_lang":"1","id_shop":"1","id_customer":"","id_order":"0","id_product":"0","id_contact":"1","email":"guest@example.com","token":null,"status":"closed","date_add":"2024-02-01 09:00:00","date_upd":"2024-02-01 09:00:00"}]}"#
-    );
+    assert_eq!(r.text(), golden!("customer_threads_full.json"));
     let xml = app.get(&key, "/api/customer_threads?display=full");
     xsd::assert_valid("customer_threads.xsd", &xml.body);
     let first = crate::single::THREAD_1;
@@ -304,33 +289,33 @@ fn long_lists_stream_in_chunks_with_the_same_body() {
 }
 
 #[test]
-fn schemas_are_the_exact_documents_of_spec_10() {
+fn schemas_are_the_golden_documents() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let blank = app.get(&key, "/api/customer_threads?schema=blank");
-    assert_eq!(
-        blank.text(),
-        format!("{HEAD}<customer_thread>\n\t<id><![CDATA[]]></id>\n\t<id_lang><![CDATA[]]></id_lang>\n\t<id_shop><![CDATA[]]></id_shop>\n\t<id_customer><![CDATA[]]></id_customer>\n\t<id_order><![CDATA[]]></id_order>\n\t<id_product><![CDATA[]]></id_product>\n\t<id_contact><![CDATA[]]></id_contact>\n\t<email><![CDATA[]]></email>\n\t<token><![CDATA[]]></token>\n\t<status><![CDATA[]]></status>\n\t<date_add><![CDATA[]]></date_add>\n\t<date_upd><![CDATA[]]></date_upd>\n<associations>\n<customer_messages>\n\t<customer_message>\n\t<id><![CDATA[]]></id>\n\t</customer_message>\n</customer_messages>\n</associations>\n</customer_thread>\n</prestashop>\n")
-    );
+    assert_eq!(blank.text(), golden!("schema_customer_threads_blank.xml"));
     let synopsis = app.get(&key, "/api/customer_threads?schema=synopsis");
     assert_eq!(
         synopsis.text(),
-        format!("{HEAD}<customer_thread>\n\t<id_lang required=\"true\" format=\"isUnsignedId\"><![CDATA[]]></id_lang>\n\t<id_shop format=\"isUnsignedId\"><![CDATA[]]></id_shop>\n\t<id_customer format=\"isUnsignedId\"><![CDATA[]]></id_customer>\n\t<id_order format=\"isUnsignedId\"><![CDATA[]]></id_order>\n\t<id_product format=\"isUnsignedId\"><![CDATA[]]></id_product>\n\t<id_contact required=\"true\" format=\"isUnsignedId\"><![CDATA[]]></id_contact>\n\t<email maxSize=\"255\" format=\"isEmail\"><![CDATA[]]></email>\n\t<token required=\"true\" format=\"isGenericName\"><![CDATA[]]></token>\n\t<status><![CDATA[]]></status>\n\t<date_add format=\"isDate\"><![CDATA[]]></date_add>\n\t<date_upd format=\"isDate\"><![CDATA[]]></date_upd>\n<associations>\n<customer_messages nodeType=\"customer_message\" api=\"customer_messages\">\n\t<customer_message>\n\t<id><![CDATA[]]></id>\n\t</customer_message>\n</customer_messages>\n</associations>\n</customer_thread>\n</prestashop>\n")
+        golden!("schema_customer_threads_synopsis.xml")
     );
     let message = app.get(&key, "/api/customer_messages?schema=synopsis");
-    assert!(message.text().contains("\t<message required=\"true\" maxSize=\"4194303\" format=\"isCleanHtml\"><![CDATA[]]></message>\n"));
+    assert_eq!(
+        message.text(),
+        golden!("schema_customer_messages_synopsis.xml")
+    );
     for (path, body) in [
         (
             "/api/customer_threads?schema=blank&output_format=JSON",
-            r#"{"customer_thread":{"associations":{"customer_messages":[{"id":null}]}}}"#,
+            golden!("schema_customer_threads.json"),
         ),
         (
             "/api/customer_threads?schema=synopsis&output_format=JSON",
-            r#"{"customer_thread":{"associations":{"customer_messages":[{"id":null}]}}}"#,
+            golden!("schema_customer_threads.json"),
         ),
         (
             "/api/customer_messages?schema=blank&output_format=JSON",
-            r#"{"customer_message":[]}"#,
+            golden!("schema_customer_messages.json"),
         ),
     ] {
         assert_eq!(app.get(&key, path).text(), body, "{path}");

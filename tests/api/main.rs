@@ -1,6 +1,18 @@
 //! Integration tests: every test gets its own database on the throwaway MariaDB started by
 //! `scripts/test`, and a real server on a random port.
 
+/// A golden document of `tests/fixtures/golden/`: the exact bytes a client receives, shared with
+/// the unit tests of `src/render`.
+macro_rules! golden {
+    ($name:literal) => {
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/golden/",
+            $name
+        ))
+    };
+}
+
 mod support;
 
 mod auth;
@@ -11,6 +23,7 @@ mod keys;
 mod lists;
 mod live_shop;
 mod multistore;
+mod nodes;
 mod observe;
 mod prefix;
 mod replay;

@@ -1,85 +1,23 @@
-//! GET and HEAD of one resource: spec §7, §8.2, §8.3, §9, the path quirks (§1, W10), 304.
+//! GET and HEAD of one resource: docs/prestashop/documents.md#single-resources,
+//! docs/prestashop/documents.md#examples, docs/prestashop/documents.md#json, the path quirks
+//! (docs/prestashop/requests.md#paths, W10), 304.
 
 use sha1::{Digest, Sha1};
 
 use crate::support::TestApp;
 
-pub const THREAD_1: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
-<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">
-<customer_thread>
-\t<id><![CDATA[1]]></id>
-\t<id_lang xlink:href=\"http://example.com/api/languages/1\"><![CDATA[1]]></id_lang>
-\t<id_shop xlink:href=\"http://example.com/api/shops/1\"><![CDATA[1]]></id_shop>
-\t<id_customer xlink:href=\"http://example.com/api/customers/2\"><![CDATA[2]]></id_customer>
-\t<id_order xlink:href=\"http://example.com/api/orders/5\"><![CDATA[5]]></id_order>
-\t<id_product><![CDATA[0]]></id_product>
-\t<id_contact><![CDATA[2]]></id_contact>
-\t<email><![CDATA[pub@prestashop.com]]></email>
-\t<token><![CDATA[aBcD1234eFgH]]></token>
-\t<status><![CDATA[open]]></status>
-\t<date_add><![CDATA[2024-01-15 10:00:00]]></date_add>
-\t<date_upd><![CDATA[2024-01-16 11:30:00]]></date_upd>
-<associations>
-<customer_messages nodeType=\"customer_message\" api=\"customer_messages\">
-\t<customer_message xlink:href=\"http://example.com/api/customer_messages/1\">
-\t<id><![CDATA[1]]></id>
-\t</customer_message>
-\t<customer_message xlink:href=\"http://example.com/api/customer_messages/3\">
-\t<id><![CDATA[3]]></id>
-\t</customer_message>
-</customer_messages>
-</associations>
-</customer_thread>
-</prestashop>
-";
+pub const THREAD_1: &str = golden!("customer_thread_1.xml");
 
-const THREAD_2: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
-<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">
-<customer_thread>
-\t<id><![CDATA[2]]></id>
-\t<id_lang xlink:href=\"http://example.com/api/languages/1\"><![CDATA[1]]></id_lang>
-\t<id_shop xlink:href=\"http://example.com/api/shops/1\"><![CDATA[1]]></id_shop>
-\t<id_customer><![CDATA[]]></id_customer>
-\t<id_order><![CDATA[0]]></id_order>
-\t<id_product><![CDATA[0]]></id_product>
-\t<id_contact><![CDATA[1]]></id_contact>
-\t<email><![CDATA[guest@example.com]]></email>
-\t<token><![CDATA[]]></token>
-\t<status><![CDATA[closed]]></status>
-\t<date_add><![CDATA[2024-02-01 09:00:00]]></date_add>
-\t<date_upd><![CDATA[2024-02-01 09:00:00]]></date_upd>
-<associations>
-<customer_messages nodeType=\"customer_message\" api=\"customer_messages\"/>
-</associations>
-</customer_thread>
-</prestashop>
-";
+const THREAD_2: &str = golden!("customer_thread_2.xml");
 
-const MESSAGE_1: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>
-<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">
-<customer_message>
-\t<id><![CDATA[1]]></id>
-\t<id_employee><![CDATA[0]]></id_employee>
-\t<id_customer_thread xlink:href=\"http://example.com/api/customer_threads/1\"><![CDATA[1]]></id_customer_thread>
-\t<ip_address><![CDATA[2130706433]]></ip_address>
-\t<message><![CDATA[Hello <b>world</b>
-line2]]></message>
-\t<file_name><![CDATA[]]></file_name>
-\t<user_agent><![CDATA[Mozilla/5.0]]></user_agent>
-\t<private><![CDATA[0]]></private>
-\t<date_add><![CDATA[2024-01-15 10:00:00]]></date_add>
-\t<date_upd><![CDATA[2024-01-15 10:00:00]]></date_upd>
-\t<read><![CDATA[1]]></read>
-</customer_message>
-</prestashop>
-";
+const MESSAGE_1: &str = golden!("customer_message_1.xml");
 
 fn sha1_hex(b: &[u8]) -> String {
     hex::encode(Sha1::digest(b))
 }
 
 #[test]
-fn thread_1_is_the_exact_document_of_spec_8_2_with_prestashop_headers() {
+fn thread_1_is_the_golden_document_with_prestashop_headers() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let r = app.get(&key, "/api/customer_threads/1");
@@ -103,7 +41,7 @@ fn thread_1_is_the_exact_document_of_spec_8_2_with_prestashop_headers() {
 }
 
 #[test]
-fn guest_thread_without_messages_is_the_second_document_of_spec_8_2() {
+fn guest_thread_without_messages_is_the_golden_document() {
     let app = TestApp::spawn();
     let r = app.get(&app.db.full_key(), "/api/customer_threads/2");
     assert_eq!(r.status, 200);
@@ -112,7 +50,7 @@ fn guest_thread_without_messages_is_the_second_document_of_spec_8_2() {
 }
 
 #[test]
-fn message_1_is_the_exact_document_of_spec_8_3() {
+fn message_1_is_the_golden_document() {
     let app = TestApp::spawn();
     let r = app.get(&app.db.full_key(), "/api/customer_messages/1");
     assert_eq!(r.status, 200);
@@ -121,25 +59,25 @@ fn message_1_is_the_exact_document_of_spec_8_3() {
 }
 
 #[test]
-fn json_single_objects_are_the_exact_examples_of_spec_9() {
+fn json_single_objects_are_the_golden_documents() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     let cases = [
         (
             "/api/customer_threads/1?output_format=JSON",
-            r#"{"customer_thread":{"id":1,"id_lang":"1","id_shop":"1","id_customer":"2","id_order":"5","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-16 11:30:00","associations":{"customer_messages":[{"id":"1"},{"id":"3"}]}}}"#,
+            golden!("customer_thread_1.json"),
         ),
         (
             "/api/customer_threads/2?output_format=JSON",
-            r#"{"customer_thread":{"id":2,"id_lang":"1","id_shop":"1","id_contact":"1","email":"guest@example.com","status":"closed","date_add":"2024-02-01 09:00:00","date_upd":"2024-02-01 09:00:00"}}"#,
+            golden!("customer_thread_2.json"),
         ),
         (
             "/api/customer_threads/1?output_format=JSON&display=full",
-            r#"{"customer_threads":[{"id":1,"id_lang":"1","id_shop":"1","id_customer":"2","id_order":"5","id_product":"0","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-16 11:30:00","associations":{"customer_messages":[{"id":"1"},{"id":"3"}]}}]}"#,
+            golden!("customer_thread_1_display_full.json"),
         ),
         (
             "/api/customer_messages/1?output_format=JSON",
-            r#"{"customer_message":{"id":1,"id_customer_thread":"1","ip_address":"2130706433","message":"Hello <b>world<\/b>\nline2","user_agent":"Mozilla\/5.0","date_add":"2024-01-15 10:00:00","date_upd":"2024-01-15 10:00:00","read":"1"}}"#,
+            golden!("customer_message_1.json"),
         ),
     ];
     for (path, body) in cases {

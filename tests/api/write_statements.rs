@@ -1,15 +1,15 @@
 //! How many statements each write costs the database (docs/architecture.md, "Writes"): counted
-//! on a MariaDB of the test's own (`SHOW GLOBAL STATUS` deltas; nothing else talks to it), by a
-//! server with one pooled connection and no background work, after one warm-up request of each
-//! kind (the key verified and cached, the prepared statements kept). A regression that adds a
-//! round trip to a write fails here.
+//! on a MariaDB primary of the test's own (`SHOW GLOBAL STATUS` deltas; nothing else talks to
+//! it but its replica, which only streams its binary log), by a server with one pooled
+//! connection and no background work, after one warm-up request of each kind (the key verified
+//! and cached, the prepared statements kept), without and with a read replica. A regression
+//! that adds a round trip to a write fails here.
 
 use std::collections::BTreeMap;
 
-use diesel::{Connection, MysqlConnection};
+use diesel::MysqlConnection;
 use threadgate::db::sql::Sql;
 
-use crate::support::own_mariadb::OwnMariadb;
 use crate::support::{http::basic, serve_settings, Response, TestApp, TestDb};
 
 /// `Questions` and every `Com_*` counter of the server.
@@ -59,17 +59,9 @@ fn patch_thread(id: u32, order: u32) -> String {
     format!("<prestashop><customer_thread><id>{id}</id><id_order>{order}</id_order></customer_thread></prestashop>")
 }
 
-#[test]
-fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
-    let mut server = OwnMariadb::install();
-    server.start();
-    let db = TestDb::seeded_on(&server, "ps_");
-    let key = db.full_key();
-    let mut db_settings = db.settings();
-    db_settings.pool_size = 1;
-    let app = TestApp::with_settings(db, &db_settings, serve_settings());
-    let mut admin = MysqlConnection::establish(&server.url("mysql")).unwrap();
-
+/// The statements of each write over three writes of each kind, after one warm-up request of
+/// each (the key verified and cached, every statement prepared once); per write.
+fn per_write(app: &TestApp, key: &str, admin: &mut MysqlConnection) -> BTreeMap<String, Counts> {
     type Write<'a> = (&'a str, &'a str, Box<dyn Fn(u32) -> String + 'a>, u16);
     let writes: [Write; 4] = [
         (
@@ -97,16 +89,15 @@ fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
             201,
         ),
     ];
-    // Warm-up: the key verified and cached, every statement prepared once.
     for (n, (method, path, body, status)) in writes.iter().enumerate() {
-        let r = send(&app, method, &key, path, &body(n as u32 + 100));
+        let r = send(app, method, key, path, &body(n as u32 + 100));
         assert_eq!(r.status, *status, "{method} {path}: {}", r.text());
     }
     let mut seen = BTreeMap::new();
     for (n, (method, path, body, status)) in writes.iter().enumerate() {
-        let per_write = counted(&mut admin, || {
+        let per_write = counted(admin, || {
             for i in 0..3 {
-                let r = send(&app, method, &key, path, &body(n as u32 * 10 + i));
+                let r = send(app, method, key, path, &body(n as u32 * 10 + i));
                 assert_eq!(r.status, *status, "{method} {path}: {}", r.text());
             }
         })
@@ -118,34 +109,76 @@ fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
         .collect::<BTreeMap<_, _>>();
         seen.insert(format!("{method} {path}"), per_write);
     }
-    let expect = |pairs: &[(&str, i64)]| {
-        pairs
-            .iter()
-            .map(|(c, n)| (c.to_string(), *n))
-            .collect::<BTreeMap<_, _>>()
-    };
-    // START TRANSACTION, the write, its read-back (with the key store's generation), COMMIT:
-    // four kept prepared statements, one round trip each.
-    let four = |write: &str, read: i64| {
-        expect(&[
-            ("Questions", 4),
-            ("Com_stmt_execute", 4),
+    seen
+}
+
+type Counts = BTreeMap<String, i64>;
+
+/// What every kind of write costs: `statements` kept prepared statements (one round trip
+/// each), of which `selects` reads.
+fn want(statements: i64, selects: i64) -> BTreeMap<String, Counts> {
+    let each = |write: &str| {
+        [
+            ("Questions", statements),
+            ("Com_stmt_execute", statements),
             ("Com_begin", 1),
             (write, 1),
-            ("Com_select", read),
+            ("Com_update", 1),
+            ("Com_select", selects),
             ("Com_commit", 1),
-        ])
+        ]
+        .iter()
+        // A write that is an UPDATE counts its own and the data generation's bump together.
+        .fold(Counts::new(), |mut m, (c, n)| {
+            *m.entry(c.to_string()).or_default() += n;
+            m
+        })
     };
-    let want: BTreeMap<String, BTreeMap<String, i64>> = [
-        ("POST /api/customer_threads", four("Com_insert", 1)),
-        ("PUT /api/customer_threads", four("Com_update", 1)),
-        ("PATCH /api/customer_threads", four("Com_update", 1)),
-        ("POST /api/customer_messages", four("Com_insert", 1)),
+    [
+        ("POST /api/customer_threads", each("Com_insert")),
+        ("PUT /api/customer_threads", each("Com_update")),
+        ("PATCH /api/customer_threads", each("Com_update")),
+        ("POST /api/customer_messages", each("Com_insert")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    assert_eq!(seen, want);
+    .collect()
+}
+
+#[test]
+fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
+    // A primary with a replica of its own: the counters are the primary's.
+    let pair = crate::support::replica::ReplicaPair::start();
+    let name = format!("tgw_{}", std::process::id());
+    pair.primary.exec(
+        "mysql",
+        &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
+    );
+    let db = TestDb::attached(&name, &pair.primary.url(&name), "ps_");
+    threadgate::db::migrations::run(&mut db.conn(), "ps_").unwrap();
+    threadgate::seed::demo(&mut db.conn(), &db.tables).unwrap();
+    let key = db.full_key();
+    let mut db_settings = db.settings();
+    db_settings.pool_size = 1;
+    pair.sync();
+    let mut admin = pair.primary.conn("mysql");
+
+    // Without a replica: START TRANSACTION, the write, its read-back (with the key store's
+    // generation), the data generation's bump, COMMIT.
+    let alone = TestApp::with_settings(
+        TestDb::attached(&name, &db.url, "ps_"),
+        &db_settings,
+        serve_settings(),
+    );
+    assert_eq!(per_write(&alone, &key, &mut admin), want(5, 1));
+    drop(alone);
+
+    // With a replica, the write's GTID is read after COMMIT on the same connection (the key's
+    // reads on the replica wait for it): one more.
+    let mut settings = serve_settings();
+    settings.replica_url = Some(pair.replica.url(&name));
+    let replicated = TestApp::with_settings(db, &db_settings, settings);
+    assert_eq!(per_write(&replicated, &key, &mut admin), want(6, 2));
 }
 
 /// Without the existence check on the success path, a missing id is still answered before a

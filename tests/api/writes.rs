@@ -1,5 +1,6 @@
-//! POST, PUT, PATCH, DELETE: spec §11, decisions W9, W12–W17, W22, W23; every bad input of the
-//! write issue answers with its exact status and code, and writes nothing.
+//! POST, PUT, PATCH, DELETE: docs/prestashop/writes.md, docs/compatibility.md W9, W12–W17, W22,
+//! W23; every bad input of the write issue answers with its exact status and code, and writes
+//! nothing.
 
 use threadgate::db::sql::Sql;
 use threadgate::resource::Method;
@@ -202,7 +203,7 @@ fn a_round_trip_as_real_clients_do_it() {
     assert_eq!(
         field(created.text(), "id_shop"),
         "0",
-        "POST without id_shop stores 0 (§11.3)"
+        "POST without id_shop stores 0 (docs/prestashop/writes.md#defaults)"
     );
     // GET, edit, PUT to the collection URL with the id in the body (associations echoed back).
     let got = app

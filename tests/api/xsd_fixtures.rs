@@ -1,8 +1,9 @@
-//! The schemas in `xsd/` accept the spec's example documents and reject broken ones.
+//! The schemas in `xsd/` accept the example documents of docs/prestashop/ and reject broken ones.
 //!
 //! Each file in `tests/fixtures/xsd/` is named `<schema>.<case>.valid.xml` or
 //! `<schema>.<case>.invalid.xml` and is checked against `xsd/<schema>.xsd`. The valid ones are
-//! the spec's exact examples (or built from its rules); the invalid ones break one rule each.
+//! the documented examples (or built from the documented rules); the invalid ones break one rule
+//! each.
 //! No database needed.
 
 use crate::support::xsd;
@@ -103,7 +104,7 @@ fn every_document_schema_has_a_valid_and_an_invalid_fixture() {
 }
 
 #[test]
-fn assert_valid_accepts_a_spec_example() {
+fn assert_valid_accepts_a_documented_example() {
     xsd::assert_valid(
         "customer_threads.xsd",
         b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\

@@ -11,7 +11,9 @@ Every form says which side must answer it (docs/deploy.md, "Which requests go wh
 - `php`: the PHP stand-in (tests/proxy/php_standin.py) answered, and saw the script and the
   `url` parameter PrestaShop's rewrite produces.
 Then the client address: through the proxy, failed authentications count against the real
-client (127.0.0.x), not against the proxy.
+client (127.0.0.x), not against the proxy, and the access log names the real client
+(the log file is THREADGATE_PROXY_LOG). Every request carries an `X-Request-Id` of its own,
+the same one to the proxy and directly, so the echoed header compares too.
 
     forms.py NAME PROXY_PORT DIRECT_PORT KEY CLIENT_A CLIENT_B
 
@@ -19,9 +21,12 @@ Prints one line per form and `N passed, N failed`; exits 1 on any failure.
 """
 
 import http.client
+import itertools
 import json
+import os
 import re
 import sys
+import time
 
 NAME, PROXY, DIRECT, KEY, CLIENT_A, CLIENT_B = sys.argv[1:7]
 PROXY, DIRECT = int(PROXY), int(DIRECT)
@@ -131,10 +136,14 @@ FORMS = [
 ]
 
 
+REQUEST_IDS = itertools.count(1)
+
+
 def run_form(form):
     name, method, path, headers, body, side, expect = form
     path = path() if callable(path) else path
     body = body() if callable(body) else body
+    headers = dict(headers, **{"X-Request-Id": "proxy-%s-%d" % (NAME, next(REQUEST_IDS))})
     status, hdrs, data = send(PROXY, method, path, headers, body)
     hm = header_map(hdrs)
     if "x-standin" in hm:
@@ -210,7 +219,25 @@ def client_address_checks():
     rows.append(("client forging X-Forwarded-Proto", "GET", path, "threadgate", "threadgate",
                  status == 200 and want in data,
                  "%d, xlink:href %s" % (status, "http:// (the proxy's scheme)" if want in data else "WRONG")))
+    rows.append(logged_client_check())
     return rows
+
+
+def logged_client_check():
+    """The access line threadgate logs for a request through the proxy names the real client."""
+    path = "/api/customer_threads/1"
+    rid = "proxy-%s-logged-client" % NAME
+    status = send(PROXY, "GET", path, dict(AUTH, **{"X-Request-Id": rid}), source=CLIENT_B)[0]
+    line = None
+    deadline = time.monotonic() + 5
+    while line is None and time.monotonic() < deadline:
+        with open(os.environ["THREADGATE_PROXY_LOG"], errors="replace") as f:
+            line = next((l for l in f if "request_id=%s" % rid in l and "threadgate::access" in l), None)
+        if line is None:
+            time.sleep(0.05)
+    ok = status == 200 and line is not None and (" client=%s " % CLIENT_B) in line
+    detail = "%d, access line: %s" % (status, "client=" + CLIENT_B if ok else repr(line))
+    return ("access log names the real client " + CLIENT_B, "GET", path, "threadgate", "threadgate", ok, detail)
 
 
 def main():

@@ -1,8 +1,9 @@
-//! Airbyte `source-prestashop` 1.0.4 (clients.md §2.3): JSON through the `Output-Format` request
-//! header, `display=full`, an incremental slice on `date_upd` with `date=1`, the multi-key sort
-//! `[date_upd_ASC,id_ASC]`, and offset paging `limit=<offset>,50` until a page has fewer than 50
-//! records. Its record selector reads the top-level `customer_threads` / `customer_messages`
-//! array (an empty page is PrestaShop's bare `[]`, which yields no records).
+//! Airbyte `source-prestashop` 1.0.4 (docs/clients/README.md#airbyte): JSON through the
+//! `Output-Format` request header, `display=full`, an incremental slice on `date_upd` with
+//! `date=1`, the multi-key sort `[date_upd_ASC,id_ASC]`, and offset paging `limit=<offset>,50`
+//! until a page has fewer than 50 records. Its record selector reads the top-level
+//! `customer_threads` / `customer_messages` array (an empty page is PrestaShop's bare `[]`, which
+//! yields no records).
 
 use serde_json::Value;
 

@@ -1,7 +1,8 @@
-//! Replays of clients that cannot be installed here (clients.md §2.1 official PHP library, §2.6
-//! PrestaSharp, §2.3 Airbyte): their exact requests, kept as files in
-//! `tests/fixtures/replay/<client>/*.http` (format in that folder's README.md), sent to a real
-//! server, and each answer judged by the client's own acceptance rules.
+//! Replays of clients that cannot be installed here (docs/clients/README.md#php-library official
+//! PHP library, docs/clients/README.md#prestasharp PrestaSharp, docs/clients/README.md#airbyte
+//! Airbyte): their exact requests, kept as files in `tests/fixtures/replay/<client>/*.http` (format
+//! in that folder's README.md), sent to a real server, and each answer judged by the client's own
+//! acceptance rules.
 
 mod airbyte;
 mod php_library;

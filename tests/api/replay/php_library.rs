@@ -1,6 +1,7 @@
-//! The official PHP library, `PSWebServiceLibrary.php` (clients.md §2.1): its requests replayed
-//! from `tests/fixtures/replay/php_library/`, its answers judged the way the library judges
-//! them, for each library generation of the `PSWS-Version` matrix (clients.md §4.3).
+//! The official PHP library, `PSWebServiceLibrary.php` (docs/clients/README.md#php-library): its
+//! requests replayed from `tests/fixtures/replay/php_library/`, its answers judged the way the
+//! library judges them, for each library generation of the `PSWS-Version` matrix
+//! (docs/clients/README.md#psws-version).
 
 use super::{elements, libxml_parses, replay, Element};
 use crate::support::{serve_settings, Response, TestApp, TestDb};
@@ -317,8 +318,8 @@ fn php_library_reports_errors_from_their_status_and_xml_body() {
         &[],
     );
     assert_eq!(r.status, 401);
-    // No PSWS-Version before the key is accepted (decisions W21): the library reports the 401
-    // instead of "not compatible".
+    // No PSWS-Version before the key is accepted (docs/compatibility.md W21): the library reports
+    // the 401 instead of "not compatible".
     assert_eq!(accept(&LIBS[3], "GET", &r).unwrap_err(), "HTTP status 401");
     assert_eq!(first_error(&r).0, "20");
 }
@@ -327,7 +328,7 @@ fn php_library_reports_errors_from_their_status_and_xml_body() {
 fn php_library_version_gate_sees_the_configured_psws_version() {
     // Default 1.7.8.11 is inside every window (checked above through accepted_by_all). A shop
     // configured to announce 8.2.1 is refused by the libraries that read the header, exactly as
-    // clients.md §4.3 recorded against PrestaShop.
+    // docs/clients/README.md#psws-version recorded against PrestaShop.
     let mut settings = serve_settings();
     settings.psws_version = "8.2.1".into();
     let app = TestApp::with(TestDb::seeded("ps_"), settings);

@@ -1,6 +1,6 @@
-//! PrestaSharp (clients.md §2.6, RestSharp 106 era): `?ws_key=` on every request and no
-//! Authorization header, the trailing-slash id list, filters with `date=1`, multi-entity POST and
-//! PUT to the collection URL. Acceptance: RestSharp's XML deserializer is registered for
+//! PrestaSharp (docs/clients/README.md#prestasharp, RestSharp 106 era): `?ws_key=` on every request
+//! and no Authorization header, the trailing-slash id list, filters with `date=1`, multi-entity
+//! POST and PUT to the collection URL. Acceptance: RestSharp's XML deserializer is registered for
 //! `text/xml` only, and CheckResponse throws on 400/401/403/404/405/500/503/0.
 
 use super::{elements, replay, Element};

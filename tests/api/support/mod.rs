@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod http;
+pub mod replica;
+
 pub mod own_mariadb;
 #[path = "../../support/xsd.rs"]
 pub mod xsd;
@@ -97,6 +99,17 @@ impl TestDb {
         migrations::run(&mut conn, prefix).expect("migrate");
         seed::demo(&mut conn, &db.tables).expect("seed");
         db
+    }
+
+    /// A handle on an existing database that is not dropped with it (a second handle on a
+    /// database, or one on a test's own server).
+    pub fn attached(name: &str, url: &str, prefix: &str) -> TestDb {
+        TestDb {
+            name: name.to_owned(),
+            url: url.to_owned(),
+            tables: Tables::new(prefix),
+            shared: false,
+        }
     }
 
     /// The database of `db` seen under another prefix (its tables are not there).

@@ -1,9 +1,9 @@
-//! A MariaDB of a test's own, for the fault tests: a fresh datadir on tmpfs, TCP on a free
-//! loopback port, started, stopped, paused (SIGSTOP) and resumed under a running server without
-//! touching the suite's shared server. The flags are the ones `scripts/lib.sh` `start_mariadb`
+//! A MariaDB of a test's own, for the fault tests: a fresh datadir on tmpfs, a unix socket in
+//! it (no TCP port another process could take between a stop and a start), started, stopped,
+//! paused (SIGSTOP) and resumed under a running server without touching the suite's shared
+//! server. The flags are the ones `scripts/lib.sh` `start_mariadb`
 //! uses, with a small buffer pool and redo log (a test database holds a few rows).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +13,6 @@ use diesel::{Connection, MysqlConnection};
 
 pub struct OwnMariadb {
     dir: PathBuf,
-    pub port: u16,
     child: Option<Child>,
 }
 
@@ -74,20 +73,17 @@ impl OwnMariadb {
             "mariadb-install-db failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        OwnMariadb {
-            dir,
-            port,
-            child: None,
-        }
+        OwnMariadb { dir, child: None }
     }
 
-    /// `mysql://root@127.0.0.1:<port>/<db>`.
+    /// `mysql://root@localhost/<db>?unix_socket=<its socket>`. A socket of its own, not a TCP
+    /// port: a port picked free can be taken by another process while the server is stopped,
+    /// and the restart would then find (and the test talk to) someone else's server.
     pub fn url(&self, db: &str) -> String {
-        format!("mysql://root@127.0.0.1:{}/{db}", self.port)
+        format!(
+            "mysql://root@localhost/{db}?unix_socket={}",
+            self.dir.join("mysqld.sock").display()
+        )
     }
 
     /// Starts the server and waits until it answers (polling every 50 ms, 60 s at most).
@@ -110,9 +106,8 @@ impl OwnMariadb {
                 "--log-error={}",
                 self.dir.join("mariadbd.err").display()
             ))
-            .arg(format!("--port={}", self.port))
             .args([
-                "--bind-address=127.0.0.1",
+                "--skip-networking",
                 "--skip-log-bin",
                 "--skip-name-resolve",
                 "--innodb-buffer-pool-size=16M",

@@ -141,8 +141,8 @@ flow('update reads, merges and puts to the collection URL', async () => {
   assert.equal(back.status, 'closed');
   assert.equal(back.email, 'ws-updated@example.com');
   assert.equal(back.token, 'WSCLIENT0001', 'a required field the client re-sends keeps its value');
-  // PUT semantics (clients.md §5.4): the client dropped the non-required fields it was not asked
-  // to change, so PrestaShop and threadgate reset them (id_customer was 2).
+  // PUT semantics (docs/clients/README.md#complaints): the client dropped the non-required fields
+  // it was not asked to change, so PrestaShop and threadgate reset them (id_customer was 2).
   assert.equal(back.id_customer, '0');
 });
 

@@ -48,7 +48,8 @@ def run(suite, flows):
             try:
                 fn()
                 # prestapyt warns on every call when PSWS-Version is outside 1.4.0.17-1.7.8.999
-                # (clients.md §2.2); threadgate's default 1.7.8.11 must keep it silent.
+                # (docs/clients/README.md#prestapyt); threadgate's default 1.7.8.11 must keep it
+                # silent.
                 noisy = [str(w.message) for w in caught if "compatible" in str(w.message)]
                 if noisy:
                     raise AssertionError(f"version warning: {noisy[0]}")
@@ -374,7 +375,7 @@ def prestashop_flows():
     @flow
     def unlink_one_without_brackets_and_several():
         a, b, c = (create(f"unlink{i}@example.com")["id"] for i in range(3))
-        # unlink(res, "3") sends ?id=3 without brackets (decisions.md W9: means [3])
+        # unlink(res, "3") sends ?id=3 without brackets (docs/compatibility.md W9: means [3])
         eq(api.unlink("customer_threads", str(a)), True, "unlink one")
         eq(api.unlink("customer_threads", [b, c]), True, "unlink several (id=%5Bb%2Cc%5D)")
         r = api.search("customer_threads", _filter=f"[id]=[{a}|{b}|{c}]")

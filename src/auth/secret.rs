@@ -24,7 +24,7 @@ pub fn generate() -> String {
 }
 
 /// PrestaShop compares keys with SQL equality under a `_ci` collation: case does not matter
-/// (decisions W18). Hash and compare the upper-case form.
+/// (docs/compatibility.md W18). Hash and compare the upper-case form.
 pub fn normalize(key: &str) -> String {
     key.to_ascii_uppercase()
 }

@@ -101,26 +101,48 @@ pub async fn authenticate(
     }
 }
 
-/// Whether `account` may run `method` on `resource` in one of `shops` (spec §2.2, §14).
+/// Whether `account` may run `method` on `resource` in one of `shops`: the three checks below,
+/// in PrestaShop's order. The dispatcher runs them one by one, with the language and the
+/// resource name checked in between.
 pub fn access(
     account: &Account,
     shops: &[u32],
     resource: &str,
     method: Method,
 ) -> Result<(), ApiError> {
-    if !shops.iter().any(|s| account.shops.contains(s)) {
-        return Err(ApiError::key_not_on_shop());
+    check_shops(account, shops)?;
+    check_resource(account, resource)?;
+    check_method(account, resource, method)
+}
+
+/// 132: the key is associated with none of the request's shops.
+pub fn check_shops(account: &Account, shops: &[u32]) -> Result<(), ApiError> {
+    if shops.iter().any(|s| account.shops.contains(s)) {
+        Ok(())
+    } else {
+        Err(ApiError::key_not_on_shop())
     }
-    if !account.knows(resource) {
-        return Err(ApiError::resource_not_allowed(resource));
+}
+
+/// 26: the key has no permission at all on `resource`.
+pub fn check_resource(account: &Account, resource: &str) -> Result<(), ApiError> {
+    if account.knows(resource) {
+        Ok(())
+    } else {
+        Err(ApiError::resource_not_allowed(resource))
     }
-    if !account.allows(resource, method) {
-        return Err(ApiError::method_not_allowed_for_key(
+}
+
+/// 25: the key may not run `method` on `resource`.
+pub fn check_method(account: &Account, resource: &str, method: Method) -> Result<(), ApiError> {
+    if account.allows(resource, method) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed_for_key(
             method.as_str(),
             resource,
-        ));
+        ))
     }
-    Ok(())
 }
 
 /// The key check a request repeats when the key store changed while it ran: its first data
@@ -128,6 +150,8 @@ pub fn access(
 /// is verified again, with its grants, before anything is answered or written.
 #[derive(Clone)]
 pub struct Guard {
+    /// The key's id: a replica read waits for this key's last write (`db::replica`).
+    pub key_id: u32,
     pub recheck: Recheck,
     pub shops: Vec<u32>,
     pub resource: &'static str,
@@ -144,6 +168,7 @@ impl Guard {
         method: Method,
     ) -> Guard {
         Guard {
+            key_id: verified.account.id,
             recheck: Recheck {
                 key: key.to_owned(),
                 generation: verified.generation,

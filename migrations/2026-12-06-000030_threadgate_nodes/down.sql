@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS `ps_threadgate_data_generation`;
