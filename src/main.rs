@@ -1,4 +1,4 @@
-//! The `threadgate` command: serve, migrate, seed, keys.
+//! The `threadgate` command: serve, migrate, seed, tune, keys.
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -6,7 +6,7 @@ use diesel::Connection;
 
 use threadgate::auth::admin::{self, CreateKey};
 use threadgate::config::{Argon2Settings, DbSettings, ServeSettings};
-use threadgate::db::{migrations, schema, Tables};
+use threadgate::db::{migrations, schema, tune, Tables};
 use threadgate::resource::Method;
 use threadgate::telemetry::LogFormat;
 use threadgate::{seed, startup, telemetry};
@@ -65,6 +65,22 @@ enum Command {
         /// Messages per benchmark thread.
         #[arg(long, default_value_t = 3)]
         messages: u32,
+    },
+    /// Report which of threadgate's queries an index serves (EXPLAIN); add the missing
+    /// `threadgate_*` secondary indexes online, or drop them again (docs/tuning.md). Never
+    /// touches a column, a row or an index PrestaShop created.
+    Tune {
+        #[command(flatten)]
+        db: DbSettings,
+        /// Add the missing `threadgate_*` indexes (ALGORITHM=INPLACE, LOCK=NONE).
+        #[arg(long, conflicts_with = "revert")]
+        apply: bool,
+        /// Drop every `threadgate_*` index of the tables threadgate reads.
+        #[arg(long)]
+        revert: bool,
+        /// Print JSON instead of text meant for people.
+        #[arg(long)]
+        json: bool,
     },
     /// Manage API keys.
     Keys {
@@ -256,8 +272,40 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Tune {
+            db,
+            apply,
+            revert,
+            json,
+        } => tune_indexes(&db, apply, revert, json),
         Command::Keys { json, command } => keys(json, command),
     }
+}
+
+/// `threadgate tune`: the report, after adding (`--apply`) or dropping (`--revert`) threadgate's
+/// indexes (docs/tuning.md). Fails when an index could not be added.
+fn tune_indexes(db: &DbSettings, apply: bool, revert: bool, json: bool) -> anyhow::Result<()> {
+    let tables = Tables::new(&db.table_prefix);
+    let mut conn = connect(db)?;
+    let (changed, failed) = if apply {
+        tune::apply(&mut conn, &tables)?
+    } else if revert {
+        (tune::revert(&mut conn, &tables)?, Vec::new())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    let mut report = tune::report(&mut conn, &tables)?;
+    report.changed = changed;
+    report.failed = failed;
+    if json {
+        print_json(&report)?;
+    } else {
+        print!("{}", tune::text(&report));
+    }
+    if !report.failed.is_empty() {
+        anyhow::bail!("{} index(es) could not be added", report.failed.len());
+    }
+    Ok(())
 }
 
 fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {

@@ -7,7 +7,10 @@
 --                          ps_          the shop's table prefix (THREADGATE_TABLE_PREFIX)
 --                          'threadgate'@'localhost' and the password: the account
 -- `threadgate migrate` and every `threadgate keys ...` command run with the administrator's
--- DATABASE_URL, never with this account.
+-- DATABASE_URL, never with this account. So does `threadgate tune --apply` / `--revert`
+-- (docs/tuning.md): adding or dropping threadgate's indexes on ps_customer_thread and
+-- ps_customer_message needs ALTER on those tables (MariaDB's ALTER TABLE also checks CREATE
+-- and INSERT), which this account is not given, on purpose.
 -- tests/api/deploy.rs runs the whole API through an account made by this very file.
 
 CREATE USER IF NOT EXISTS 'threadgate'@'localhost' IDENTIFIED BY 'change-me';

@@ -2,6 +2,12 @@
 -- db_structure.sql, utf8mb4). On a live shop every one of them exists already and nothing here
 -- touches it. Every table name is written `ps_...` in backticks: threadgate rewrites that
 -- prefix to the configured one.
+--
+-- The `threadgate_*` keys of `customer_thread` and `customer_message` are not PrestaShop's: they
+-- are the secondary indexes `threadgate tune --apply` adds to a shop (src/db/tune.rs, INDEXES,
+-- docs/tuning.md). A table created here is threadgate's own, so it has them from the start; a
+-- shop's existing table is never touched by this file (`IF NOT EXISTS`), and a database migrated
+-- before they were added here gets them only from `threadgate tune --apply`.
 
 CREATE TABLE IF NOT EXISTS `ps_customer_thread` (
   `id_customer_thread` int(11) unsigned NOT NULL AUTO_INCREMENT,
@@ -22,7 +28,12 @@ CREATE TABLE IF NOT EXISTS `ps_customer_thread` (
   KEY `id_contact` (`id_contact`),
   KEY `id_customer` (`id_customer`),
   KEY `id_order` (`id_order`),
-  KEY `id_product` (`id_product`)
+  KEY `id_product` (`id_product`),
+  KEY `threadgate_customer_upd` (`id_customer`, `date_upd` DESC),
+  KEY `threadgate_contact_upd` (`id_contact`, `date_upd` DESC),
+  KEY `threadgate_status_upd` (`status`, `date_upd` DESC),
+  KEY `threadgate_email_upd` (`email`, `date_upd` DESC),
+  KEY `threadgate_upd` (`date_upd` DESC)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 CREATE TABLE IF NOT EXISTS `ps_customer_message` (
@@ -39,7 +50,8 @@ CREATE TABLE IF NOT EXISTS `ps_customer_message` (
   `read` tinyint(1) NOT NULL DEFAULT '0',
   PRIMARY KEY (`id_customer_message`),
   KEY `id_customer_thread` (`id_customer_thread`),
-  KEY `id_employee` (`id_employee`)
+  KEY `id_employee` (`id_employee`),
+  KEY `threadgate_thread_add` (`id_customer_thread`, `date_add`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
 CREATE TABLE IF NOT EXISTS `ps_contact` (

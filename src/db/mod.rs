@@ -19,6 +19,7 @@ pub mod replica;
 pub mod schema;
 pub mod shop;
 pub mod sql;
+pub mod tune;
 pub mod writes;
 
 use std::sync::Arc;

@@ -7,10 +7,14 @@
 //! Lists are read in chunks so `display=full` over a million rows streams in constant memory:
 //! diesel's MySQL backend buffers a whole result set, so one chunk is one bounded result set.
 //! A chunk's ids are picked first in a derived table (filters, order, `LIMIT`), and only those
-//! rows are read in full and joined to their associations. Id order (the default,
-//! docs/compatibility.md W11, or `sort=[id_ASC|DESC]`) pages by keyset; any other sort by offset
-//! with the id as a tie-breaker, so pages never overlap. Each chunk asks for one row more than it
-//! needs, so the end of a list is known without another statement.
+//! rows are read in full and joined to their associations. Every order pages by key, the id
+//! being the final tie-breaker (docs/compatibility.md, W11): id order (the default, or
+//! `sort=[id_ASC|DESC]`) by `id > last`, any other sort by "after the last row's sort keys, then
+//! its id", compared by MariaDB itself (the rows carry their keys' values), so a long list in any
+//! order is one pass over an index instead of one sort of the whole table per chunk
+//! (docs/tuning.md). A `limit=o,n` offset applies once, to the first chunk. Only a sort on a
+//! `TEXT` column (`message`) still pages by offset ([`key_expr`]). Each chunk asks for one row
+//! more than it needs, so the end of a list is known without another statement.
 //!
 //! A request's first statement also returns the key store's generation (an uncorrelated scalar
 //! subquery, computed once, as the last column of every row), so a key revoked a moment ago is
@@ -58,8 +62,15 @@ impl Columns {
 }
 
 /// `SELECT <columns>` of the row aliased `main`, plus the association item id (`a`), plus the
+/// sort keys' values a keyset chunk carries to the next (`keys`, expressions on `main`), plus the
 /// key store's generation when `generation` is set.
-fn select_columns(tables: &Tables, res: &ResourceDef, cols: &Columns, generation: bool) -> String {
+fn select_columns(
+    tables: &Tables,
+    res: &ResourceDef,
+    cols: &Columns,
+    keys: &[String],
+    generation: bool,
+) -> String {
     let mut s = String::from("SELECT ");
     for (n, &i) in cols.fields.iter().enumerate() {
         if n > 0 {
@@ -75,6 +86,9 @@ fn select_columns(tables: &Tables, res: &ResourceDef, cols: &Columns, generation
     }
     if let Some(a) = association(res, cols) {
         s.push_str(&format!(", CAST(a.`{}` AS CHAR)", a.id_column));
+    }
+    for k in keys {
+        s.push_str(&format!(", CAST({k} AS CHAR)"));
     }
     if generation {
         s.push_str(&format!(
@@ -120,9 +134,23 @@ fn to_entities(
     rows: Vec<super::sql::TextRow>,
     generation: bool,
 ) -> (Vec<Entity>, Option<u64>) {
+    let (entities, seen, _) = to_entities_keyed(res, cols, rows, generation, 0);
+    (entities, seen)
+}
+
+/// [`to_entities`] for rows that also carry `keys` sort-key values (before the generation):
+/// they come back per entity, in entity order.
+fn to_entities_keyed(
+    res: &ResourceDef,
+    cols: &Columns,
+    rows: Vec<super::sql::TextRow>,
+    generation: bool,
+    keys: usize,
+) -> (Vec<Entity>, Option<u64>, Vec<Vec<Option<String>>>) {
     let assoc = association(res, cols).is_some();
     let mut seen = None;
     let mut out: Vec<Entity> = Vec::with_capacity(rows.len());
+    let mut out_keys: Vec<Vec<Option<String>>> = Vec::new();
     for mut row in rows {
         if generation {
             let g = row.0.pop().flatten();
@@ -130,6 +158,7 @@ fn to_entities(
                 seen = g.and_then(|g| g.parse().ok());
             }
         }
+        let key_values = row.0.split_off(row.0.len().saturating_sub(keys));
         let mut it = row.0.into_iter();
         let mut values = vec![None; res.fields.len()];
         for &i in &cols.fields {
@@ -150,8 +179,11 @@ fn to_entities(
             values,
             associations,
         });
+        if keys > 0 {
+            out_keys.push(key_values);
+        }
     }
-    (out, seen)
+    (out, seen, out_keys)
 }
 
 /// The generation a first statement returned, or, when it returned no row, a separate read.
@@ -227,7 +259,7 @@ fn by_id_text(tables: &Tables, res: &ResourceDef, cols: &Columns, by: ById) -> S
     }
     let text = format!(
         "{} FROM {} main{} WHERE main.`{}` = {}",
-        select_columns(tables, res, cols, true),
+        select_columns(tables, res, cols, &[], true),
         tables.name(res.table),
         join(tables, res, cols),
         res.id_column(),
@@ -325,8 +357,11 @@ fn push_filter(q: &mut Sql, res: &ResourceDef, f: &Filter) {
 pub struct Cursor {
     /// Rows returned so far.
     pub returned: i64,
-    /// Id of the last row returned (keyset order only).
+    /// Id of the last row returned (keyset order).
     pub last_id: Option<i64>,
+    /// The sort keys' values of the last row returned, as MariaDB cast them to text (keyset
+    /// order by other fields than the id); `None` before the first chunk.
+    pub last_keys: Option<Vec<Option<String>>>,
     pub done: bool,
 }
 
@@ -340,6 +375,7 @@ impl Cursor {
         Cursor {
             returned: 0,
             last_id: None,
+            last_keys: None,
             done: false,
         }
     }
@@ -352,6 +388,97 @@ fn keyset(q: &ListQuery) -> Option<Direction> {
         [k] if k.field == 0 => Some(k.direction),
         _ => None,
     }
+}
+
+/// The expression a sort field is compared with when a list pages by key: one that orders as
+/// the field's `ORDER BY` does. `status` is an `ENUM` in PrestaShop's schema (`customer_thread`
+/// in install-dev/data/db_structure.sql): `ORDER BY` sorts an enum by its index, while a
+/// comparison with a string compares its text, so the index (`+ 0`) is compared. `None` for a
+/// `TEXT` column (`message`): MariaDB sorts those on their first `max_sort_length` bytes only,
+/// which no comparison reproduces, so such a sort keeps paging by offset.
+fn key_expr(res: &ResourceDef, field: usize) -> Option<String> {
+    let f = &res.fields[field];
+    match f.kind {
+        FieldType::Html => None,
+        _ if f.column == "status" => Some("(main.`status` + 0)".to_owned()),
+        _ => Some(format!("main.`{}`", f.column)),
+    }
+}
+
+/// The sort keys' expressions when a list sorted by other fields than the id alone pages by
+/// key (every sort field comparable, [`key_expr`]); `None` for id order and for offset paging.
+fn sort_keys(res: &ResourceDef, q: &ListQuery) -> Option<Vec<String>> {
+    if keyset(q).is_some() {
+        return None;
+    }
+    q.sort.iter().map(|k| key_expr(res, k.field)).collect()
+}
+
+/// The sort keys this chunk's rows carry: none when no chunk can follow it (a `limit` within
+/// the chunk), so a page of a list costs nothing more than before.
+fn carried_keys(res: &ResourceDef, q: &ListQuery, cursor: &Cursor, chunk: u32) -> Vec<String> {
+    let last_chunk = q
+        .limit
+        .is_some_and(|l| l.count - cursor.returned <= chunk_size(q, cursor, chunk));
+    if last_chunk {
+        return Vec::new();
+    }
+    sort_keys(res, q).unwrap_or_default()
+}
+
+/// ` AND (<rows after the last one>)` in `ORDER BY keys..., id ASC`: lexicographic over the sort
+/// keys, then the id, written out term by term because the directions may be mixed. NULLs sort
+/// first ascending and last descending (MariaDB), so a NULL bound is handled with `IS [NOT]
+/// NULL`; values are bound and compared by MariaDB under the column's own collation.
+fn push_after(
+    sql: &mut Sql,
+    q: &ListQuery,
+    exprs: &[String],
+    values: &[Option<String>],
+    pk: &str,
+    last_id: i64,
+) {
+    sql.push(" AND (");
+    let mut terms = 0;
+    for i in 0..=exprs.len() {
+        // The term "equal on every key before i, after on key i" is empty when nothing sorts
+        // after a NULL (descending).
+        if i < exprs.len() && q.sort[i].direction == Direction::Desc && values[i].is_none() {
+            continue;
+        }
+        if terms > 0 {
+            sql.push(" OR ");
+        }
+        terms += 1;
+        sql.push("(");
+        for j in 0..i {
+            match &values[j] {
+                Some(v) => sql.push(&exprs[j]).push(" = ").bind_text(v.as_str()),
+                None => sql.push(&exprs[j]).push(" IS NULL"),
+            };
+            sql.push(" AND ");
+        }
+        if i == exprs.len() {
+            sql.push(pk).push(" > ").bind_int(last_id);
+        } else {
+            let e = &exprs[i];
+            match (q.sort[i].direction, &values[i]) {
+                (Direction::Asc, Some(v)) => {
+                    sql.push(e).push(" > ").bind_text(v.as_str());
+                }
+                (Direction::Asc, None) => {
+                    sql.push(e).push(" IS NOT NULL");
+                }
+                (Direction::Desc, Some(v)) => {
+                    sql.push("(").push(e).push(" < ").bind_text(v.as_str());
+                    sql.push(" OR ").push(e).push(" IS NULL)");
+                }
+                (Direction::Desc, None) => unreachable!("skipped above"),
+            }
+        }
+        sql.push(")");
+    }
+    sql.push(")");
 }
 
 fn dir(d: Direction) -> &'static str {
@@ -373,6 +500,47 @@ fn chunk_size(q: &ListQuery, cursor: &Cursor, chunk: u32) -> i64 {
     }
 }
 
+/// ` ORDER BY ...`: the sort fields, then the id as the tie-breaker (or the id alone).
+fn order_by(res: &ResourceDef, q: &ListQuery, pk: &str) -> String {
+    match keyset(q) {
+        Some(d) => format!(" ORDER BY {pk} {}", dir(d)),
+        None => {
+            let mut o = String::from(" ORDER BY ");
+            for k in &q.sort {
+                o.push_str(&format!(
+                    "main.`{}` {}, ",
+                    res.fields[k.field].column,
+                    dir(k.direction)
+                ));
+            }
+            o.push_str(&format!("{pk} ASC"));
+            o
+        }
+    }
+}
+
+/// Where the chunk starts: after the last row (pushed as a condition) or, returned, the rows to
+/// skip. The offset applies once, to the first chunk; later chunks start after the last row.
+fn push_start(sql: &mut Sql, res: &ResourceDef, q: &ListQuery, cursor: &Cursor, pk: &str) -> i64 {
+    let offset = q.limit.map_or(0, |l| l.offset);
+    match (keyset(q), cursor.last_id, &cursor.last_keys) {
+        (Some(d), Some(last), _) => {
+            let op = if d == Direction::Asc { " > " } else { " < " };
+            sql.push(" AND ").push(pk).push(op).bind_int(last);
+            0
+        }
+        (None, Some(last), Some(values)) => match sort_keys(res, q) {
+            Some(exprs) if exprs.len() == values.len() => {
+                push_after(sql, q, &exprs, values, pk, last);
+                0
+            }
+            _ => offset + cursor.returned,
+        },
+        (Some(_), None, _) => offset,
+        (None, _, _) => offset + cursor.returned,
+    }
+}
+
 /// The statement for the next chunk (asking one row more than `want`, to see the end), or
 /// `None` when the list is complete.
 pub fn chunk_sql(
@@ -387,23 +555,9 @@ pub fn chunk_sql(
     if want == 0 {
         return None;
     }
-    let offset = q.limit.map_or(0, |l| l.offset);
     let pk = format!("main.`{}`", res.id_column());
-    let order = match keyset(q) {
-        Some(d) => format!(" ORDER BY {pk} {}", dir(d)),
-        None => {
-            let mut o = String::from(" ORDER BY ");
-            for k in &q.sort {
-                o.push_str(&format!(
-                    "main.`{}` {}, ",
-                    res.fields[k.field].column,
-                    dir(k.direction)
-                ));
-            }
-            o.push_str(&format!("{pk} ASC"));
-            o
-        }
-    };
+    let order = order_by(res, q, &pk);
+    let keys = carried_keys(res, q, cursor, chunk);
     // Ids alone are picked straight from the table; whole rows only for the page's ids.
     let paged = cols.fields.len() > 1 || cols.associations;
     let generation = cursor.is_first();
@@ -415,7 +569,7 @@ pub fn chunk_sql(
     } else {
         Sql::new(format!(
             "{} FROM {} main WHERE 1",
-            select_columns(tables, res, cols, generation),
+            select_columns(tables, res, cols, &keys, generation),
             tables.name(res.table)
         ))
     };
@@ -424,22 +578,14 @@ pub fn chunk_sql(
     for f in &q.filters {
         push_filter(&mut sql, res, f);
     }
-    let skip = match (keyset(q), cursor.last_id) {
-        (Some(d), Some(last)) => {
-            let op = if d == Direction::Asc { " > " } else { " < " };
-            sql.push(" AND ").push(&pk).push(op).bind_int(last);
-            0
-        }
-        (Some(_), None) => offset,
-        (None, _) => offset + cursor.returned,
-    };
+    let skip = push_start(&mut sql, res, q, cursor, &pk);
     sql.push(&order).push(" LIMIT ");
     sql.bind_int(skip).push(", ").bind_int(want + 1);
     if paged {
         let inner = std::mem::take(&mut sql.text);
         sql.text = format!(
             "{} FROM ({inner}) page JOIN {} main ON {pk} = page.`page_id`{}{order}{}",
-            select_columns(tables, res, cols, generation),
+            select_columns(tables, res, cols, &keys, generation),
             tables.name(res.table),
             join(tables, res, cols),
             association(res, cols).map_or_else(String::new, |a| format!(", a.`{}`", a.id_column)),
@@ -448,7 +594,7 @@ pub fn chunk_sql(
     Some(sql)
 }
 
-/// Reads the next chunk of a list and advances the cursor; the first chunk also returns the key
+/// Reads the next chunk and advances the cursor; the first chunk also returns the key
 /// store's generation (read separately only when the list is empty).
 pub fn next_chunk(
     conn: &mut MysqlConnection,
@@ -470,7 +616,9 @@ pub fn next_chunk(
         };
         return Ok((Vec::new(), generation));
     };
-    let (mut entities, generation) = to_entities(res, cols, sql.load(conn)?, first);
+    let nkeys = carried_keys(res, q, cursor, chunk).len();
+    let (mut entities, generation, mut keys) =
+        to_entities_keyed(res, cols, sql.load(conn)?, first, nkeys);
     let generation = if first {
         observed(conn, tables, generation)?
     } else {
@@ -478,9 +626,13 @@ pub fn next_chunk(
     };
     let more = entities.len() as i64 > want;
     entities.truncate(want as usize);
+    keys.truncate(want as usize);
     cursor.returned += entities.len() as i64;
     if let Some(last) = entities.last().and_then(|e| e.id().parse().ok()) {
         cursor.last_id = Some(last);
+    }
+    if let Some(values) = keys.pop() {
+        cursor.last_keys = Some(values);
     }
     let limit_reached = q.limit.is_some_and(|l| cursor.returned >= l.count);
     cursor.done = !more || limit_reached;
@@ -554,7 +706,7 @@ mod tests {
             };
             let fresh = format!(
                 "{} FROM `ps_customer_thread` main{} WHERE main.`id_customer_thread` = ?",
-                select_columns(&tables(), &T, &cols, true),
+                select_columns(&tables(), &T, &cols, &[], true),
                 join(&tables(), &T, &cols)
             );
             assert_eq!(single_sql(&tables(), &T, &cols, 1).text, fresh);
@@ -623,6 +775,7 @@ mod tests {
         let cursor = Cursor {
             returned: 1000,
             last_id: Some(1234),
+            last_keys: None,
             done: false,
         };
         let third = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
@@ -691,6 +844,7 @@ mod tests {
         let cursor = Cursor {
             returned: 500,
             last_id: Some(9),
+            last_keys: None,
             done: false,
         };
         let sql = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
@@ -699,6 +853,104 @@ mod tests {
             "WHERE 1 AND (main.`id_customer` = ? OR main.`id_customer` = ?) ORDER BY main.`date_upd` DESC, main.`id_customer_thread` ASC LIMIT ?, ?"
         ), "{}", sql.text);
         assert_eq!(&sql.binds[2..], [Bind::Int(500), Bind::Int(501)]);
+    }
+
+    #[test]
+    fn other_sorts_page_by_key_after_the_first_chunk_with_mixed_directions_and_nulls() {
+        let cols = Columns::for_display(&T, &Display::Full);
+        let q = list(
+            Display::Full,
+            vec![
+                SortKey {
+                    field: 9,
+                    direction: Direction::Asc,
+                },
+                SortKey {
+                    field: 3,
+                    direction: Direction::Desc,
+                },
+            ],
+            Some(Limit {
+                offset: 5,
+                count: 2000,
+            }),
+            vec![],
+        );
+        let first = chunk_sql(&tables(), &T, &cols, &q, &Cursor::start(), 500).unwrap();
+        assert!(
+            first.text.contains("CAST(a.`id_customer_message` AS CHAR), CAST((main.`status` + 0) AS CHAR), CAST(main.`id_customer` AS CHAR), (SELECT CAST(key_generation"),
+            "the rows carry their sort keys: {}",
+            first.text
+        );
+        assert!(first.text.contains("LIMIT ?, ?) page"), "{}", first.text);
+        assert_eq!(first.binds, vec![Bind::Int(5), Bind::Int(501)]);
+        let cursor = Cursor {
+            returned: 500,
+            last_id: Some(77),
+            last_keys: Some(vec![Some("2".into()), None]),
+            done: false,
+        };
+        let next = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
+        assert!(
+            next.text.contains(
+                "FROM `ps_customer_thread` main WHERE 1 AND (((main.`status` + 0) > ?) OR ((main.`status` + 0) = ? AND main.`id_customer` IS NULL AND main.`id_customer_thread` > ?)) ORDER BY main.`status` ASC, main.`id_customer` DESC, main.`id_customer_thread` ASC LIMIT ?, ?) page"
+            ),
+            "a NULL sorts last descending: nothing after it but equal NULLs with a higher id: {}",
+            next.text
+        );
+        assert_eq!(
+            next.binds,
+            vec![
+                Bind::Text("2".into()),
+                Bind::Text("2".into()),
+                Bind::Int(77),
+                Bind::Int(0),
+                Bind::Int(501)
+            ],
+            "the offset applied once, to the first chunk"
+        );
+        let cursor = Cursor {
+            last_keys: Some(vec![None, Some("7".into())]),
+            ..cursor
+        };
+        let next = chunk_sql(&tables(), &T, &cols, &q, &cursor, 500).unwrap();
+        assert!(
+            next.text.contains(
+                "WHERE 1 AND (((main.`status` + 0) IS NOT NULL) OR ((main.`status` + 0) IS NULL AND (main.`id_customer` < ? OR main.`id_customer` IS NULL)) OR ((main.`status` + 0) IS NULL AND main.`id_customer` = ? AND main.`id_customer_thread` > ?)) ORDER BY"
+            ),
+            "{}",
+            next.text
+        );
+    }
+
+    #[test]
+    fn text_columns_keep_paging_by_offset() {
+        use crate::resource::customer_messages::CUSTOMER_MESSAGES as M;
+        let cols = Columns::for_display(&M, &Display::Minimum);
+        let message = M.fields.iter().position(|f| f.name == "message").unwrap();
+        let q = list(
+            Display::Minimum,
+            vec![SortKey {
+                field: message,
+                direction: Direction::Asc,
+            }],
+            None,
+            vec![],
+        );
+        let first = chunk_sql(&tables(), &M, &cols, &q, &Cursor::start(), 500).unwrap();
+        assert!(
+            !first.text.contains("CAST(main.`message`"),
+            "{}",
+            first.text
+        );
+        let cursor = Cursor {
+            returned: 500,
+            last_id: Some(9),
+            last_keys: None,
+            done: false,
+        };
+        let next = chunk_sql(&tables(), &M, &cols, &q, &cursor, 500).unwrap();
+        assert_eq!(&next.binds[..], [Bind::Int(500), Bind::Int(501)]);
     }
 
     #[test]
@@ -736,6 +988,7 @@ mod tests {
         let done = Cursor {
             returned: 50,
             last_id: Some(50),
+            last_keys: None,
             done: false,
         };
         assert!(chunk_sql(&tables(), &T, &cols, &q, &done, 500).is_none());

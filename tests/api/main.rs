@@ -32,6 +32,7 @@ mod root;
 mod safety;
 mod seed;
 mod single;
+mod tune;
 mod write_statements;
 mod writes;
 mod writes_json;
