@@ -207,9 +207,9 @@ fn plan(
 ///
 /// Every entity is checked in memory first. On success the transaction is, per entity, its
 /// write and its read-back (the stored row as a GET returns it, docs/compatibility.md W12, with
-/// the key store's generation), the data generation's bump, then COMMIT: one round trip each (docs/architecture.md, "Writes:
-/// statements per write"). A PUT or PATCH whose id does not exist finds no row to read back
-/// and is answered 404 code 92, rolled back. A refused entity costs no write: a POST answers
+/// the key store's generation), the data generation's bump, then COMMIT: one round trip each
+/// (docs/architecture.md, "Writes: statements per write"). A PUT or PATCH whose id does not
+/// exist finds no row to read back and is answered 404 code 92, rolled back. A refused entity costs no write: a POST answers
 /// at once; a PUT or PATCH first looks its ids up (a missing id is answered first, as
 /// PrestaShop looks every object up before validating any).
 pub async fn save(
