@@ -55,6 +55,32 @@ pub fn lock(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<u64> {
 /// other writers wait. One event (nearly every write) takes the lock and is inserted by one
 /// statement (`INSERT ... SELECT ... FROM` the append row `FOR UPDATE`).
 pub fn append(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) -> QueryResult<()> {
+    append_as(conn, tables, events, Shop::AsGiven)
+}
+
+/// [`append`] of message events whose `shop` is their thread's, read by the append's own
+/// statement (`COALESCE((SELECT id_shop ...), 0)`): no statement of its own for it.
+pub fn append_in_thread_shops(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    events: &[NewEvent],
+) -> QueryResult<()> {
+    append_as(conn, tables, events, Shop::OfThread)
+}
+
+/// Where an appended event's `id_shop` comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shop {
+    AsGiven,
+    OfThread,
+}
+
+fn append_as(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    events: &[NewEvent],
+    shop: Shop,
+) -> QueryResult<()> {
     match events {
         [] => Ok(()),
         [e] => {
@@ -64,7 +90,7 @@ pub fn append(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) 
             ));
             // A handful of shapes (NULL or not): kept.
             q.cacheable = true;
-            values(&mut q, e);
+            values(&mut q, tables, e, shop);
             q.push(&format!(
                 " FROM {} WHERE id = 1 FOR UPDATE",
                 tables.name("threadgate_event_state")
@@ -77,7 +103,7 @@ pub fn append(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) 
         }
         _ => {
             lock(conn, tables)?;
-            insert(conn, tables, events)
+            insert(conn, tables, events, shop)
         }
     }
 }
@@ -86,7 +112,7 @@ const INSERT_COLUMNS: &str =
     "`type`, id_customer_thread, id_customer_message, id_shop, source, id_key, data, created_at";
 
 /// An event's values, in [`INSERT_COLUMNS`] order.
-fn values(q: &mut Sql, e: &NewEvent) {
+fn values(q: &mut Sql, tables: &Tables, e: &NewEvent, shop: Shop) {
     q.bind_text(e.kind.as_str()).push(", ");
     q.bind_int(i64::from(e.thread)).push(", ");
     match e.message {
@@ -94,7 +120,17 @@ fn values(q: &mut Sql, e: &NewEvent) {
         None => q.push("NULL"),
     };
     q.push(", ");
-    q.bind_int(i64::from(e.shop)).push(", ");
+    match shop {
+        Shop::AsGiven => q.bind_int(i64::from(e.shop)),
+        Shop::OfThread => {
+            q.push(&format!(
+                "COALESCE((SELECT s.id_shop FROM {} s WHERE s.id_customer_thread = ",
+                tables.name("customer_thread")
+            ));
+            q.bind_int(i64::from(e.thread)).push("), 0)")
+        }
+    };
+    q.push(", ");
     match e.source {
         Source::Api { key } => {
             q.push("'api', ").bind_int(i64::from(key));
@@ -112,7 +148,12 @@ fn values(q: &mut Sql, e: &NewEvent) {
 }
 
 /// Inserts `events` (the append row must be locked already).
-fn insert(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) -> QueryResult<()> {
+fn insert(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    events: &[NewEvent],
+    shop: Shop,
+) -> QueryResult<()> {
     for chunk in events.chunks(500) {
         let mut q = Sql::new(format!(
             "INSERT INTO {} ({INSERT_COLUMNS}) VALUES ",
@@ -124,7 +165,7 @@ fn insert(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) -> Q
                 q.push(", ");
             }
             q.push("(");
-            values(&mut q, e);
+            values(&mut q, tables, e, shop);
             q.push(")");
         }
         q.execute(conn)?;
@@ -516,7 +557,7 @@ pub fn poll(
                 ..Polled::default()
             });
         }
-        insert(conn, tables, &out)?;
+        insert(conn, tables, &out, Shop::AsGiven)?;
         write_marks(conn, tables, &next)?;
         Ok(Polled {
             appended: out.len(),

@@ -202,16 +202,34 @@ fn observed(
 /// so its association rows come through the parent index in ascending id order, as
 /// PrestaShop's getter returns them (it has no ORDER BY either).
 pub fn single_sql(tables: &Tables, res: &ResourceDef, cols: &Columns, id: i64) -> Sql {
-    let mut q = Sql::new(format!(
-        "{} FROM {} main{} WHERE main.`{}` = ",
-        select_columns(tables, res, cols, &[], true),
-        tables.name(res.table),
-        join(tables, res, cols),
-        res.id_column()
-    ))
-    .cached();
+    let mut q = Sql::new(by_id_text(tables, res, cols, ById::Id)).cached();
     q.bind_int(id);
     q
+}
+
+/// The stored fields of row `id` (no associations), locked `FOR UPDATE` until the transaction
+/// ends: the row a PUT or PATCH is about to replace, for its event's `changed` list
+/// (docs/events.md). A kept prepared statement of one shape per resource.
+pub fn locked_fields(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    res: &ResourceDef,
+    id: i64,
+) -> QueryResult<Option<Vec<Option<String>>>> {
+    let cols = Columns {
+        fields: (0..res.fields.len()).collect(),
+        associations: false,
+    };
+    let mut q = Sql::new(format!(
+        "{} FROM {} main WHERE main.`{}` = ",
+        select_columns(tables, res, &cols, &[], false),
+        tables.name(res.table),
+        res.id_column(),
+    ))
+    .cached();
+    q.bind_int(id).push(" FOR UPDATE");
+    let (entities, _) = to_entities(res, &cols, q.load(conn)?, false);
+    Ok(entities.into_iter().next().map(|e| e.values))
 }
 
 /// The row a write just inserted (`LAST_INSERT_ID()` on this connection), with the key store's
@@ -222,16 +240,73 @@ pub fn last_inserted(
     res: &ResourceDef,
     cols: &Columns,
 ) -> QueryResult<(Option<Entity>, Option<u64>)> {
-    let q = Sql::new(format!(
-        "{} FROM {} main{} WHERE main.`{}` = LAST_INSERT_ID()",
+    let q = Sql::new(by_id_text(tables, res, cols, ById::LastInsertId)).cached();
+    let (entities, generation) = to_entities(res, cols, q.load(conn)?, true);
+    Ok((entities.into_iter().next(), generation))
+}
+
+/// How [`by_id_text`] names the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ById {
+    /// `= ?` (the id bound by the caller).
+    Id,
+    /// `= LAST_INSERT_ID()`.
+    LastInsertId,
+}
+
+/// The most statement texts [`by_id_text`] keeps per thread.
+const BY_ID_TEXTS: usize = 16;
+
+/// A kept statement text: what it was built from, and the text.
+type ByIdEntry = (String, &'static str, Columns, ById, String);
+
+thread_local! {
+    /// Texts of the by-id statements this thread built last (the prefix, the resource, the
+    /// columns and the row they name decide the text). Building one is a few dozen
+    /// `format!`s, and every single GET and every write's read-back needs one, of a handful
+    /// of shapes (`display=[...]` selections beyond the cap are rebuilt).
+    static BY_ID: std::cell::RefCell<Vec<ByIdEntry>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The text of the statement that reads one entity by primary key, up to the bound id
+/// (`WHERE main.<pk> = ` then `?` or `LAST_INSERT_ID()`).
+fn by_id_text(tables: &Tables, res: &ResourceDef, cols: &Columns, by: ById) -> String {
+    let hit = BY_ID.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(prefix, name, c, b, _)| {
+                *b == by && *name == res.name && prefix == &tables.prefix && c == cols
+            })
+            .map(|e| e.4.clone())
+    });
+    if let Some(text) = hit {
+        return text;
+    }
+    let text = format!(
+        "{} FROM {} main{} WHERE main.`{}` = {}",
         select_columns(tables, res, cols, &[], true),
         tables.name(res.table),
         join(tables, res, cols),
-        res.id_column()
-    ))
-    .cached();
-    let (entities, generation) = to_entities(res, cols, q.load(conn)?, true);
-    Ok((entities.into_iter().next(), generation))
+        res.id_column(),
+        match by {
+            ById::Id => "",
+            ById::LastInsertId => "LAST_INSERT_ID()",
+        }
+    );
+    BY_ID.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() == BY_ID_TEXTS {
+            c.remove(0);
+        }
+        c.push((
+            tables.prefix.clone(),
+            res.name,
+            cols.clone(),
+            by,
+            text.clone(),
+        ));
+    });
+    text
 }
 
 /// Loads one entity (`None` when the id does not exist) and the key store's generation.
@@ -624,6 +699,44 @@ mod tests {
             "SELECT CAST(main.`id_customer_thread` AS CHAR), CAST(main.`id_lang` AS CHAR), CAST(main.`id_shop` AS CHAR), CAST(main.`id_customer` AS CHAR), CAST(main.`id_order` AS CHAR), CAST(main.`id_product` AS CHAR), CAST(main.`id_contact` AS CHAR), main.`email`, main.`token`, main.`status`, CAST(main.`date_add` AS CHAR), CAST(main.`date_upd` AS CHAR), CAST(a.`id_customer_message` AS CHAR), (SELECT CAST(key_generation AS CHAR) FROM `ps_threadgate_state` WHERE id = 1) FROM `ps_customer_thread` main LEFT JOIN `ps_customer_message` a ON a.`id_customer_thread` = main.`id_customer_thread` WHERE main.`id_customer_thread` = ?"
         );
         assert_eq!(q.binds, vec![Bind::Int(7)]);
+    }
+
+    #[test]
+    fn by_id_texts_are_kept_per_prefix_columns_and_row() {
+        let full = Columns::for_display(&T, &Display::Full);
+        let min = Columns::for_display(&T, &Display::Minimum);
+        let other = Tables::new("shop_");
+        for _ in 0..2 {
+            let a = single_sql(&tables(), &T, &full, 7).text;
+            assert!(a.ends_with("WHERE main.`id_customer_thread` = ?"), "{a}");
+            assert!(
+                a.contains("FROM `ps_customer_thread` main LEFT JOIN"),
+                "{a}"
+            );
+            let b = single_sql(&other, &T, &full, 7).text;
+            assert_eq!(b, a.replace("`ps_", "`shop_"));
+            let c = single_sql(&tables(), &T, &min, 7).text;
+            assert!(
+                c.starts_with("SELECT CAST(main.`id_customer_thread` AS CHAR), (SELECT"),
+                "{c}"
+            );
+            let d = by_id_text(&tables(), &T, &full, ById::LastInsertId);
+            assert_eq!(d, format!("{}LAST_INSERT_ID()", a.trim_end_matches('?')));
+        }
+        // More shapes than are kept: each is still built right.
+        for n in 1..40 {
+            let cols = Columns {
+                fields: (0..=(n % 12)).collect(),
+                associations: n % 2 == 0,
+            };
+            let fresh = format!(
+                "{} FROM `ps_customer_thread` main{} WHERE main.`id_customer_thread` = ?",
+                select_columns(&tables(), &T, &cols, &[], true),
+                join(&tables(), &T, &cols)
+            );
+            assert_eq!(single_sql(&tables(), &T, &cols, 1).text, fresh);
+            assert_eq!(single_sql(&tables(), &T, &cols, 1).text, fresh);
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use diesel::deserialize::{self, FromSql, QueryableByName};
 use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::row::{Field, NamedRow, Row};
-use diesel::sql_types::{BigInt, Text, Untyped};
+use diesel::sql_types::{BigInt, Nullable, Text, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// A bound parameter.
@@ -19,7 +19,13 @@ use diesel::{QueryResult, RunQueryDsl};
 pub enum Bind {
     Text(String),
     Int(i64),
+    /// SQL NULL, typed as text or as an integer (`PATCH`'s unsent columns, `db::writes`).
+    NullText,
+    NullInt,
 }
+
+static NULL_TEXT: Option<String> = None;
+static NULL_INT: Option<i64> = None;
 
 /// A statement: text with `?` placeholders and their values, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +69,14 @@ impl Sql {
         self
     }
 
+    /// Appends `?` and binds SQL NULL (an integer NULL with `int`).
+    pub fn bind_null(&mut self, int: bool) -> &mut Sql {
+        self.text.push('?');
+        self.binds
+            .push(if int { Bind::NullInt } else { Bind::NullText });
+        self
+    }
+
     pub fn load(self, conn: &mut MysqlConnection) -> QueryResult<Vec<TextRow>> {
         RunQueryDsl::load(self, conn)
     }
@@ -86,6 +100,8 @@ impl QueryFragment<Mysql> for Sql {
             match binds.next() {
                 Some(Bind::Text(s)) => out.push_bind_param::<Text, _>(s)?,
                 Some(Bind::Int(i)) => out.push_bind_param::<BigInt, _>(i)?,
+                Some(Bind::NullText) => out.push_bind_param::<Nullable<Text>, _>(&NULL_TEXT)?,
+                Some(Bind::NullInt) => out.push_bind_param::<Nullable<BigInt>, _>(&NULL_INT)?,
                 None => {
                     return Err(diesel::result::Error::QueryBuilderError(
                         "more placeholders than bound values".into(),

@@ -1,6 +1,12 @@
-//! Writing rows. Callers run these inside one transaction (`Connection::transaction`), so a
-//! request that writes several rows (several entities, several ids, a thread and its messages)
-//! is all or nothing.
+//! Writing rows, and the write transaction itself ([`begin`], [`commit`], [`rollback`]).
+//!
+//! A request's writes run in one transaction, so a request that writes several rows (several
+//! entities, several ids, a thread and its messages) is all or nothing. Every statement here is
+//! a kept prepared statement of a fixed shape, so each costs one `COM_STMT_EXECUTE` round trip
+//! (docs/architecture.md, "Writes: statements per write"). diesel's `Connection::transaction`
+//! is not used on this path: it sends `BEGIN` and `COMMIT` through `batch_execute`, which
+//! switches the connection's multi-statement option on and off around each (`COM_SET_OPTION`),
+//! three round trips for each of the two.
 
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
@@ -8,7 +14,26 @@ use diesel::QueryResult;
 use super::sql::Sql;
 use super::Tables;
 use crate::resource::store::StoredValue;
-use crate::resource::ResourceDef;
+use crate::resource::{FieldType, ResourceDef};
+
+/// `START TRANSACTION`, one round trip. The caller must end it with [`commit`] or
+/// [`rollback`] before the connection goes back to the pool.
+pub fn begin(conn: &mut MysqlConnection) -> QueryResult<()> {
+    Sql::new("START TRANSACTION").cached().execute(conn)?;
+    Ok(())
+}
+
+/// `COMMIT`, one round trip.
+pub fn commit(conn: &mut MysqlConnection) -> QueryResult<()> {
+    Sql::new("COMMIT").cached().execute(conn)?;
+    Ok(())
+}
+
+/// `ROLLBACK`, one round trip.
+pub fn rollback(conn: &mut MysqlConnection) -> QueryResult<()> {
+    Sql::new("ROLLBACK").cached().execute(conn)?;
+    Ok(())
+}
 
 fn bind(q: &mut Sql, v: &StoredValue) {
     match v {
@@ -48,27 +73,44 @@ pub fn insert(
     Ok(())
 }
 
-/// `UPDATE` of one row by id. `cacheable` as for [`insert`] (PUT's column lists have two
-/// shapes, with and without `date_add`; PATCH's depend on the body and are not kept).
+/// `UPDATE` of one row by id. `columns` are (field index, value), `None` keeping the stored
+/// value. When every value is given the statement is `` `c` = ? `` per column; otherwise every
+/// column is written `` `c` = COALESCE(?, `c`) `` with NULL bound for a kept one, so the shape
+/// does not depend on which fields a PATCH sent. Either way the statement is kept prepared
+/// (two shapes per column list). A stored value is never NULL (`resource::store`), so
+/// `COALESCE` keeps exactly the unsent columns.
 pub fn update(
     conn: &mut MysqlConnection,
     tables: &Tables,
     res: &ResourceDef,
     id: i64,
-    columns: &[(usize, StoredValue)],
-    cacheable: bool,
+    columns: &[(usize, Option<StoredValue>)],
 ) -> QueryResult<()> {
     if columns.is_empty() {
         return Ok(());
     }
+    let keeps = columns.iter().any(|(_, v)| v.is_none());
     let mut q = Sql::new(format!("UPDATE {} SET ", tables.name(res.table)));
-    q.cacheable = cacheable;
+    q.cacheable = true;
     for (n, (i, v)) in columns.iter().enumerate() {
         if n > 0 {
             q.push(", ");
         }
-        q.push(&format!("`{}` = ", res.fields[*i].column));
-        bind(&mut q, v);
+        let f = &res.fields[*i];
+        q.push(&format!("`{}` = ", f.column));
+        if keeps {
+            q.push("COALESCE(");
+        }
+        match v {
+            Some(v) => bind(&mut q, v),
+            None => {
+                let int = matches!(f.kind, FieldType::Int | FieldType::Bool | FieldType::Id);
+                q.bind_null(int);
+            }
+        }
+        if keeps {
+            q.push(&format!(", `{}`)", f.column));
+        }
     }
     q.push(&format!(" WHERE `{}` = ", res.id_column()))
         .bind_int(id);
@@ -90,7 +132,8 @@ fn in_list(q: &mut Sql, ids: &[i64]) {
 /// Which of `ids` exist, locking them until the transaction ends (`FOR UPDATE`), so a
 /// concurrent writer waits instead of interleaving; and the key store's generation (a scalar
 /// subquery on each row, read separately when no id exists), as this is a write's first
-/// statement (`http::access::Guard`).
+/// statement (`http::access::Guard`). DELETE runs it first; PUT and PATCH only when an entity
+/// is refused, to answer a missing id before the refusal as PrestaShop does.
 pub fn existing(
     conn: &mut MysqlConnection,
     tables: &Tables,

@@ -119,16 +119,29 @@ pub fn loggable_path(path: &str, query: &str) -> String {
 
 /// The `route` label of a request.
 pub fn route_of(req: &HttpRequest) -> Route {
-    match req.match_pattern().as_deref() {
-        Some(M10_PATH) => return Route::M10,
-        Some(THREAD_LIST_PATH) => return Route::ThreadList,
-        _ => {}
+    if may_be_a_bridge(req.path()) {
+        match req.match_pattern().as_deref() {
+            Some(M10_PATH) => return Route::M10,
+            Some(THREAD_LIST_PATH) => return Route::ThreadList,
+            _ => {}
+        }
     }
     match req.path() {
         "/healthz" | "/readyz" => Route::Health,
         p if parse_api_path(p).is_some() => Route::Webservice,
         _ => Route::Other,
     }
+}
+
+/// Whether the router might match `path` to a bridge's route: it starts with a route's
+/// literal part, or it has a percent-encoded byte (the router matches the path with encoded
+/// unreserved characters decoded). Any other path skips the router's look-up, which builds the
+/// matched pattern anew for every request.
+fn may_be_a_bridge(path: &str) -> bool {
+    let literal = |pattern: &'static str| pattern.split('{').next().unwrap_or(pattern);
+    path.contains('%')
+        || path.starts_with(literal(M10_PATH))
+        || path.starts_with(literal(THREAD_LIST_PATH))
 }
 
 /// One request's access-log line, waiting for its byte count.
@@ -158,7 +171,7 @@ impl Line {
                 tracing::$level!(
                     target: "threadgate::access",
                     method = %self.method,
-                    path = ?self.path,
+                    path = ?Quoted(&self.path),
                     status = self.status,
                     duration_ms,
                     bytes,
@@ -175,6 +188,27 @@ impl Line {
             line!(warn);
         } else {
             line!(info);
+        }
+    }
+}
+
+/// A string as `Debug` writes it (quoted, escaped), without `str`'s per-character escape
+/// checks when there is nothing to escape (printable ASCII without `"` or a backslash): the path of
+/// nearly every request.
+struct Quoted<'a>(&'a str);
+
+impl std::fmt::Debug for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self
+            .0
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            f.write_str("\"")?;
+            f.write_str(self.0)?;
+            f.write_str("\"")
+        } else {
+            std::fmt::Debug::fmt(self.0, f)
         }
     }
 }
@@ -331,6 +365,44 @@ mod tests {
             "/api/customer_threads?a=b"
         );
         assert_eq!(loggable_path("/api/x", ""), "/api/x");
+    }
+
+    #[test]
+    fn only_paths_that_may_be_a_bridge_go_through_the_router() {
+        for p in [
+            "/api/inbox/threads/1",
+            "/api/inbox/threads/",
+            "/api/%69nbox/threads/1",
+            "/communications/departments/a/customers/b/threads",
+        ] {
+            assert!(may_be_a_bridge(p), "{p}");
+        }
+        for p in [
+            "/api/customer_threads/1",
+            "/api/inbox/threads",
+            "//api/inbox/threads/1",
+            "/healthz",
+            "/communications/x",
+        ] {
+            assert!(!may_be_a_bridge(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn quoted_paths_are_written_as_debug_writes_them() {
+        for s in [
+            "/api/customer_threads/1?display=full",
+            "",
+            "a\"b",
+            "a\\b",
+            "tab\there",
+            "caf\u{e9}",
+            "nl\n",
+            "\u{7f}",
+            "'single'",
+        ] {
+            assert_eq!(format!("{:?}", Quoted(s)), format!("{s:?}"));
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! transaction, whose last statement appends the write's events (`db::events::append`,
 //! docs/events.md).
 
-use diesel::Connection;
+use diesel::MysqlConnection;
 
 use super::access::Guard;
 use super::response::{self, Ctx};
@@ -120,13 +120,7 @@ enum Stage {
 /// database stopped answering while the transaction ran (it may still commit). Either is
 /// answered 503, never as a success and never as a rollback.
 fn finish(e: TxError, stage: Stage, method: &str) -> ApiError {
-    use db::Fault;
-    let unknown = match (&e, stage) {
-        (TxError::Unavailable(DbError::TimedOut(_)), _) => true,
-        (e, Stage::Commit) => e.is_unavailable(),
-        _ => false,
-    };
-    if unknown {
+    if outcome_unknown(&e, stage) {
         tracing::error!(
             method,
             error = %e,
@@ -170,20 +164,112 @@ pub fn notify_customer(param: Option<&str>, header: Option<&str>) -> bool {
     }
 }
 
-/// The data generation's bump, then `new` appended as the transaction's last statement: the
+/// The data generation's bump, then `new` appended as the transaction's last statement (one
+/// kept prepared statement for one event; its thread's shop read by it for messages): the
 /// append row is one lock for every writer (appends are serialised, docs/events.md), so it is
 /// taken last and held the shortest time.
 fn append_last(
-    conn: &mut diesel::MysqlConnection,
+    conn: &mut MysqlConnection,
     tables: &db::Tables,
     new: &[NewEvent],
+    shops_of_threads: bool,
 ) -> Result<(), TxError> {
     writes::bump_data_generation(conn, tables)?;
-    event_log::append(conn, tables, new)?;
+    if shops_of_threads {
+        event_log::append_in_thread_shops(conn, tables, new)?;
+    } else {
+        event_log::append(conn, tables, new)?;
+    }
     Ok(())
 }
 
+/// Whether a failed write may have committed all the same (see [`finish`]).
+fn outcome_unknown(e: &TxError, stage: Stage) -> bool {
+    use db::Fault;
+    match (e, stage) {
+        (TxError::Unavailable(DbError::TimedOut(_)), _) => true,
+        (e, Stage::Commit) => e.is_unavailable(),
+        _ => false,
+    }
+}
+
+/// Runs `f` in one transaction ([`writes::begin`] .. [`writes::commit`]); any failure rolls it
+/// back. A connection found lost is not rolled back (the server rolls back a transaction whose
+/// connection closes, and `db::run` discards the connection); a ROLLBACK that fails on a live
+/// connection makes the failure an outage, so that connection is discarded too and never goes
+/// back to the pool inside a transaction.
+fn transaction<T>(
+    conn: &mut MysqlConnection,
+    f: impl FnOnce(&mut MysqlConnection) -> Result<T, TxError>,
+) -> Result<T, TxFailure> {
+    writes::begin(conn).map_err(|e| TxFailure {
+        error: TxError::Db(e),
+        stage: Stage::Statements,
+    })?;
+    let (result, stage) = match f(conn) {
+        Ok(v) => (
+            writes::commit(conn).map(|()| v).map_err(TxError::Db),
+            Stage::Commit,
+        ),
+        Err(e) => (Err(e), Stage::Statements),
+    };
+    result.map_err(|error| ended(error, stage, || writes::rollback(conn)))
+}
+
+/// A transaction that failed at `stage`: rolled back with `rollback` unless its connection was
+/// found lost (a COMMIT that failed so is left to [`finish`]: its outcome is unknown).
+fn ended(
+    error: TxError,
+    stage: Stage,
+    rollback: impl FnOnce() -> diesel::QueryResult<()>,
+) -> TxFailure {
+    use db::Fault;
+    let error = if error.is_unavailable() {
+        error
+    } else {
+        match rollback() {
+            Ok(()) => error,
+            Err(e) => {
+                tracing::error!(error = %error, rollback = %e, "ROLLBACK failed; the connection is discarded");
+                TxError::Unavailable(DbError::Unavailable(format!("ROLLBACK failed: {e}")))
+            }
+        }
+    };
+    TxFailure { error, stage }
+}
+
+/// A row's stored fields, before a PUT or PATCH replaced them.
+type Stored = Vec<Option<String>>;
+
+/// An entity checked in memory, before any statement: the columns to write.
+type Planned = Vec<(usize, Option<StoredValue>)>;
+
+/// Checks an entity (its fields, docs/compatibility.md W13, and its associations) and plans its columns.
+fn plan(
+    res: &ResourceDef,
+    method: Method,
+    entity: &EntityInput,
+    now: &str,
+) -> Result<Planned, ApiError> {
+    let values = entity.values_for(res);
+    validate::entity::check(res, &values, method == Method::Patch)?;
+    for a in &entity.associations {
+        if a != "i18n" && res.association(a).is_none() {
+            return Err(ApiError::unknown_association(a));
+        }
+    }
+    Ok(columns(res, method, &values, now))
+}
+
 /// POST, PUT and PATCH of the body's entities (`ingest::parse` or `ingest::parse_json`).
+///
+/// Every entity is checked in memory first. On success the transaction is, per entity, its
+/// write and its read-back (the stored row as a GET returns it, docs/compatibility.md W12, with
+/// the key store's generation), the data generation's bump, then COMMIT: one round trip each
+/// (docs/architecture.md, "Writes: statements per write"). A PUT or PATCH whose id does not
+/// exist finds no row to read back and is answered 404 code 92, rolled back. A refused entity costs no write: a POST answers
+/// at once; a PUT or PATCH first looks its ids up (a missing id is answered first, as
+/// PrestaShop looks every object up before validating any).
 pub async fn save(
     state: &AppState,
     res: &'static ResourceDef,
@@ -194,81 +280,44 @@ pub async fn save(
     writer: Writer,
 ) -> Result<actix_web::HttpResponse, ApiError> {
     check_ids(&entities, method)?;
-    let Writer { guard, outbox } = writer;
     let now = state.shop_now();
+    let ids: Vec<i64> = entities
+        .iter()
+        .map(|e| php::int_cast(e.id().unwrap_or("")))
+        .collect();
+    let planned: Result<Vec<Planned>, ApiError> = entities
+        .iter()
+        .map(|e| plan(res, method, e, &now))
+        .collect();
+    if method == Method::Post {
+        if let Err(e) = planned {
+            return Err(e);
+        }
+    }
     let tables = state.tables.clone();
     let metrics = state.metrics.clone();
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
     // still tells the bridges' caches (and, with a replica, its key's reads).
-    let written = state.committed(guard.key_id);
+    let written = state.committed(writer.guard.key_id);
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
-        let mut stage = Stage::Statements;
-        conn.transaction::<_, TxError, _>(|conn| {
-            let ids: Vec<i64> = entities
-                .iter()
-                .map(|e| php::int_cast(e.id().unwrap_or("")))
-                .collect();
-            // The key is confirmed against the generation the first statement returns: the
-            // existence check of a PUT/PATCH, the read-back of a POST's first row. A key
-            // revoked meanwhile gets its 401 and the transaction rolls back: nothing written.
-            let mut unconfirmed = true;
-            if method != Method::Post {
-                let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
-                guard
-                    .confirm(conn, Some(generation))
-                    .map_err(TxError::Api)?;
-                unconfirmed = false;
-                if ids.iter().any(|id| !found.contains(id)) {
-                    return Err(TxError::Api(ApiError::invalid_id()));
+        transaction(conn, |conn| {
+            let planned = match planned {
+                Ok(p) => p,
+                Err(refused) => {
+                    return Err(refusal(conn, &tables, res, &ids, &writer.guard, refused))
                 }
-            }
-            let cols = Columns::for_display(res, &Display::Full);
-            // The stored fields without associations: a row before and after its change.
-            let bare = Columns {
-                fields: (0..res.fields.len()).collect(),
-                associations: false,
             };
-            let mut rows = Vec::with_capacity(entities.len());
-            let mut befores = Vec::new();
-            for (entity, id) in entities.iter().zip(&ids) {
-                let values = entity.values_for(res);
-                validate::entity::check(res, &values, method == Method::Patch)
-                    .map_err(TxError::Api)?;
-                for a in &entity.associations {
-                    if a != "i18n" && res.association(a).is_none() {
-                        return Err(TxError::Api(ApiError::unknown_association(a)));
-                    }
-                }
-                let columns = columns(res, method, &values, &now);
-                let cacheable = method != Method::Patch;
-                let (row, generation) = if method == Method::Post {
-                    writes::insert(conn, &tables, res, &columns, cacheable)?;
-                    reads::last_inserted(conn, &tables, res, &cols)?
-                } else {
-                    if outbox.enabled {
-                        // Locked by `existing` already: this is the row the update replaces.
-                        let (before, _) = reads::single(conn, &tables, res, &bare, *id)?;
-                        befores.push(before.ok_or(diesel::result::Error::NotFound)?.values);
-                    }
-                    writes::update(conn, &tables, res, *id, &columns, cacheable)?;
-                    reads::single(conn, &tables, res, &cols, *id)?
-                };
-                if unconfirmed {
-                    guard.confirm(conn, generation).map_err(TxError::Api)?;
-                    unconfirmed = false;
-                }
-                rows.push(row.ok_or(diesel::result::Error::NotFound)?);
-            }
-            let new = if outbox.enabled {
-                saved_events(conn, &tables, res, method, &befores, &rows, outbox)?
+            let (rows, befores) = write_rows(conn, &tables, res, method, &planned, &ids, &writer)?;
+            let new = if writer.outbox.enabled {
+                saved_events(res, method, &befores, &rows, writer.outbox)
             } else {
                 Vec::new()
             };
-            append_last(conn, &tables, &new)?;
-            stage = Stage::Commit;
+            // Further statements of this write's transaction go before `append_last`: each a
+            // kept prepared statement of a fixed shape (`db::writes`), one round trip.
+            append_last(conn, &tables, &new, res.name == "customer_messages")?;
             Ok((rows, new.len()))
         })
-        .map_err(|error| TxFailure { error, stage })
         .map(|(rows, appended)| {
             written.bump(conn);
             metrics.events_appended("api", appended);
@@ -287,16 +336,14 @@ pub async fn save(
 }
 
 /// The events of a POST, PUT or PATCH: `rows` as stored, `befores` the rows they replaced
-/// (PUT/PATCH), in the body's order.
+/// (PUT/PATCH), in the body's order. A message's shop is left 0: the append reads its thread's.
 fn saved_events(
-    conn: &mut diesel::MysqlConnection,
-    tables: &db::Tables,
     res: &ResourceDef,
     method: Method,
     befores: &[Vec<Option<String>>],
     rows: &[Entity],
     outbox: Outbox,
-) -> Result<Vec<NewEvent>, diesel::result::Error> {
+) -> Vec<NewEvent> {
     let names: Vec<&'static str> = res.fields.iter().map(|f| f.name).collect();
     let value = |row: &Entity, name: &str| -> String {
         res.field_index(name)
@@ -305,16 +352,7 @@ fn saved_events(
     };
     let number = |row: &Entity, name: &str| -> u64 { value(row, name).parse().unwrap_or(0) };
     let source = Source::Api { key: outbox.key };
-    let threads = res.name == "customer_threads";
-    let shops = if threads {
-        Default::default()
-    } else {
-        let ids: Vec<u64> = rows
-            .iter()
-            .map(|r| number(r, "id_customer_thread"))
-            .collect();
-        event_log::thread_shops(conn, tables, &ids)?
-    };
+    let created = method == Method::Post;
     let mut out = Vec::with_capacity(rows.len());
     for (n, row) in rows.iter().enumerate() {
         let id = number(row, "id") as u32;
@@ -324,11 +362,10 @@ fn saved_events(
                 events::changed_fields(&names, b, &row.values[..names.len().min(row.values.len())])
             })
             .unwrap_or_default();
-        let event = if threads {
-            let status = value(row, "status");
-            let date_upd = value(row, "date_upd");
+        let event = if res.name == "customer_threads" {
+            let (status, date_upd) = (value(row, "status"), value(row, "date_upd"));
             NewEvent {
-                kind: if method == Method::Post {
+                kind: if created {
                     Kind::ThreadCreated
                 } else {
                     Kind::ThreadUpdated
@@ -337,25 +374,24 @@ fn saved_events(
                 message: None,
                 shop: number(row, "id_shop") as u32,
                 source,
-                data: Some(if method == Method::Post {
-                    events::thread_data(None, &status, &date_upd)
-                } else {
-                    events::thread_data(Some(&changed), &status, &date_upd)
-                }),
+                data: Some(events::thread_data(
+                    (!created).then_some(&changed[..]),
+                    &status,
+                    &date_upd,
+                )),
             }
         } else {
-            let thread = number(row, "id_customer_thread");
             NewEvent {
-                kind: if method == Method::Post {
+                kind: if created {
                     Kind::MessageCreated
                 } else {
                     Kind::MessageUpdated
                 },
-                thread: thread as u32,
+                thread: number(row, "id_customer_thread") as u32,
                 message: Some(id),
-                shop: shops.get(&thread).copied().unwrap_or(0),
+                shop: 0,
                 source,
-                data: Some(if method == Method::Post {
+                data: Some(if created {
                     events::message_created_data(
                         number(row, "id_employee"),
                         number(row, "private") != 0,
@@ -368,13 +404,13 @@ fn saved_events(
         };
         out.push(event);
     }
-    Ok(out)
+    out
 }
 
 /// The events of a DELETE of `ids` (found, sorted): a thread's messages go with it, each
 /// with its `message.deleted` before the thread's `thread.deleted`.
 fn deleted_events(
-    conn: &mut diesel::MysqlConnection,
+    conn: &mut MysqlConnection,
     tables: &db::Tables,
     res: &ResourceDef,
     ids: &[i64],
@@ -417,6 +453,86 @@ fn deleted_events(
     Ok(out)
 }
 
+/// The answer to a PUT or PATCH with a refused entity: 404 code 92 when one of its ids does not
+/// exist (looked up `FOR UPDATE`, with the key confirmed first), else the refusal.
+fn refusal(
+    conn: &mut MysqlConnection,
+    tables: &db::Tables,
+    res: &ResourceDef,
+    ids: &[i64],
+    guard: &Guard,
+    refused: ApiError,
+) -> TxError {
+    let found = writes::existing(conn, tables, res, ids)
+        .map_err(TxError::Db)
+        .and_then(|(found, generation)| {
+            guard
+                .confirm(conn, Some(generation))
+                .map_err(TxError::Api)?;
+            Ok(found)
+        });
+    match found {
+        Err(e) => e,
+        Ok(found) if ids.iter().any(|id| !found.contains(id)) => {
+            TxError::Api(ApiError::invalid_id())
+        }
+        Ok(_) => TxError::Api(refused),
+    }
+}
+
+/// Per entity, its write and its read-back (the stored row as a GET returns it); with events
+/// on, a PUT or PATCH first reads the row it replaces, locked (returned, for the events'
+/// `changed`). The key is confirmed against the generation the first read-back returns: a key
+/// revoked meanwhile gets its 401 and the transaction rolls back, nothing written.
+fn write_rows(
+    conn: &mut MysqlConnection,
+    tables: &db::Tables,
+    res: &ResourceDef,
+    method: Method,
+    planned: &[Planned],
+    ids: &[i64],
+    writer: &Writer,
+) -> Result<(Vec<Entity>, Vec<Stored>), TxError> {
+    let cols = Columns::for_display(res, &Display::Full);
+    let mut rows = Vec::with_capacity(planned.len());
+    let mut befores = Vec::new();
+    let mut unconfirmed = true;
+    for (columns, id) in planned.iter().zip(ids) {
+        let (row, generation) = if method == Method::Post {
+            let values: Vec<(usize, StoredValue)> = columns
+                .iter()
+                .filter_map(|(i, v)| Some((*i, v.clone()?)))
+                .collect();
+            writes::insert(conn, tables, res, &values, true)?;
+            reads::last_inserted(conn, tables, res, &cols)?
+        } else {
+            if writer.outbox.enabled {
+                match reads::locked_fields(conn, tables, res, *id)? {
+                    Some(before) => befores.push(before),
+                    None => return Err(TxError::Api(ApiError::invalid_id())),
+                }
+            }
+            writes::update(conn, tables, res, *id, columns)?;
+            reads::single(conn, tables, res, &cols, *id)?
+        };
+        if unconfirmed {
+            writer
+                .guard
+                .confirm(conn, generation)
+                .map_err(TxError::Api)?;
+            unconfirmed = false;
+        }
+        match row {
+            Some(row) => rows.push(row),
+            None if method == Method::Post => {
+                return Err(TxError::Db(diesel::result::Error::NotFound))
+            }
+            None => return Err(TxError::Api(ApiError::invalid_id())),
+        }
+    }
+    Ok((rows, befores))
+}
+
 /// Id rules over all entities (docs/prestashop/writes.md#per-entity-processing step 1): 91 on POST,
 /// 89 and 90 on PUT/PATCH.
 fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
@@ -442,13 +558,14 @@ fn check_ids(entities: &[EntityInput], method: Method) -> Result<(), ApiError> {
 /// docs/prestashop/writes.md#per-entity-processing step 3): POST and PUT write every field (an
 /// omitted one as PrestaShop stores it), PATCH only the sent ones (W15); the dates are the shop's
 /// now, except a sent `date_add` on PUT/PATCH, and an omitted one on PUT/PATCH is not written, so
-/// it keeps its stored value (W23).
+/// it keeps its stored value (W23). A column that keeps its stored value is listed with `None`
+/// (`db::writes::update`); POST has none.
 fn columns(
     res: &ResourceDef,
     method: Method,
     values: &[Option<String>],
     now: &str,
-) -> Vec<(usize, StoredValue)> {
+) -> Vec<(usize, Option<StoredValue>)> {
     let mut out = Vec::with_capacity(res.fields.len());
     for (i, f) in res.fields.iter().enumerate().skip(1) {
         let sent = values[i].as_deref();
@@ -457,12 +574,18 @@ fn columns(
             (FieldType::Date, _) => match (method, sent) {
                 (Method::Post, _) | (_, Some("")) => StoredValue::Text(now.to_owned()),
                 (_, Some(v)) => StoredValue::Text(v.to_owned()),
-                (_, None) => continue,
+                (_, None) => {
+                    out.push((i, None));
+                    continue;
+                }
             },
-            _ if method == Method::Patch && sent.is_none() => continue,
+            _ if method == Method::Patch && sent.is_none() => {
+                out.push((i, None));
+                continue;
+            }
             _ => store::stored(res, f, sent),
         };
-        out.push((i, value));
+        out.push((i, Some(value)));
     }
     out
 }
@@ -484,8 +607,7 @@ pub async fn delete(
     let metrics = state.metrics.clone();
     let written = state.committed(guard.key_id);
     db::run(&state.pool, move |conn| {
-        let mut stage = Stage::Statements;
-        conn.transaction::<_, TxError, _>(|conn| {
+        transaction(conn, |conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
             let (found, generation) = writes::existing(conn, &tables, res, &ids)?;
             guard
@@ -513,11 +635,9 @@ pub async fn delete(
             if deleted != unique.len() {
                 return Err(TxError::Api(ApiError::delete_failed(&sent)));
             }
-            append_last(conn, &tables, &new)?;
-            stage = Stage::Commit;
+            append_last(conn, &tables, &new, false)?;
             Ok(new.len())
         })
-        .map_err(|error| TxFailure { error, stage })
         .map(|appended| {
             written.bump(conn);
             metrics.events_appended("api", appended);
@@ -579,6 +699,43 @@ mod tests {
         // A statement's own failure rolls the transaction back: 500 code 46, as before.
         let answer = finish(db_error("Duplicate entry"), Stage::Statements, "POST");
         assert_eq!((answer.status, answer.errors[0].code), (500, 46));
+    }
+
+    #[test]
+    fn a_commit_failing_at_the_connection_level_is_not_rolled_back_and_its_outcome_is_unknown() {
+        let lost = "Lost connection to server during query";
+        let failed = ended(db_error(lost), Stage::Commit, || {
+            panic!("no ROLLBACK on a lost connection")
+        });
+        assert_eq!(failed.stage, Stage::Commit);
+        assert!(outcome_unknown(&failed.error, failed.stage));
+        let answer = finish(failed.error, failed.stage, "PUT");
+        assert_eq!((answer.status, answer.retry_after), (503, Some(2)));
+        // A COMMIT refused by the server on a live connection is rolled back: 500 code 46.
+        let mut rolled_back = false;
+        let failed = ended(db_error("Deadlock found"), Stage::Commit, || {
+            rolled_back = true;
+            Ok(())
+        });
+        assert!(rolled_back);
+        assert!(!outcome_unknown(&failed.error, failed.stage));
+        let answer = finish(failed.error, failed.stage, "PUT");
+        assert_eq!((answer.status, answer.errors[0].code), (500, 46));
+        // A ROLLBACK that fails after it makes the connection an outage, the outcome unknown.
+        let failed = ended(db_error("Deadlock found"), Stage::Commit, || {
+            Err(Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("Deadlock found".to_owned()),
+            ))
+        });
+        assert!(outcome_unknown(&failed.error, failed.stage));
+        assert_eq!(finish(failed.error, failed.stage, "PUT").status, 503);
+        // A lost connection while the statements ran is 503 too, but known to roll back.
+        let failed = ended(db_error(lost), Stage::Statements, || {
+            panic!("no ROLLBACK on a lost connection")
+        });
+        assert!(!outcome_unknown(&failed.error, failed.stage));
+        assert_eq!(finish(failed.error, failed.stage, "PUT").status, 503);
     }
 
     #[test]

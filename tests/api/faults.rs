@@ -446,7 +446,7 @@ fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_connections() {
             b"<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>2</id_contact><token>drained</token></customer_thread></prestashop>",
         )
     });
-    waiting_connection(&db, "INFO LIKE '%FOR UPDATE%' AND STATE <> ''");
+    waiting_connection(&db, "INFO LIKE 'UPDATE %' AND STATE <> ''");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

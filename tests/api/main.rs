@@ -35,6 +35,7 @@ mod seed;
 mod single;
 mod tune;
 mod webhooks;
+mod write_statements;
 mod writes;
 mod writes_json;
 mod xsd_fixtures;

@@ -254,6 +254,11 @@ impl TestApp {
         TestApp::start(db, settings, true, false)
     }
 
+    /// [`TestApp::with`] on other database settings (a pool of one, for instance).
+    pub fn with_settings(db: TestDb, db_settings: &DbSettings, settings: ServeSettings) -> TestApp {
+        TestApp::serve(db, db_settings, settings, false, true, false)
+    }
+
     fn start(db: TestDb, settings: ServeSettings, background: bool, metrics: bool) -> TestApp {
         let db_settings = db.settings();
         TestApp::serve(db, &db_settings, settings, background, true, metrics)
