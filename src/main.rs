@@ -678,7 +678,6 @@ fn keys_import(json: bool, db: &DbSettings, argon2: &Argon2Settings) -> anyhow::
 
 fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
     use threadgate::db::delivery as store;
-    use threadgate::delivery::{self, sign};
     let open = |db: &DbSettings| -> anyhow::Result<(diesel::MysqlConnection, Tables)> {
         Ok((connect(db)?, Tables::new(&db.table_prefix)))
     };
@@ -702,53 +701,7 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
             events,
             resource,
             shop,
-        } => {
-            delivery::check_url(&url).map_err(anyhow::Error::msg)?;
-            let events = delivery::parse_event_types(&events).map_err(anyhow::Error::msg)?;
-            if let Some(r) = resource.as_deref() {
-                anyhow::ensure!(
-                    r == "customer_threads" || r == "customer_messages",
-                    "--resource must be customer_threads or customer_messages"
-                );
-            }
-            let key = match (&secret.secret_key, &secret.secret_key_file) {
-                (Some(k), _) => sign::SecretKey::parse(k)?,
-                (None, Some(path)) => {
-                    let (key, created) = sign::SecretKey::read_or_create_file(path)?;
-                    if created {
-                        eprintln!(
-                            "secret key file {} created: every node that serves needs it",
-                            path.display()
-                        );
-                    }
-                    key
-                }
-                (None, None) => anyhow::bail!(
-                    "set THREADGATE_SECRET_KEY_FILE (or --secret-key-file): the key that \
-                     encrypts webhook secrets in the database (docs/events.md)"
-                ),
-            };
-            let (mut conn, tables) = open(&db)?;
-            let plain = sign::new_secret();
-            let stored = key.encrypt(&plain);
-            let id = store::insert_webhook(
-                &mut conn,
-                &tables,
-                &store::NewWebhook {
-                    url: &url,
-                    events: &events,
-                    resource: resource.as_deref(),
-                    shop,
-                    secret: &stored,
-                },
-            )?;
-            if json {
-                return print_json(&serde_json::json!({ "id": id, "secret": plain }));
-            }
-            eprintln!("webhook #{id} added; its signing secret is shown once and stored encrypted");
-            println!("{plain}");
-            Ok(())
-        }
+        } => webhooks_add(json, &db, &secret, &url, &events, resource.as_deref(), shop),
         WebhooksCommand::List { db } => {
             let (mut conn, tables) = open(&db)?;
             let rows = store::list_webhooks(&mut conn, &tables)?;
@@ -777,36 +730,7 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
             }
             show(&mut conn, &tables, id)
         }
-        WebhooksCommand::Test { db, secret, id } => {
-            let (mut conn, tables) = open(&db)?;
-            let row = store::get_webhook(&mut conn, &tables, id)?.ok_or_else(|| missing(id))?;
-            let key = delivery::secret_key(&secret)?.ok_or_else(|| {
-                anyhow::anyhow!("set THREADGATE_SECRET_KEY_FILE (or --secret-key-file) to sign")
-            })?;
-            let plain = key.decrypt(&row.secret)?;
-            let body = serde_json::to_vec(&serde_json::json!({
-                "id": 0,
-                "type": "webhook.test",
-                "created_at": chrono::Utc::now()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                "data": { "id_webhook": id },
-            }))?;
-            let agent = delivery::http_agent(std::time::Duration::from_secs(10));
-            let result = delivery::post(&agent, &row.url, &plain, id, "0", "webhook.test", &body);
-            if json {
-                return print_json(&match &result {
-                    Ok(status) => serde_json::json!({ "id": id, "ok": true, "status": status }),
-                    Err(e) => serde_json::json!({ "id": id, "ok": false, "error": e }),
-                });
-            }
-            match result {
-                Ok(status) => {
-                    println!("webhook #{id}: {} answered HTTP {status}", row.url);
-                    Ok(())
-                }
-                Err(e) => anyhow::bail!("webhook #{id}: {}: {e}", row.url),
-            }
-        }
+        WebhooksCommand::Test { db, secret, id } => webhooks_test(json, &db, &secret, id),
         WebhooksCommand::Replay { db, id, from } => {
             let after: u64 = from.trim().parse().map_err(|_| {
                 anyhow::anyhow!(
@@ -822,6 +746,105 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
             }
             show(&mut conn, &tables, id)
         }
+    }
+}
+
+/// `webhooks add`.
+fn webhooks_add(
+    json: bool,
+    db: &DbSettings,
+    secret: &SecretKeySettings,
+    url: &str,
+    events: &[String],
+    resource: Option<&str>,
+    shop: Option<u32>,
+) -> anyhow::Result<()> {
+    use threadgate::db::delivery as store;
+    use threadgate::delivery::{self, sign};
+    delivery::check_url(url).map_err(anyhow::Error::msg)?;
+    let events = delivery::parse_event_types(events).map_err(anyhow::Error::msg)?;
+    if let Some(r) = resource {
+        anyhow::ensure!(
+            r == "customer_threads" || r == "customer_messages",
+            "--resource must be customer_threads or customer_messages"
+        );
+    }
+    let key = match (&secret.secret_key, &secret.secret_key_file) {
+        (Some(k), _) => sign::SecretKey::parse(k)?,
+        (None, Some(path)) => {
+            let (key, created) = sign::SecretKey::read_or_create_file(path)?;
+            if created {
+                eprintln!(
+                    "secret key file {} created: every node that serves needs it",
+                    path.display()
+                );
+            }
+            key
+        }
+        (None, None) => anyhow::bail!(
+            "set THREADGATE_SECRET_KEY_FILE (or --secret-key-file): the key that \
+             encrypts webhook secrets in the database (docs/events.md)"
+        ),
+    };
+    let (mut conn, tables) = (connect(db)?, Tables::new(&db.table_prefix));
+    let plain = sign::new_secret();
+    let stored = key.encrypt(&plain);
+    let id = store::insert_webhook(
+        &mut conn,
+        &tables,
+        &store::NewWebhook {
+            url,
+            events: &events,
+            resource,
+            shop,
+            secret: &stored,
+        },
+    )?;
+    if json {
+        return print_json(&serde_json::json!({ "id": id, "secret": plain }));
+    }
+    eprintln!("webhook #{id} added; its signing secret is shown once and stored encrypted");
+    println!("{plain}");
+    Ok(())
+}
+
+/// `webhooks test`.
+fn webhooks_test(
+    json: bool,
+    db: &DbSettings,
+    secret: &SecretKeySettings,
+    id: u32,
+) -> anyhow::Result<()> {
+    use threadgate::db::delivery as store;
+    use threadgate::delivery;
+    let (mut conn, tables) = (connect(db)?, Tables::new(&db.table_prefix));
+    let row = store::get_webhook(&mut conn, &tables, id)?
+        .ok_or_else(|| anyhow::anyhow!("no webhook #{id} (threadgate webhooks list)"))?;
+    let key = delivery::secret_key(secret)?.ok_or_else(|| {
+        anyhow::anyhow!("set THREADGATE_SECRET_KEY_FILE (or --secret-key-file) to sign")
+    })?;
+    let plain = key.decrypt(&row.secret)?;
+    let body = serde_json::to_vec(&serde_json::json!({
+        "id": 0,
+        "type": "webhook.test",
+        "created_at": chrono::Utc::now()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": { "id_webhook": id },
+    }))?;
+    let agent = delivery::http_agent(std::time::Duration::from_secs(10));
+    let result = delivery::post(&agent, &row.url, &plain, id, "0", "webhook.test", &body);
+    if json {
+        return print_json(&match &result {
+            Ok(status) => serde_json::json!({ "id": id, "ok": true, "status": status }),
+            Err(e) => serde_json::json!({ "id": id, "ok": false, "error": e }),
+        });
+    }
+    match result {
+        Ok(status) => {
+            println!("webhook #{id}: {} answered HTTP {status}", row.url);
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("webhook #{id}: {}: {e}", row.url),
     }
 }
 

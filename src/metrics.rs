@@ -434,31 +434,7 @@ impl Metrics {
             watcher_last_poll.clone(),
         );
         let db = Arc::new(DbStats::default());
-        registry.register(
-            "threadgate_db_checkout_duration_seconds",
-            "Time to check a connection out of the pool",
-            db.checkout.clone(),
-        );
-        registry.register(
-            "threadgate_db_checkout_waits",
-            "Checkouts that waited for a connection (1 ms or more: none was idle)",
-            db.waits.clone(),
-        );
-        registry.register(
-            "threadgate_db_checkout_timeouts",
-            "Checkouts that gave up waiting for a connection",
-            db.timeouts.clone(),
-        );
-        registry.register(
-            "threadgate_db_statements",
-            "SQL statements run",
-            db.statements.clone(),
-        );
-        registry.register(
-            "threadgate_db_errors",
-            "SQL statements that failed",
-            db.errors.clone(),
-        );
+        register_db(&mut registry, &db);
         let sampled = Arc::new(SampledCollector::default());
         registry.register_collector(Box::new(sampled.clone()));
         let delivery = Arc::new(DeliveryStats::default());
@@ -477,7 +453,38 @@ impl Metrics {
             sampled,
         }
     }
+}
 
+/// The pool's own numbers ([`DbStats`]) in `registry`.
+fn register_db(registry: &mut Registry, db: &DbStats) {
+    registry.register(
+        "threadgate_db_checkout_duration_seconds",
+        "Time to check a connection out of the pool",
+        db.checkout.clone(),
+    );
+    registry.register(
+        "threadgate_db_checkout_waits",
+        "Checkouts that waited for a connection (1 ms or more: none was idle)",
+        db.waits.clone(),
+    );
+    registry.register(
+        "threadgate_db_checkout_timeouts",
+        "Checkouts that gave up waiting for a connection",
+        db.timeouts.clone(),
+    );
+    registry.register(
+        "threadgate_db_statements",
+        "SQL statements run",
+        db.statements.clone(),
+    );
+    registry.register(
+        "threadgate_db_errors",
+        "SQL statements that failed",
+        db.errors.clone(),
+    );
+}
+
+impl Metrics {
     /// Counts `n` events appended by `source` (`api` or `shop`).
     pub fn events_appended(&self, source: &'static str, n: usize) {
         if n > 0 {

@@ -312,6 +312,67 @@ impl Worker {
         Ok(report)
     }
 
+    /// POSTs one event and moves the subscription past it (`position` is where it stood).
+    /// `false`: stop this turn (the delivery failed and was recorded, or the lease was lost).
+    fn deliver(
+        &self,
+        conn: &mut MysqlConnection,
+        sub: &WebhookRow,
+        secret: &str,
+        event: &Event,
+        position: u64,
+        report: &mut StepReport,
+    ) -> anyhow::Result<bool> {
+        let lease = self.settings.delivery_lease_secs;
+        let body = event_body(event);
+        let event_id = event.id.to_string();
+        match post(
+            &self.agent,
+            &sub.url,
+            secret,
+            sub.id,
+            &event_id,
+            &event.kind,
+            &body,
+        ) {
+            Ok(_) => {
+                report.delivered += 1;
+                self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                let held = store::advance_webhook(
+                    conn,
+                    &self.tables,
+                    sub.id,
+                    &self.owner,
+                    event.id,
+                    1,
+                    lease,
+                )?;
+                if !held {
+                    tracing::warn!(
+                        webhook = sub.id,
+                        "webhook lease lost to another node; stopping"
+                    );
+                }
+                Ok(held)
+            }
+            Err(error) => {
+                report.failed += 1;
+                if store::advance_webhook(
+                    conn,
+                    &self.tables,
+                    sub.id,
+                    &self.owner,
+                    position,
+                    0,
+                    lease,
+                )? {
+                    self.record_failure(conn, sub, Some(event.id), &error)?;
+                }
+                Ok(false)
+            }
+        }
+    }
+
     /// Delivers the subscription's next events, in order, until it is caught up, a delivery
     /// fails or the batch is done. The lease is held by the caller.
     fn run_subscription(
@@ -352,55 +413,11 @@ impl Worker {
                 position = event.id;
                 continue;
             }
-            let body = event_body(event);
-            let event_id = event.id.to_string();
-            match post(
-                &self.agent,
-                &sub.url,
-                &secret,
-                sub.id,
-                &event_id,
-                &event.kind,
-                &body,
-            ) {
-                Ok(_) => {
-                    position = event.id;
-                    delivered += 1;
-                    report.delivered += 1;
-                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    if !store::advance_webhook(
-                        conn,
-                        &self.tables,
-                        id,
-                        &self.owner,
-                        position,
-                        1,
-                        lease,
-                    )? {
-                        tracing::warn!(
-                            webhook = id,
-                            "webhook lease lost to another node; stopping"
-                        );
-                        return Ok(());
-                    }
-                }
-                Err(error) => {
-                    report.failed += 1;
-                    if !store::advance_webhook(
-                        conn,
-                        &self.tables,
-                        id,
-                        &self.owner,
-                        position,
-                        0,
-                        lease,
-                    )? {
-                        return Ok(());
-                    }
-                    self.record_failure(conn, &sub, Some(event.id), &error)?;
-                    return Ok(());
-                }
+            if !self.deliver(conn, &sub, &secret, event, position, report)? {
+                return Ok(());
             }
+            position = event.id;
+            delivered += 1;
         }
         if position != sub.position
             && !store::advance_webhook(conn, &self.tables, id, &self.owner, position, 0, lease)?
@@ -529,113 +546,129 @@ impl Worker {
         snapshot.config = store::mail_config(conn, &self.tables)?;
         let timeout = Duration::from_millis(self.settings.delivery_timeout_ms.max(1));
         for m in due {
-            let Some(ctx) = store::mail_context(conn, &self.tables, m.message)? else {
-                store::finish_mail(
-                    conn,
-                    &self.tables,
-                    m.event,
-                    "skipped",
-                    None,
-                    Some("the message or its thread no longer exists"),
-                )?;
-                continue;
-            };
-            let smtp = match mail::smtp_config(&self.settings, &snapshot, ctx.shop) {
-                Ok(s) => s,
-                Err(mail::NoMail::ShopSendsNone) => {
-                    store::finish_mail(
-                        conn,
-                        &self.tables,
-                        m.event,
-                        "skipped",
-                        Some(&ctx.email),
-                        Some("the shop sends no e-mail (PS_MAIL_METHOD 3)"),
-                    )?;
-                    continue;
-                }
-            };
-            let to = match ctx.email.trim().parse::<lettre::message::Mailbox>() {
-                Ok(to) => to,
-                Err(_) => {
-                    store::finish_mail(
-                        conn,
-                        &self.tables,
-                        m.event,
-                        "skipped",
-                        Some(&ctx.email),
-                        Some("the thread's e-mail address is not usable"),
-                    )?;
-                    continue;
-                }
-            };
-            let shop_name = snapshot
-                .config("PS_SHOP_NAME", ctx.shop)
-                .map(str::to_owned)
-                .or_else(|| {
-                    snapshot
-                        .shops
-                        .iter()
-                        .find(|s| s.id == ctx.shop)
-                        .map(|s| s.name.clone())
-                })
-                .unwrap_or_default();
-            let from = self.sender(&snapshot, &ctx, &shop_name);
-            let Some(from) = from else {
-                store::finish_mail(
-                    conn,
-                    &self.tables,
-                    m.event,
-                    "skipped",
-                    Some(&ctx.email),
-                    Some("no sender address: set THREADGATE_MAIL_FROM or the shop's PS_SHOP_EMAIL"),
-                )?;
-                continue;
-            };
-            let rendered = mail::render(&ctx, &shop_name, &mail::thread_link(&snapshot, &ctx));
-            match mail::send(&smtp, timeout, from, to, &rendered) {
-                Ok(()) => {
-                    store::finish_mail(
-                        conn,
-                        &self.tables,
-                        m.event,
-                        "sent",
-                        Some(&ctx.email),
-                        None,
-                    )?;
-                    report.mails_sent += 1;
-                    self.stats.mails_sent.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(
-                        event = m.event,
-                        thread = ctx.thread,
-                        message = m.message,
-                        "reply e-mail sent to the customer"
-                    );
-                }
-                Err(error) => {
-                    let retry_in = self.backoff_ms(m.attempts + 1);
-                    let gave_up = store::fail_mail(
-                        conn,
-                        &self.tables,
-                        m.event,
-                        &error,
-                        retry_in,
-                        self.settings.delivery_retry_secs,
-                    )?;
-                    report.mails_failed += 1;
-                    self.stats.mails_failed.fetch_add(1, Ordering::Relaxed);
-                    if gave_up {
-                        tracing::warn!(event = m.event, thread = ctx.thread, %error, "reply e-mail given up after its retry period");
-                    } else {
-                        tracing::warn!(event = m.event, thread = ctx.thread, attempts = m.attempts + 1, retry_in_ms = retry_in, %error, "reply e-mail not sent; retrying later");
-                    }
-                    // The server is likely down for the others too: try them on the next pass.
-                    break;
-                }
+            if !self.send_mail(conn, &snapshot, timeout, &m, report)? {
+                break;
             }
         }
         self.stats
             .mail_backlog
             .store(store::pending_mails(conn, &self.tables)?, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sends one queued e-mail, or marks it skipped. `false`: the SMTP server failed (the
+    /// others wait for the next pass).
+    fn send_mail(
+        &self,
+        conn: &mut MysqlConnection,
+        snapshot: &ShopSnapshot,
+        timeout: Duration,
+        m: &store::MailRow,
+        report: &mut StepReport,
+    ) -> anyhow::Result<bool> {
+        let Some(ctx) = store::mail_context(conn, &self.tables, m.message)? else {
+            self.skip_mail(
+                conn,
+                m.event,
+                None,
+                "the message or its thread no longer exists",
+            )?;
+            return Ok(true);
+        };
+        let smtp = match mail::smtp_config(&self.settings, snapshot, ctx.shop) {
+            Ok(s) => s,
+            Err(mail::NoMail::ShopSendsNone) => {
+                self.skip_mail(
+                    conn,
+                    m.event,
+                    Some(&ctx.email),
+                    "the shop sends no e-mail (PS_MAIL_METHOD 3)",
+                )?;
+                return Ok(true);
+            }
+        };
+        let to = match ctx.email.trim().parse::<lettre::message::Mailbox>() {
+            Ok(to) => to,
+            Err(_) => {
+                self.skip_mail(
+                    conn,
+                    m.event,
+                    Some(&ctx.email),
+                    "the thread's e-mail address is not usable",
+                )?;
+                return Ok(true);
+            }
+        };
+        let shop_name = shop_name(snapshot, ctx.shop);
+        let from = self.sender(snapshot, &ctx, &shop_name);
+        let Some(from) = from else {
+            self.skip_mail(
+                conn,
+                m.event,
+                Some(&ctx.email),
+                "no sender address: set THREADGATE_MAIL_FROM or the shop's PS_SHOP_EMAIL",
+            )?;
+            return Ok(true);
+        };
+        let rendered = mail::render(&ctx, &shop_name, &mail::thread_link(snapshot, &ctx));
+        match mail::send(&smtp, timeout, from, to, &rendered) {
+            Ok(()) => {
+                store::finish_mail(conn, &self.tables, m.event, "sent", Some(&ctx.email), None)?;
+                report.mails_sent += 1;
+                self.stats.mails_sent.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    event = m.event,
+                    thread = ctx.thread,
+                    message = m.message,
+                    "reply e-mail sent to the customer"
+                );
+            }
+            Err(error) => {
+                self.mail_failed(conn, m, ctx.thread, &error, report)?;
+                // The server is likely down for the others too: try them on the next pass.
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Records a failed e-mail attempt: retried later, or given up after its retry period.
+    fn mail_failed(
+        &self,
+        conn: &mut MysqlConnection,
+        m: &store::MailRow,
+        thread: u32,
+        error: &str,
+        report: &mut StepReport,
+    ) -> anyhow::Result<()> {
+        let retry_in = self.backoff_ms(m.attempts + 1);
+        let gave_up = store::fail_mail(
+            conn,
+            &self.tables,
+            m.event,
+            error,
+            retry_in,
+            self.settings.delivery_retry_secs,
+        )?;
+        report.mails_failed += 1;
+        self.stats.mails_failed.fetch_add(1, Ordering::Relaxed);
+        if gave_up {
+            tracing::warn!(event = m.event, thread, %error, "reply e-mail given up after its retry period");
+        } else {
+            tracing::warn!(event = m.event, thread, attempts = m.attempts + 1, retry_in_ms = retry_in, %error, "reply e-mail not sent; retrying later");
+        }
+        Ok(())
+    }
+
+    /// Marks a queued e-mail skipped, with the reason.
+    fn skip_mail(
+        &self,
+        conn: &mut MysqlConnection,
+        event: u64,
+        email: Option<&str>,
+        reason: &str,
+    ) -> anyhow::Result<()> {
+        store::finish_mail(conn, &self.tables, event, "skipped", email, Some(reason))?;
         Ok(())
     }
 
@@ -766,6 +799,21 @@ fn run_loop(worker: Worker, url: &str, poll: Duration, stop: &AtomicBool) {
             }
         }
     }
+}
+
+/// The shop's name: its `PS_SHOP_NAME`, else the shop's own.
+fn shop_name(snapshot: &ShopSnapshot, shop: u32) -> String {
+    snapshot
+        .config("PS_SHOP_NAME", shop)
+        .map(str::to_owned)
+        .or_else(|| {
+            snapshot
+                .shops
+                .iter()
+                .find(|s| s.id == shop)
+                .map(|s| s.name.clone())
+        })
+        .unwrap_or_default()
 }
 
 fn hostname() -> String {

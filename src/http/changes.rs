@@ -128,59 +128,8 @@ async fn feed(req: &HttpRequest, state: &AppState) -> Result<Value, FeedError> {
         ));
     }
     let params = Params::parse(req.query_string());
-    let limit = match params.get_str("limit") {
-        None => DEFAULT_LIMIT,
-        Some(v) => match v.trim().parse::<u32>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(err(
-                    400,
-                    "invalid_limit",
-                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
-                ))
-            }
-        },
-    };
-    let cursor = match params.get_str("cursor") {
-        None => None,
-        Some(c) => Some(events::decode_cursor(c.trim()).ok_or_else(|| {
-            err(
-                400,
-                "invalid_cursor",
-                "cursor is not a cursor this feed gave: pass the last answer's cursor as it is, or none to start from the oldest event kept",
-            )
-        })?),
-    };
-    let headers = req.headers();
-    let forwarded = state
-        .settings
-        .forwarded_auth_headers
-        .iter()
-        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
-    let key = credential::find_key(
-        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
-        forwarded,
-        params.get_str("ws_key"),
-    )
-    .ok_or_else(|| key_error(ApiError::no_key()))?;
-    let snapshot = state.snapshot().ok_or_else(|| {
-        key_error(ApiError::unavailable(
-            "the shop configuration is not loaded yet",
-        ))
-    })?;
-    let shop = snapshot
-        .shop_for_request(
-            &super::request::request_host(headers),
-            &super::request::percent_decode(req.path()),
-        )
-        .shop;
-    if !snapshot.webservice_enabled(shop) {
-        return Err(key_error(ApiError::webservice_disabled()));
-    }
-    let account = super::access::authenticate(req, state, &key)
-        .await
-        .map_err(key_error)?
-        .account;
+    let (limit, cursor) = page_params(&params)?;
+    let account = feed_account(req, state, &params).await?;
     let filter = Filter {
         threads: account.allows("customer_threads", Method::Get),
         messages: account.allows("customer_messages", Method::Get),
@@ -217,4 +166,72 @@ async fn feed(req: &HttpRequest, state: &AppState) -> Result<Value, FeedError> {
         "cursor": events::encode_cursor(page.last_id),
         "end_of_stream": page.end_of_stream,
     }))
+}
+
+/// The `limit` and `cursor` of a feed request.
+fn page_params(params: &Params) -> Result<(u32, Option<u64>), FeedError> {
+    let limit = match params.get_str("limit") {
+        None => DEFAULT_LIMIT,
+        Some(v) => match v.trim().parse::<u32>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => {
+                return Err(err(
+                    400,
+                    "invalid_limit",
+                    format!("limit must be a whole number from 1 to {MAX_LIMIT}"),
+                ))
+            }
+        },
+    };
+    let cursor = match params.get_str("cursor") {
+        None => None,
+        Some(c) => Some(events::decode_cursor(c.trim()).ok_or_else(|| {
+            err(
+                400,
+                "invalid_cursor",
+                "cursor is not a cursor this feed gave: pass the last answer's cursor as it is, or none to start from the oldest event kept",
+            )
+        })?),
+    };
+    Ok((limit, cursor))
+}
+
+/// The account of the request's key (as `/api` finds and checks it), its failures in the
+/// feed's JSON.
+async fn feed_account(
+    req: &HttpRequest,
+    state: &AppState,
+    params: &Params,
+) -> Result<std::sync::Arc<crate::auth::Account>, FeedError> {
+    let headers = req.headers();
+    let forwarded = state
+        .settings
+        .forwarded_auth_headers
+        .iter()
+        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
+    let key = credential::find_key(
+        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        forwarded,
+        params.get_str("ws_key"),
+    )
+    .ok_or_else(|| key_error(ApiError::no_key()))?;
+    let snapshot = state.snapshot().ok_or_else(|| {
+        key_error(ApiError::unavailable(
+            "the shop configuration is not loaded yet",
+        ))
+    })?;
+    let shop = snapshot
+        .shop_for_request(
+            &super::request::request_host(headers),
+            &super::request::percent_decode(req.path()),
+        )
+        .shop;
+    if !snapshot.webservice_enabled(shop) {
+        return Err(key_error(ApiError::webservice_disabled()));
+    }
+    let account = super::access::authenticate(req, state, &key)
+        .await
+        .map_err(key_error)?
+        .account;
+    Ok(account)
 }
