@@ -446,7 +446,12 @@ fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_connections() {
             b"<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>2</id_contact><token>drained</token></customer_thread></prestashop>",
         )
     });
-    waiting_connection(&db, "INFO LIKE 'UPDATE %' AND STATE <> ''");
+    // The PUT waits on the row lock: in its locked read of the row it replaces (the event log's
+    // `changed`, docs/events.md), or in its UPDATE with events off.
+    waiting_connection(
+        &db,
+        "(INFO LIKE 'UPDATE %' OR INFO LIKE 'SELECT % FOR UPDATE') AND STATE <> ''",
+    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
