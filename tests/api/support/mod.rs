@@ -183,6 +183,17 @@ impl TestDb {
 }
 
 /// A suffix no other test of this process uses.
+/// A new directory path for a test's own MariaDB: on tmpfs (`/dev/shm`) when there is one,
+/// named `<name>-<pid>-<unique suffix>`. Not created.
+pub fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let base = if std::path::Path::new("/dev/shm").is_dir() {
+        std::path::PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    base.join(format!("{name}-{}-{}", std::process::id(), unique_suffix()))
+}
+
 pub fn unique_suffix() -> String {
     format!(
         "{}_{}",

@@ -17,7 +17,7 @@ pub struct OwnMariadb {
 }
 
 /// Debian keeps mariadbd in /usr/sbin, which a non-root PATH may lack.
-fn program(name: &str) -> PathBuf {
+pub fn program(name: &str) -> PathBuf {
     for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
         let p = Path::new(dir).join(name);
         if p.exists() {
@@ -42,16 +42,7 @@ fn signal(pid: u32, sig: &str) {
 impl OwnMariadb {
     /// A new datadir and a free port; the server is not started.
     pub fn install() -> OwnMariadb {
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!(
-            "threadgate-fault-{}-{}",
-            std::process::id(),
-            super::unique_suffix()
-        ));
+        let dir = super::scratch_dir("threadgate-fault");
         // A temporary directory of its own: the server's default, /tmp, is shared with every
         // other process of the machine (a clean-up there broke an install mid-way).
         std::fs::create_dir_all(dir.join("tmp")).expect("create the datadir's parent");

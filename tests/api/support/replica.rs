@@ -4,14 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection};
 use threadgate::db::sql::Sql;
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+use super::own_mariadb::program;
 
 /// One private `mariadbd`.
 pub struct Server {
@@ -20,15 +19,6 @@ pub struct Server {
     datadir: PathBuf,
     args: Vec<String>,
     child: Option<Child>,
-}
-
-fn program(name: &str) -> String {
-    let sbin = Path::new("/usr/sbin").join(name);
-    if sbin.exists() {
-        sbin.display().to_string()
-    } else {
-        name.to_owned()
-    }
 }
 
 fn free_port() -> u16 {
@@ -154,16 +144,7 @@ pub struct ReplicaPair {
 
 impl ReplicaPair {
     pub fn start() -> ReplicaPair {
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!(
-            "tg-repl-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let dir = super::scratch_dir("tg-repl");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut primary = Server::new(
