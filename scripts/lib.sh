@@ -81,6 +81,11 @@ ensure_deps() {
       extra+=("${spec#*:}")
     fi
   done
+  # Rust's linker and the crates that build C (mysqlclient-sys, ring) need a C compiler.
+  if ! command -v cc >/dev/null 2>&1; then
+    missing+=(cc)
+    extra+=(gcc libc6-dev)
+  fi
   # mysqlclient-sys finds the client library through pkg-config, else through mysql_config.
   if ! pkg-config --exists libmariadb 2>/dev/null && ! command -v mysql_config >/dev/null 2>&1; then
     missing+=("libmariadb (C client library)")

@@ -28,15 +28,9 @@ fn opt<T: FromStr>(v: &Option<String>) -> Option<T> {
     v.as_deref().and_then(|s| s.parse().ok())
 }
 
+/// An `IN` list of ids (`Sql::bind_int_list` over unsigned ids).
 fn in_list(q: &mut Sql, ids: impl IntoIterator<Item = u64>) {
-    q.push("(");
-    for (n, id) in ids.into_iter().enumerate() {
-        if n > 0 {
-            q.push(", ");
-        }
-        q.bind_int(id as i64);
-    }
-    q.push(")");
+    q.bind_int_list(ids.into_iter().map(|id| id as i64));
 }
 
 /// Locks the append row until the transaction ends; returns the watcher's `version`.

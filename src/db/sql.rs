@@ -69,6 +69,19 @@ impl Sql {
         self
     }
 
+    /// Appends `(?, ?, ...)` with one bound integer per id (an `IN` list).
+    pub fn bind_int_list(&mut self, ids: impl IntoIterator<Item = i64>) -> &mut Sql {
+        self.text.push('(');
+        for (n, id) in ids.into_iter().enumerate() {
+            if n > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind_int(id);
+        }
+        self.text.push(')');
+        self
+    }
+
     /// Appends `?` and binds SQL NULL (an integer NULL with `int`).
     pub fn bind_null(&mut self, int: bool) -> &mut Sql {
         self.text.push('?');

@@ -118,17 +118,6 @@ pub fn update(
     Ok(())
 }
 
-fn in_list(q: &mut Sql, ids: &[i64]) {
-    q.push("(");
-    for (n, id) in ids.iter().enumerate() {
-        if n > 0 {
-            q.push(", ");
-        }
-        q.bind_int(*id);
-    }
-    q.push(")");
-}
-
 /// Which of `ids` exist, locking them until the transaction ends (`FOR UPDATE`), so a
 /// concurrent writer waits instead of interleaving; and the key store's generation (a scalar
 /// subquery on each row, read separately when no id exists), as this is a write's first
@@ -151,7 +140,7 @@ pub fn existing(
         ));
         // One id (nearly every PUT) is a fixed shape.
         q.cacheable = ids.len() == 1;
-        in_list(&mut q, ids);
+        q.bind_int_list(ids.iter().copied());
         q.push(" FOR UPDATE");
         for r in q.load(conn)? {
             found.extend(r.0[0].as_deref().and_then(|s| s.parse::<i64>().ok()));
@@ -182,7 +171,7 @@ pub fn delete(
             tables.name(a.table),
             a.parent_column
         ));
-        in_list(&mut q, ids);
+        q.bind_int_list(ids.iter().copied());
         q.execute(conn)?;
     }
     let mut q = Sql::new(format!(
@@ -190,7 +179,7 @@ pub fn delete(
         tables.name(res.table),
         res.id_column()
     ));
-    in_list(&mut q, ids);
+    q.bind_int_list(ids.iter().copied());
     q.execute(conn)
 }
 

@@ -33,6 +33,15 @@ pub fn client_address(req: &HttpRequest, state: &AppState) -> IpAddr {
     limit::client_address(peer, &state.settings.trusted_proxies, forwarded)
 }
 
+/// A key accepted, by either path: its id for the access log (never the key) and its use.
+fn accepted(req: &HttpRequest, state: &AppState, v: Verified) -> Verified {
+    req.extensions_mut().insert(KeyId(v.account.id));
+    if v.account.source == KeySource::Own {
+        state.usage.record(v.account.id, Instant::now());
+    }
+    v
+}
+
 /// Checks the request's key (see the module documentation).
 pub async fn authenticate(
     req: &HttpRequest,
@@ -50,12 +59,7 @@ pub async fn authenticate(
         )
         .await;
         return match known {
-            Some(Ok(v)) => {
-                if v.account.source == KeySource::Own {
-                    state.usage.record(v.account.id, Instant::now());
-                }
-                Ok(v)
-            }
+            Some(Ok(v)) => Ok(accepted(req, state, v)),
             // A database failure is not the key's fault.
             Some(Err(e)) if !auth::is_key_failure(&e) => Err(e),
             _ => {
@@ -74,14 +78,7 @@ pub async fn authenticate(
     )
     .await
     {
-        Ok(v) => {
-            // For the access log: the key's id, never the key.
-            req.extensions_mut().insert(KeyId(v.account.id));
-            if v.account.source == KeySource::Own {
-                state.usage.record(v.account.id, Instant::now());
-            }
-            Ok(v)
-        }
+        Ok(v) => Ok(accepted(req, state, v)),
         Err(e) => {
             if auth::is_key_failure(&e) {
                 state.metrics.auth_failure();

@@ -319,7 +319,9 @@ fn a_database_restart_and_pause_are_answered_503_then_served_again_without_losin
         Duration::from_secs(5),
     );
     for _ in 0..3 {
-        acked.extend(post_thread(&app, &key));
+        let id = post_thread(&app, &key);
+        assert!(id.is_some(), "a write after the recovery was answered 503");
+        acked.extend(id);
     }
 
     assert_eq!(threads_found(&app.db, &acked), acked.len(), "{acked:?}");
