@@ -334,3 +334,28 @@ ensure_smtp_sink() {
   THREADGATE_TEST_SMTP_PYTHON="$venv/bin/python"
   export THREADGATE_TEST_SMTP_PYTHON
 }
+
+# Where cargo builds when the disk is nearly full. A debug build of threadgate and its tests
+# takes about 4 GiB; with less free, the build dies halfway ("No space left on device", the
+# linker killed by SIGBUS). With less than TG_MIN_BUILD_GIB (default 6) free for the target
+# directory and more than twice that free in /dev/shm, this exports a CARGO_TARGET_DIR there
+# (every script finds the binary through CARGO_TARGET_DIR) and says so; otherwise it warns.
+ensure_build_space() {
+  local root want target free shm
+  root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  want=${TG_MIN_BUILD_GIB:-6}
+  target=${CARGO_TARGET_DIR:-$root/target}
+  mkdir -p "$target"
+  free=$(df -Pk "$target" | awk 'NR == 2 { print int($4 / 1048576) }')
+  [ "${free:-0}" -ge "$want" ] && return 0
+  shm=0
+  [ -d /dev/shm ] && [ -w /dev/shm ] && shm=$(df -Pk /dev/shm | awk 'NR == 2 { print int($4 / 1048576) }')
+  if [ "${shm:-0}" -ge $((want * 2)) ]; then
+    CARGO_TARGET_DIR=/dev/shm/threadgate-target
+    export CARGO_TARGET_DIR
+    printf 'only %s GiB free for %s: building in %s (tmpfs, %s GiB free)\n' \
+      "$free" "$target" "$CARGO_TARGET_DIR" "$shm" >&2
+  else
+    printf 'warning: only %s GiB free for %s; the build may run out of space\n' "$free" "$target" >&2
+  fi
+}
