@@ -5,17 +5,26 @@
 //! (the failure that reaches the limit is logged at `warn`, once per window), a success marks
 //! the key as used (written later by the background refresh).
 //!
+//! [`gate`] is the one pre-authentication gate every route passes (the webservice, both
+//! bridges, the change feed): Host check, credential, shop configuration, webservice enabled,
+//! this key check, and the route's permission; each route writes the gate's [`Denied`] in its
+//! own format.
+//!
 //! Also [`Guard`]: the re-check a request makes when its first data statement shows that the
 //! key store changed after its key was verified.
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::Instant;
 
+use actix_web::http::header::{HeaderValue, AUTHORIZATION};
 use actix_web::{HttpMessage, HttpRequest};
 use diesel::MysqlConnection;
 
 use super::observe::KeyId;
-use crate::auth::{self, limit, Account, KeySource, Recheck, Verified};
+use super::request::{invalid_host_header, percent_decode, request_host};
+use crate::auth::{self, credential, limit, Account, KeySource, Recheck, Verified};
+use crate::db::shop::ShopSnapshot;
 use crate::error::ApiError;
 use crate::resource::Method;
 use crate::state::AppState;
@@ -96,6 +105,121 @@ pub async fn authenticate(
             Err(e)
         }
     }
+}
+
+/// Why [`gate`] turned a request away; each route writes it in its own format
+/// (`From<Denied>`). A missing or malformed credential is the route's own refusal (the
+/// `key` argument of [`gate`]).
+#[derive(Debug)]
+pub enum Denied {
+    /// `Host` or `X-Forwarded-Host` (named) is not a `host[:port]` of at most 255 bytes.
+    BadHost(&'static str),
+    /// The shop configuration has not been read yet (503, like an outage).
+    NotReady,
+    /// `PS_WEBSERVICE` is off for the request's shop (22).
+    Disabled,
+    /// The key check failed ([`authenticate`]: 17, 18, 20, 21, 429, or the database).
+    Key(ApiError),
+    /// The key may not run the route's method on its resource (26 or 25).
+    Forbidden(ApiError),
+}
+
+/// PrestaShop's error document for each refusal.
+impl From<Denied> for ApiError {
+    fn from(r: Denied) -> ApiError {
+        match r {
+            Denied::BadHost(header) => ApiError::bad_host(header),
+            Denied::NotReady => ApiError::unavailable("the shop configuration is not loaded yet"),
+            Denied::Disabled => ApiError::webservice_disabled(),
+            Denied::Key(e) | Denied::Forbidden(e) => e,
+        }
+    }
+}
+
+/// A request [`gate`] let in.
+pub struct Admitted {
+    /// The key as the request gave it (a [`Guard`] verifies it again).
+    pub key: String,
+    pub verified: Verified,
+    /// The shop configuration the request is answered with.
+    pub snapshot: Arc<ShopSnapshot>,
+}
+
+/// Who is asking, and may they: in this order, the `Host` and `X-Forwarded-Host` headers
+/// (both are copied into answers), the route's credential (`key`: the route's own parsing and
+/// refusal), the shop configuration (503 before it is first read), `PS_WEBSERVICE` of `shop`
+/// (the request's shop; `None`: the one its host and path name), [`authenticate`] (the
+/// failed-authentication limit, the key look-up, the access log's key id, the metrics), then
+/// `need`, the resource and method the key must be granted (`None`: the route checks its
+/// grants itself, as the webservice does in PrestaShop's order).
+pub async fn gate<E: From<Denied>>(
+    req: &HttpRequest,
+    state: &AppState,
+    shop: Option<u32>,
+    key: impl FnOnce() -> Result<String, E>,
+    need: Option<(&str, Method)>,
+) -> Result<Admitted, E> {
+    if let Some(header) = invalid_host_header(req) {
+        return Err(Denied::BadHost(header).into());
+    }
+    let key = key()?;
+    let snapshot = state.snapshot().ok_or(Denied::NotReady)?;
+    let shop = shop.unwrap_or_else(|| request_shop(req, &snapshot));
+    if !snapshot.webservice_enabled(shop) {
+        return Err(Denied::Disabled.into());
+    }
+    let verified = authenticate(req, state, &key).await.map_err(Denied::Key)?;
+    if let Some((resource, method)) = need {
+        let account = &verified.account;
+        check_resource(account, resource)
+            .and_then(|()| check_method(account, resource, method))
+            .map_err(Denied::Forbidden)?;
+    }
+    Ok(Admitted {
+        key,
+        verified,
+        snapshot,
+    })
+}
+
+/// The webservice's key (absent: 16): the Basic user name of `Authorization`, else of a
+/// forwarded copy (`THREADGATE_FORWARDED_AUTH_HEADERS`), else `ws_key`.
+pub fn request_key(req: &HttpRequest, state: &AppState, ws_key: Option<&str>) -> Option<String> {
+    let headers = req.headers();
+    let forwarded = state
+        .settings
+        .forwarded_auth_headers
+        .iter()
+        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
+    credential::find_key(
+        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
+        forwarded,
+        ws_key,
+    )
+}
+
+/// The `Authorization` value as it is (trimmed, not empty), or a forwarded copy when a proxy
+/// renamed it: the bridges read their own schemes from it.
+pub fn authorization<'a>(req: &'a HttpRequest, state: &AppState) -> Option<&'a str> {
+    let h = req.headers();
+    h.get(AUTHORIZATION)
+        .or_else(|| {
+            state
+                .settings
+                .forwarded_auth_headers
+                .iter()
+                .find_map(|n| h.get(n.as_str()))
+        })
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The shop the request's host and path name (docs/compatibility.md, "The shop of a request").
+fn request_shop(req: &HttpRequest, snapshot: &ShopSnapshot) -> u32 {
+    snapshot
+        .shop_for_request(&request_host(req.headers()), &percent_decode(req.path()))
+        .shop
 }
 
 /// Whether `account` may run `method` on `resource` in one of `shops`: the three checks below,

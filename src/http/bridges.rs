@@ -2,27 +2,25 @@
 //! `GET /api/inbox/threads/{thread_id}` and the myKaarma thread list
 //! `POST /communications/departments/{departmentUUID}/customers/{customerUUID}/threads`.
 //!
-//! Handlers only: each parses the request, authenticates with the webservice's keys
-//! (`http::access::authenticate`: the same cache and the same failed-authentication limit),
+//! Handlers only: each parses the request, passes the webservice's gate (`http::access::gate`:
+//! the same keys, cache and failed-authentication limit; its refusals in the bridge's terms),
 //! calls `bridge::cached` (the bridges' caches and reads) and renders the answer. Responses
 //! are plain JSON in the foreign API's shape, without the webservice's PrestaShop headers;
 //! they carry the [`Rendered`] marker so the error middleware leaves them alone. A refusal is
-//! written by `refuse` from the bridge's one error type ([`Refusal`]).
+//! written by `refuse` from the bridge's one error type ([`Denied`]).
 
 use std::sync::Arc;
 
-use actix_web::http::header::{
-    HeaderValue, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
-};
+use actix_web::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::{Method as HttpMethod, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use uuid::Uuid;
 
+use super::access::{self, Denied};
 use super::body::{self, Body, BodyError};
-use super::request::{invalid_host_header, percent_decode, request_host};
 use super::response::Rendered;
-use crate::auth::{credential, Account};
+use crate::auth::credential;
 use crate::bridge::cached::{ListRequest, Listed, Source};
 use crate::bridge::mirakl_m10::M10Error;
 use crate::bridge::thread_list::{self, Envelope, Failure, ListError};
@@ -83,57 +81,51 @@ fn refuse<E: Refusal>(e: &E, body: Vec<u8>, head: bool) -> HttpResponse {
     finish(b, body.into(), head)
 }
 
-/// The `Authorization` value, or a forwarded copy when a proxy renamed it.
-fn authorization<'a>(req: &'a HttpRequest, state: &AppState) -> Option<&'a str> {
-    let h = req.headers();
-    h.get(AUTHORIZATION)
-        .or_else(|| {
-            state
-                .settings
-                .forwarded_auth_headers
-                .iter()
-                .find_map(|n| h.get(n.as_str()))
-        })
-        .and_then(|v: &HeaderValue| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-}
-
-/// The key's account, when it may read customer threads.
-async fn account(
-    req: &HttpRequest,
-    state: &AppState,
-    key: &str,
-) -> Result<Arc<Account>, KeyFailure> {
-    let account = super::access::authenticate(req, state, key)
-        .await
-        .map_err(|e| KeyFailure::of(&e))?
-        .account;
-    if account.allows("customer_threads", Method::Get) {
-        Ok(account)
-    } else {
-        Err(KeyFailure::NoPermission)
-    }
-}
-
-/// Where the bridges read from, with the shop configuration as last read (`None` before it
-/// was first read: the caller answers 503).
-fn source(state: &AppState) -> Option<Source<'_>> {
-    Some(Source {
+/// Where the bridges read from, with the shop configuration the gate found.
+fn source(state: &AppState, snapshot: Arc<ShopSnapshot>) -> Source<'_> {
+    Source {
         pool: &state.pool,
         route: state.route(Wait::Node),
         tables: &state.tables,
         settings: &state.settings,
-        snapshot: state.snapshot()?,
-    })
+        snapshot,
+    }
 }
 
-/// The shop the request's host names (docs/compatibility.md, "The shop of a request"): its
-/// `PS_WEBSERVICE` decides whether the bridges serve.
-fn request_shop(req: &HttpRequest, snapshot: &ShopSnapshot) -> u32 {
-    snapshot
-        .shop_for_request(&request_host(req.headers()), &percent_decode(req.path()))
-        .shop
+/// The gate's refusals in a bridge's terms: the key's failures as [`KeyFailure`]s, the
+/// others (Host, not ready, webservice disabled) as `own` writes them.
+fn refusal<E: From<KeyFailure>>(r: Denied, own: impl FnOnce(Denied) -> E) -> E {
+    match r {
+        Denied::Key(e) => KeyFailure::of(&e).into(),
+        Denied::Forbidden(_) => KeyFailure::NoPermission.into(),
+        other => own(other),
+    }
+}
+
+/// The bridges' grant: both read customer threads.
+const NEED: Option<(&str, Method)> = Some(("customer_threads", Method::Get));
+
+impl From<Denied> for M10Error {
+    fn from(r: Denied) -> M10Error {
+        refusal(r, |r| match r {
+            Denied::BadHost(_) => M10Error::new(400, "Invalid Host or X-Forwarded-Host header"),
+            Denied::NotReady => M10Error::unavailable(),
+            _ => M10Error::new(503, "The webservice is disabled"),
+        })
+    }
+}
+
+impl From<Denied> for ListError {
+    fn from(r: Denied) -> ListError {
+        refusal(r, |r| match r {
+            Denied::BadHost(header) => Failure::InvalidRequestData(format!(
+                "the {header} header is not a host[:port] of at most 255 bytes"
+            ))
+            .into(),
+            Denied::NotReady => ListError::unavailable(),
+            _ => Failure::ServiceUnavailable.into(),
+        })
+    }
 }
 
 // --- Mirakl M10 ---
@@ -174,23 +166,14 @@ async fn m10(req: &HttpRequest, state: &AppState) -> Result<Bytes, M10Error> {
     if req.method() != HttpMethod::GET && req.method() != HttpMethod::HEAD {
         return Err(M10Error::new(405, "Method not allowed"));
     }
-    if invalid_host_header(req).is_some() {
-        return Err(M10Error::new(
-            400,
-            "Invalid Host or X-Forwarded-Host header",
-        ));
-    }
-    let key = authorization(req, state)
-        .map(m10_key)
-        .ok_or_else(|| M10Error::new(401, "Authentication required"))?;
-    let src = source(state).ok_or_else(M10Error::unavailable)?;
-    if !src
-        .snapshot
-        .webservice_enabled(request_shop(req, &src.snapshot))
-    {
-        return Err(M10Error::new(503, "The webservice is disabled"));
-    }
-    let account = account(req, state, &key).await?;
+    let key = || {
+        access::authorization(req, state)
+            .map(m10_key)
+            .ok_or_else(|| M10Error::new(401, "Authentication required"))
+    };
+    let admitted = access::gate(req, state, None, key, NEED).await?;
+    let account = admitted.verified.account;
+    let src = source(state, admitted.snapshot);
 
     // docs/bridges.md#the-customer_id-parameter: `?customer_id=` (present but empty) is refused,
     // never read as "all".
@@ -271,22 +254,13 @@ async fn list(
     if req.method() != HttpMethod::POST {
         return Err(Failure::MethodNotAllowed.into());
     }
-    if let Some(header) = invalid_host_header(req) {
-        return Err(Failure::InvalidRequestData(format!(
-            "the {header} header is not a host[:port] of at most 255 bytes"
-        ))
-        .into());
-    }
-    let value = authorization(req, state).ok_or(Failure::CredentialsAreNull)?;
-    let key = credential::basic_user(value.as_bytes()).ok_or(Failure::WrongCredential)?;
-    let src = source(state).ok_or_else(ListError::unavailable)?;
-    if !src
-        .snapshot
-        .webservice_enabled(request_shop(req, &src.snapshot))
-    {
-        return Err(Failure::ServiceUnavailable.into());
-    }
-    let account = account(req, state, &key).await?;
+    let key = || -> Result<String, ListError> {
+        let value = access::authorization(req, state).ok_or(Failure::CredentialsAreNull)?;
+        Ok(credential::basic_user(value.as_bytes()).ok_or(Failure::WrongCredential)?)
+    };
+    let admitted = access::gate(req, state, None, key, NEED).await?;
+    let account = admitted.verified.account;
+    let src = source(state, admitted.snapshot);
     let body = read_body(req, payload, state)
         .await?
         .and_then(|b| thread_list::parse_body(&b));

@@ -5,13 +5,13 @@
 //! `thread.*`, `customer_messages`: `message.*`) on its shops. Every answer is JSON, errors
 //! included: `{"error": {"status": N, "code": "...", "message": "..."}}`.
 
-use actix_web::http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, RETRY_AFTER};
+use actix_web::http::header::{ALLOW, CACHE_CONTROL, RETRY_AFTER};
 use actix_web::http::Method as HttpMethod;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::access;
 use super::response::Rendered;
-use crate::auth::credential;
 use crate::db::{self, events as event_log};
 use crate::error::{ApiError, DbError};
 use crate::events::{self, Filter};
@@ -56,6 +56,12 @@ impl From<DbError> for FeedError {
     }
 }
 
+impl From<access::Denied> for FeedError {
+    fn from(d: access::Denied) -> FeedError {
+        key_error(d.into())
+    }
+}
+
 /// A key check's failure in the feed's terms (the PrestaShop messages say what is wrong).
 fn key_error(e: ApiError) -> FeedError {
     let message = e
@@ -65,6 +71,7 @@ fn key_error(e: ApiError) -> FeedError {
         .collect::<Vec<_>>()
         .join(" ");
     let code = match e.status {
+        400 => "bad_request",
         401 => "unauthorized",
         403 => "forbidden",
         429 => "too_many_requests",
@@ -196,42 +203,17 @@ fn page_params(params: &Params) -> Result<(u32, Option<u64>), FeedError> {
     Ok((limit, cursor))
 }
 
-/// The account of the request's key (as `/api` finds and checks it), its failures in the
-/// feed's JSON.
+/// The account of the request's key, let in by the webservice's gate (`access::gate`); the
+/// feed's own filter decides what it sees.
 async fn feed_account(
     req: &HttpRequest,
     state: &AppState,
     params: &Params,
 ) -> Result<std::sync::Arc<crate::auth::Account>, FeedError> {
-    let headers = req.headers();
-    let forwarded = state
-        .settings
-        .forwarded_auth_headers
-        .iter()
-        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
-    let key = credential::find_key(
-        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
-        forwarded,
-        params.get_str("ws_key"),
-    )
-    .ok_or_else(|| key_error(ApiError::no_key()))?;
-    let snapshot = state.snapshot().ok_or_else(|| {
-        key_error(ApiError::unavailable(
-            "the shop configuration is not loaded yet",
-        ))
-    })?;
-    let shop = snapshot
-        .shop_for_request(
-            &super::request::request_host(headers),
-            &super::request::percent_decode(req.path()),
-        )
-        .shop;
-    if !snapshot.webservice_enabled(shop) {
-        return Err(key_error(ApiError::webservice_disabled()));
-    }
-    let account = super::access::authenticate(req, state, &key)
-        .await
-        .map_err(key_error)?
-        .account;
-    Ok(account)
+    let key = || {
+        access::request_key(req, state, params.get_str("ws_key"))
+            .ok_or_else(|| key_error(ApiError::no_key()))
+    };
+    let admitted = access::gate(req, state, None, key, None).await?;
+    Ok(admitted.verified.account)
 }

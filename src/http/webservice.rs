@@ -5,18 +5,16 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
-use super::access::{self, Guard};
+use super::access::{self, Admitted, Guard};
 use super::body::{self, Body, BodyError};
-use super::request::{
-    invalid_host_header, parse_api_path_under, percent_decode, request_host, ws_url, ApiPath,
-};
+use super::request::{parse_api_path_under, percent_decode, request_host, ws_url, ApiPath};
 use super::response::{self, request_format, Ctx};
 use super::write;
-use crate::auth::{credential, Account};
+use crate::auth::Account;
 use crate::db::reads::{self, Columns, Cursor};
 use crate::db::replica::{Route, Wait};
 use crate::db::shop::{RequestShop, ShopSnapshot};
@@ -80,21 +78,20 @@ async fn handle(
     params: &Params,
     ctx: &mut Ctx,
 ) -> Result<HttpResponse, ApiError> {
-    // Both are copied into every `xlink:href`: checked before any use.
-    if let Some(header) = invalid_host_header(req) {
-        return Err(ApiError::bad_host(header));
-    }
-    let key = request_key(req, state, params)?;
-    // Before the shop configuration is first read (the server started before its database,
-    // or the prefix's tables are missing) nothing can be answered: 503, like an outage.
-    let snapshot = state
-        .snapshot()
-        .ok_or_else(|| ApiError::unavailable("the shop configuration is not loaded yet"))?;
+    // The grants are checked below, in PrestaShop's order.
+    let Admitted {
+        key,
+        verified,
+        snapshot,
+    } = access::gate(
+        req,
+        state,
+        Some(located.shop),
+        || access::request_key(req, state, params.get_str("ws_key")).ok_or_else(ApiError::no_key),
+        None,
+    )
+    .await?;
     let default_shop = located.shop;
-    if !snapshot.webservice_enabled(default_shop) {
-        return Err(ApiError::webservice_disabled());
-    }
-    let verified = access::authenticate(req, state, &key).await?;
     let account = verified.account.clone();
     ctx.psws = state.settings.psws_version().map(str::to_owned);
 
@@ -193,23 +190,6 @@ async fn body_entities(
     } else {
         ingest::parse(&body)
     }
-}
-
-/// The request's key (16 when there is none): the Basic user name, else a forwarded
-/// `Authorization`, else `ws_key`.
-fn request_key(req: &HttpRequest, state: &AppState, params: &Params) -> Result<String, ApiError> {
-    let headers = req.headers();
-    let forwarded = state
-        .settings
-        .forwarded_auth_headers
-        .iter()
-        .filter_map(|name| headers.get(name.as_str()).map(HeaderValue::as_bytes));
-    credential::find_key(
-        headers.get(AUTHORIZATION).map(HeaderValue::as_bytes),
-        forwarded,
-        params.get_str("ws_key"),
-    )
-    .ok_or_else(ApiError::no_key)
 }
 
 /// The webservice's base URL as PrestaShop builds it, for `shop` under its `base_uri`.
