@@ -124,11 +124,6 @@ impl Generation {
         }
     }
 
-    /// Sets the generation; whether it changed.
-    pub fn set(&self, generation: u64) -> bool {
-        self.local.swap(generation, Ordering::AcqRel) != generation
-    }
-
     /// Sets the generation only when it moves forward; whether it did.
     pub fn advance(&self, generation: u64) -> bool {
         self.local.fetch_max(generation, Ordering::AcqRel) < generation

@@ -273,7 +273,7 @@ impl AppState {
             Ok::<_, DbError>(snapshot)
         })
         .await?;
-        self.keys.set_generation(snapshot.key_generation);
+        self.keys.advance_generation(snapshot.key_generation);
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snapshot));
         Ok(())
     }

@@ -128,15 +128,9 @@ impl KeyCache {
             .remove(fp);
     }
 
-    /// Called when the key store's generation changes: every entry is dropped at once.
-    pub fn set_generation(&self, generation: u64) {
-        if self.accounts.generation().set(generation) {
-            self.accounts.clear();
-        }
-    }
-
-    /// Like [`KeyCache::set_generation`], but only forward: the poll never undoes a newer
-    /// generation a request has already seen.
+    /// Called when a newer key-store generation is seen (the poll, a snapshot load, a request's
+    /// re-check): every entry is dropped at once. Only forward: an older or equal generation
+    /// (a poll that raced a request) changes nothing, so a newer one is never undone.
     pub fn advance_generation(&self, generation: u64) {
         if self.accounts.generation().advance(generation) {
             self.accounts.clear();
@@ -243,7 +237,7 @@ mod tests {
         let fp = c.fingerprint("KEY");
         c.insert(fp, account(), c.generation());
         assert_eq!(c.get(&fp).map(|a| a.id), Some(1));
-        c.set_generation(5);
+        c.advance_generation(5);
         assert!(c.get(&fp).is_none());
         assert!(c.is_empty());
     }
@@ -252,7 +246,7 @@ mod tests {
     fn the_poll_only_moves_the_generation_forward() {
         let c = KeyCache::new(Duration::from_secs(60), 10);
         let fp = c.fingerprint("KEY");
-        c.set_generation(5);
+        c.advance_generation(5);
         c.insert(fp, account(), 5);
         // An older or equal generation (a poll that raced a request) changes nothing.
         c.advance_generation(4);
@@ -269,7 +263,7 @@ mod tests {
         let c = KeyCache::new(Duration::from_secs(60), 10);
         let fp = c.fingerprint("KEY");
         let g = c.generation();
-        c.set_generation(g + 1);
+        c.advance_generation(g + 1);
         c.insert(fp, account(), g);
         assert!(c.get(&fp).is_none());
     }
@@ -282,7 +276,7 @@ mod tests {
         c.insert(fp, account(), c.generation());
         c.vouch(fp);
         assert!(c.get(&fp).is_none(), "expired");
-        c.set_generation(9);
+        c.advance_generation(9);
         assert!(c.is_vouched(&fp), "past the TTL and the generation");
         c.unvouch(&fp);
         assert!(!c.is_vouched(&fp));

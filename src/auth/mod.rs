@@ -255,7 +255,7 @@ impl Recheck {
     ) -> Result<Option<Verified>, ApiError> {
         match observed {
             Some(g) if g > self.generation => {
-                self.cache.set_generation(g);
+                self.cache.advance_generation(g);
                 authenticate_blocking(conn, &self.tables, &self.cache, self.source, &self.key)
                     .map(Some)
             }
