@@ -294,6 +294,12 @@ fn connect(db: &DbSettings) -> anyhow::Result<diesel::MysqlConnection> {
     })
 }
 
+/// A connection and the prefix's table names: what every command but `serve` and `migrate`
+/// starts with.
+fn open_db(db: &DbSettings) -> anyhow::Result<(diesel::MysqlConnection, Tables)> {
+    Ok((connect(db)?, Tables::new(&db.table_prefix)))
+}
+
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -372,8 +378,7 @@ fn main() -> anyhow::Result<()> {
             threads,
             messages,
         } => {
-            let tables = Tables::new(&db.table_prefix);
-            let mut conn = connect(&db)?;
+            let (mut conn, tables) = open_db(&db)?;
             if demo {
                 seed::demo(&mut conn, &tables)?;
                 eprintln!("demo shop seeded");
@@ -418,8 +423,7 @@ fn watch_cost(db: &DbSettings, polls: u32, scan_updates: bool) -> anyhow::Result
     use threadgate::db::events as event_log;
     use threadgate::db::sql::Sql;
 
-    let tables = Tables::new(&db.table_prefix);
-    let mut conn = connect(db)?;
+    let (mut conn, tables) = open_db(db)?;
     // The shop's now as a server has it (PS_TIMEZONE, else THREADGATE_TIMEZONE, else UTC):
     // the watcher's `date_upd` mark never passes it. Read once: the measured polls run only
     // their own statements.
@@ -481,8 +485,7 @@ fn tail(
     use threadgate::db::events::{self as event_log, FeedError};
     use threadgate::events::{self, Filter};
 
-    let tables = Tables::new(&db.table_prefix);
-    let mut conn = connect(db)?;
+    let (mut conn, tables) = open_db(db)?;
     let mut cursor = match from {
         Some("start") => None,
         Some(c) => Some(events::decode_cursor(c.trim()).ok_or_else(|| {
@@ -524,8 +527,7 @@ fn tail(
 /// `threadgate tune`: the report, after adding (`--apply`) or dropping (`--revert`) threadgate's
 /// indexes (docs/tuning.md). Fails when an index could not be added.
 fn tune_indexes(db: &DbSettings, apply: bool, revert: bool, json: bool) -> anyhow::Result<()> {
-    let tables = Tables::new(&db.table_prefix);
-    let mut conn = connect(db)?;
+    let (mut conn, tables) = open_db(db)?;
     let (changed, failed) = if apply {
         tune::apply(&mut conn, &tables)?
     } else if revert {
@@ -590,8 +592,7 @@ fn keys(json: bool, command: KeysCommand) -> anyhow::Result<()> {
 
 /// A connection for `keys ...`, the table names and the shop's "now".
 fn open_key_store(db: &DbSettings) -> anyhow::Result<(diesel::MysqlConnection, Tables, String)> {
-    let tables = Tables::new(&db.table_prefix);
-    let mut conn = connect(db)?;
+    let (mut conn, tables) = open_db(db)?;
     let now = admin::shop_now(&mut conn, &tables);
     Ok((conn, tables, now))
 }
@@ -678,9 +679,6 @@ fn keys_import(json: bool, db: &DbSettings, argon2: &Argon2Settings) -> anyhow::
 
 fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
     use threadgate::db::delivery as store;
-    let open = |db: &DbSettings| -> anyhow::Result<(diesel::MysqlConnection, Tables)> {
-        Ok((connect(db)?, Tables::new(&db.table_prefix)))
-    };
     let missing = |id: u32| anyhow::anyhow!("no webhook #{id} (threadgate webhooks list)");
     let resume = matches!(command, WebhooksCommand::Resume { .. });
     let show = |conn: &mut diesel::MysqlConnection, tables: &Tables, id: u32| {
@@ -703,7 +701,7 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
             shop,
         } => webhooks_add(json, &db, &secret, &url, &events, resource.as_deref(), shop),
         WebhooksCommand::List { db } => {
-            let (mut conn, tables) = open(&db)?;
+            let (mut conn, tables) = open_db(&db)?;
             let rows = store::list_webhooks(&mut conn, &tables)?;
             if json {
                 return print_json(&rows);
@@ -713,7 +711,7 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
             Ok(())
         }
         WebhooksCommand::Remove { db, id } => {
-            let (mut conn, tables) = open(&db)?;
+            let (mut conn, tables) = open_db(&db)?;
             if !store::remove_webhook(&mut conn, &tables, id)? {
                 return Err(missing(id));
             }
@@ -724,7 +722,7 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
             Ok(())
         }
         WebhooksCommand::Pause { db, id } | WebhooksCommand::Resume { db, id } => {
-            let (mut conn, tables) = open(&db)?;
+            let (mut conn, tables) = open_db(&db)?;
             if !store::set_webhook_state(&mut conn, &tables, id, resume, "paused by an operator")? {
                 return Err(missing(id));
             }
@@ -737,7 +735,7 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
                     "--from must be an event id (the events after it are delivered again)"
                 )
             })?;
-            let (mut conn, tables) = open(&db)?;
+            let (mut conn, tables) = open_db(&db)?;
             if !store::replay_webhook(&mut conn, &tables, id, after)? {
                 return Err(missing(id));
             }
@@ -786,7 +784,7 @@ fn webhooks_add(
              encrypts webhook secrets in the database (docs/events.md)"
         ),
     };
-    let (mut conn, tables) = (connect(db)?, Tables::new(&db.table_prefix));
+    let (mut conn, tables) = open_db(db)?;
     let plain = sign::new_secret();
     let stored = key.encrypt(&plain);
     let id = store::insert_webhook(
@@ -817,7 +815,7 @@ fn webhooks_test(
 ) -> anyhow::Result<()> {
     use threadgate::db::delivery as store;
     use threadgate::delivery;
-    let (mut conn, tables) = (connect(db)?, Tables::new(&db.table_prefix));
+    let (mut conn, tables) = open_db(db)?;
     let row = store::get_webhook(&mut conn, &tables, id)?
         .ok_or_else(|| anyhow::anyhow!("no webhook #{id} (threadgate webhooks list)"))?;
     let key = delivery::secret_key(secret)?.ok_or_else(|| {
