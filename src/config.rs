@@ -221,8 +221,9 @@ pub struct ServeSettings {
     #[arg(
         long,
         env = "THREADGATE_DB_WAIT",
-        default_value_t = true,
-        action = clap::ArgAction::Set
+        default_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = parse_on_off
     )]
     pub db_wait: bool,
 
@@ -233,7 +234,7 @@ pub struct ServeSettings {
     /// The event log (docs/events.md): `on` appends an event in the transaction of every
     /// write and runs the watcher and the retention purge; `off` does none of it (to measure
     /// what it costs).
-    #[arg(long, env = "THREADGATE_EVENTS", default_value = "on", value_enum)]
+    #[arg(long, env = "THREADGATE_EVENTS", default_value = "on", value_parser = parse_switch)]
     pub events: Switch,
 
     /// Milliseconds between two polls of the watcher for changes made outside threadgate (the
@@ -348,16 +349,33 @@ pub struct DeliverySettings {
     pub mail_from: Option<String>,
 }
 
-fn parse_on_off(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "on" | "1" | "true" | "yes" => Ok(true),
-        "off" | "0" | "false" | "no" => Ok(false),
-        _ => Err(format!("expected on or off, not {s:?}")),
+/// The one reading of an on/off value, for settings and request switches alike: `on`, `1`,
+/// `true`, `yes` or `off`, `0`, `false`, `no` (any case, surrounding spaces ignored); `None`
+/// for anything else.
+pub fn on_off(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "on" | "1" | "true" | "yes" => Some(true),
+        "off" | "0" | "false" | "no" => Some(false),
+        _ => None,
     }
 }
 
+/// An on/off setting ([`on_off`]).
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    on_off(s).ok_or_else(|| format!("expected on or off, not {s:?}"))
+}
+
+/// An on/off setting kept as a [`Switch`].
+fn parse_switch(s: &str) -> Result<Switch, String> {
+    Ok(if parse_on_off(s)? {
+        Switch::On
+    } else {
+        Switch::Off
+    })
+}
+
 /// `on` or `off`.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Switch {
     On,
     Off,
@@ -465,5 +483,22 @@ mod tests {
         assert!(parse_prefix("").is_ok());
         assert!(parse_prefix("ps`; DROP").is_err());
         assert!(parse_prefix("a-b").is_err());
+    }
+
+    #[test]
+    fn one_reading_of_on_and_off() {
+        for v in ["on", "1", "TRUE", " yes "] {
+            assert_eq!(on_off(v), Some(true), "{v:?}");
+        }
+        for v in ["off", "0", "False", "no\t"] {
+            assert_eq!(on_off(v), Some(false), "{v:?}");
+        }
+        assert_eq!(on_off("maybe"), None);
+        assert_eq!(on_off(""), None);
+        assert_eq!(
+            parse_on_off("2"),
+            Err("expected on or off, not \"2\"".to_owned())
+        );
+        assert_eq!(parse_switch("Off"), Ok(Switch::Off));
     }
 }

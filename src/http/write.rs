@@ -8,6 +8,7 @@ use diesel::MysqlConnection;
 
 use super::access::Guard;
 use super::response::{self, Ctx};
+use crate::config::on_off;
 use crate::db::reads::{self, Columns};
 use crate::db::{self, events as event_log, writes};
 use crate::error::{ApiError, DbError};
@@ -149,14 +150,9 @@ pub struct Writer {
 
 /// Whether a created message's customer may be e-mailed: yes unless the request parameter
 /// `notify_customer` or the header `X-Threadgate-Notify-Customer` says `0` (or `false`,
-/// `no`, `off`); the parameter wins.
+/// `no`, `off`: `config::on_off`); the parameter wins.
 pub fn notify_customer(param: Option<&str>, header: Option<&str>) -> bool {
-    let off = |v: &str| {
-        let v = v.trim();
-        ["0", "false", "no", "off"]
-            .iter()
-            .any(|o| v.eq_ignore_ascii_case(o))
-    };
+    let off = |v: &str| on_off(v) == Some(false);
     match (param, header) {
         (Some(p), _) => !off(p),
         (None, Some(h)) => !off(h),
