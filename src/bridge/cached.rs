@@ -22,7 +22,7 @@ use super::{attachment_size, parse_ref, reads, MessageRow, ReadFailure, RowKind,
 use crate::cache::{CacheStats, Clock, Generation, ReadCache, Weigh};
 use crate::config::ServeSettings;
 use crate::db::replica::Route;
-use crate::db::shop::ShopSnapshot;
+use crate::db::shop::{NameFirst, ShopSnapshot};
 use crate::db::{self, Pool, Tables};
 use crate::error::DbError;
 
@@ -227,11 +227,7 @@ async fn read_m10(src: &Source<'_>, id: u32) -> Result<M10Read, ReadFailure> {
     };
     let snapshot = &src.snapshot;
     let shop_name = snapshot
-        .shops
-        .iter()
-        .find(|s| s.id == thread.id_shop)
-        .map(|s| s.name.as_str())
-        .or_else(|| snapshot.config("PS_SHOP_NAME", thread.id_shop))
+        .shop_name(thread.id_shop, NameFirst::ShopRow)
         .unwrap_or(&src.settings.shop_name)
         .to_owned();
     let tz = snapshot.timezone(thread.id_shop, src.settings.timezone);

@@ -7,9 +7,9 @@ use diesel::QueryResult;
 
 use super::{MessageRow, ThreadRow};
 use crate::db::bridge::{
-    customer_thread_messages_sql, customer_threads_sql, messages_sql, num, thread_sql,
+    customer_thread_messages_sql, customer_threads_sql, messages_sql, thread_sql,
 };
-use crate::db::sql::TextRow;
+use crate::db::sql::{num, TextRow};
 use crate::db::Tables;
 
 fn text(v: &mut Option<String>) -> String {

@@ -8,7 +8,7 @@
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
 
-use super::sql::Sql;
+use super::sql::{num, Sql};
 use super::Tables;
 
 fn thread_columns() -> &'static str {
@@ -56,11 +56,6 @@ pub fn messages_sql(tables: &Tables, thread: i64) -> Sql {
     q.bind_int(thread)
         .push(" ORDER BY m.date_add, m.id_customer_message");
     q
-}
-
-/// A text column as a number (0 when NULL or not a number).
-pub fn num(v: &Option<String>) -> u32 {
-    v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// ` AND t.id_contact + 0 = `: a shop has a handful of contacts, so the `id_contact` index

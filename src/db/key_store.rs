@@ -5,7 +5,7 @@ use diesel::connection::Connection;
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
 
-use super::sql::Sql;
+use super::sql::{num, opt, Sql};
 use super::Tables;
 use crate::resource::Method;
 
@@ -61,10 +61,6 @@ pub struct PrestashopAccount {
     pub grants: Grants,
 }
 
-fn parse_u32(v: &Option<String>) -> Option<u32> {
-    v.as_deref().and_then(|s| s.parse().ok())
-}
-
 /// Keys whose lookup bucket matches.
 pub fn candidates(
     conn: &mut MysqlConnection,
@@ -80,7 +76,7 @@ pub fn candidates(
     Ok(q.load(conn)?
         .into_iter()
         .map(|r| KeyRow {
-            id: r.0[0].as_deref().and_then(|s| s.parse().ok()).unwrap_or(0),
+            id: num(&r.0[0]),
             hash: r.0[1].clone().unwrap_or_default(),
             active: r.0[2].as_deref() == Some("1"),
         })
@@ -163,7 +159,7 @@ pub fn insert(conn: &mut MysqlConnection, tables: &Tables, key: &NewKey<'_>) -> 
         let id: u32 = Sql::new("SELECT CAST(LAST_INSERT_ID() AS CHAR)")
             .load(conn)?
             .first()
-            .and_then(|r| r.0[0].as_deref().and_then(|s| s.parse().ok()))
+            .and_then(|r| opt(&r.0[0]))
             .ok_or(diesel::result::Error::NotFound)?;
         add_grants(conn, tables, id, key.grants)?;
         bump_generation(conn, tables)?;
@@ -235,14 +231,14 @@ pub fn list(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<Vec<KeyI
     let mut keys: Vec<KeyInfo> = rows
         .into_iter()
         .map(|r| KeyInfo {
-            id: parse_u32(&r.0[0]).unwrap_or(0),
+            id: num(&r.0[0]),
             description: r.0[1].clone().unwrap_or_default(),
             active: r.0[2].as_deref() == Some("1"),
             permissions: Vec::new(),
             shops: Vec::new(),
             created: r.0[3].clone().unwrap_or_default(),
             last_used: r.0[4].clone(),
-            imported_from: parse_u32(&r.0[5]),
+            imported_from: opt(&r.0[5]),
         })
         .collect();
     let grants = Sql::new(format!(
@@ -254,7 +250,8 @@ pub fn list(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<Vec<KeyI
     ))
     .load(conn)?;
     for r in grants {
-        let Some(k) = parse_u32(&r.0[0]).and_then(|id| keys.iter_mut().find(|k| k.id == id)) else {
+        let Some(k) = opt::<u32>(&r.0[0]).and_then(|id| keys.iter_mut().find(|k| k.id == id))
+        else {
             continue;
         };
         let a = r.0[2].clone().unwrap_or_default();
@@ -362,12 +359,10 @@ pub fn by_source_account(
         tables.name("threadgate_key")
     ));
     q.bind_int(account.into());
-    Ok(q.load(conn)?.into_iter().next().map(|r| {
-        (
-            parse_u32(&r.0[0]).unwrap_or(0),
-            r.0[1].clone().unwrap_or_default(),
-        )
-    }))
+    Ok(q.load(conn)?
+        .into_iter()
+        .next()
+        .map(|r| (num(&r.0[0]), r.0[1].clone().unwrap_or_default())))
 }
 
 /// Every key imported from the shop: (id_key, id_webservice_account, active).
@@ -380,13 +375,7 @@ pub fn imported(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<Vec<
     .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|r| {
-            Some((
-                parse_u32(&r.0[0])?,
-                parse_u32(&r.0[1])?,
-                r.0[2].as_deref() == Some("1"),
-            ))
-        })
+        .filter_map(|r| Some((opt(&r.0[0])?, opt(&r.0[1])?, r.0[2].as_deref() == Some("1"))))
         .collect())
 }
 
@@ -484,12 +473,10 @@ pub fn prestashop_account(
     .cached();
     q.bind_text(key)
         .push(" ORDER BY id_webservice_account LIMIT 1");
-    Ok(q.load(conn)?.into_iter().next().map(|r| {
-        (
-            parse_u32(&r.0[0]).unwrap_or(0),
-            r.0[1].as_deref().is_some_and(|v| v != "0"),
-        )
-    }))
+    Ok(q.load(conn)?
+        .into_iter()
+        .next()
+        .map(|r| (num(&r.0[0]), r.0[1].as_deref().is_some_and(|v| v != "0"))))
 }
 
 /// An account's `webservice_permission` and `webservice_account_shop` rows, in one statement.
@@ -520,7 +507,7 @@ pub fn prestashop_accounts(
     .load(conn)?;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
-        let id = parse_u32(&r.0[0]).unwrap_or(0);
+        let id = num(&r.0[0]);
         out.push(PrestashopAccount {
             id,
             key: r.0[1].clone().unwrap_or_default(),

@@ -6,7 +6,7 @@
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
 
-use super::sql::Sql;
+use super::sql::{num, opt, Sql};
 use super::Tables;
 
 /// A row of the `shop` table.
@@ -59,6 +59,15 @@ pub struct ShopSnapshot {
     pub key_generation: u64,
 }
 
+/// Which of a shop's names [`ShopSnapshot::shop_name`] reads first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameFirst {
+    /// `PS_SHOP_NAME` (the customer's e-mail).
+    Configuration,
+    /// The `shop` table's `name` (M10's shop display name, docs/bridges.md#decisions).
+    ShopRow,
+}
+
 /// Configuration names threadgate honours.
 pub const CONFIG_NAMES: [&str; 6] = [
     "PS_SHOP_NAME",
@@ -87,6 +96,23 @@ impl ShopSnapshot {
                 rows().find(|r| nonzero(r.shop).is_none() && nonzero(r.shop_group).is_none())
             })
             .and_then(|r| r.value.as_deref())
+    }
+
+    /// The shop's name, from one of its two sources, `first` first, else the other: its
+    /// `PS_SHOP_NAME` (resolved as [`ShopSnapshot::config`]) and its `shop` row's `name`.
+    /// `None` when neither has one.
+    pub fn shop_name(&self, shop: u32, first: NameFirst) -> Option<&str> {
+        let row = || {
+            self.shops
+                .iter()
+                .find(|s| s.id == shop)
+                .map(|s| s.name.as_str())
+        };
+        let configured = || self.config("PS_SHOP_NAME", shop);
+        match first {
+            NameFirst::Configuration => configured().or_else(row),
+            NameFirst::ShopRow => row().or_else(configured),
+        }
     }
 
     /// `PS_WEBSERVICE` of `shop` is not `0` (a fresh database without the row serves).
@@ -205,10 +231,6 @@ fn same_domain(column: &str, host: &str) -> bool {
     column.eq_ignore_ascii_case(host)
 }
 
-fn parse_u32(v: &Option<String>) -> Option<u32> {
-    v.as_deref().and_then(|s| s.parse().ok())
-}
-
 /// Reads the snapshot: five statements, run at start-up and on every refresh.
 pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnapshot> {
     let shops = Sql::new(format!(
@@ -218,8 +240,8 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
     .load(conn)?
     .into_iter()
     .map(|r| Shop {
-        id: parse_u32(&r.0[0]).unwrap_or(0),
-        group: parse_u32(&r.0[1]).unwrap_or(0),
+        id: num(&r.0[0]),
+        group: num(&r.0[1]),
         active: r.0[2].as_deref() == Some("1"),
         name: r.0[3].clone().unwrap_or_default(),
     })
@@ -235,7 +257,7 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
     .load(conn)?
     .into_iter()
     .map(|r| ShopUrl {
-        shop: parse_u32(&r.0[0]).unwrap_or(0),
+        shop: num(&r.0[0]),
         domain: r.0[1].clone().unwrap_or_default(),
         domain_ssl: r.0[2].clone().unwrap_or_default(),
         uri: r.0[3].clone().unwrap_or_default(),
@@ -248,26 +270,21 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
     ))
     .load(conn)?
     .into_iter()
-    .filter_map(|r| parse_u32(&r.0[0]))
+    .filter_map(|r| opt(&r.0[0]))
     .collect();
     let mut q = Sql::new(format!(
-        "SELECT name, CAST(id_shop_group AS CHAR), CAST(id_shop AS CHAR), value FROM {} WHERE name IN (",
+        "SELECT name, CAST(id_shop_group AS CHAR), CAST(id_shop AS CHAR), value FROM {} WHERE name IN ",
         tables.name("configuration")
     ));
-    for (i, n) in CONFIG_NAMES.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind_text(*n);
-    }
-    q.push(") ORDER BY id_configuration");
+    q.bind_text_list(CONFIG_NAMES)
+        .push(" ORDER BY id_configuration");
     let config = q
         .load(conn)?
         .into_iter()
         .map(|r| ConfigRow {
             name: r.0[0].clone().unwrap_or_default(),
-            shop_group: parse_u32(&r.0[1]),
-            shop: parse_u32(&r.0[2]),
+            shop_group: opt(&r.0[1]),
+            shop: opt(&r.0[2]),
             value: r.0[3].clone(),
         })
         .collect();
@@ -332,7 +349,7 @@ pub fn key_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResul
     .load(conn)?;
     Ok(rows
         .first()
-        .and_then(|r| parse_u32(&r.0[0]).map(u64::from))
+        .and_then(|r| opt::<u32>(&r.0[0]).map(u64::from))
         .unwrap_or(0))
 }
 
@@ -353,12 +370,7 @@ pub fn generations(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<(
     ))
     .cached()
     .load(conn)?;
-    let number = |i: usize| {
-        rows.first()
-            .and_then(|r| r.0[i].as_deref())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
+    let number = |i: usize| rows.first().map_or(0, |r| num::<u64>(&r.0[i]));
     Ok((number(0), number(1)))
 }
 
@@ -413,6 +425,20 @@ mod tests {
         assert_eq!(s.config("PS_SHOP_NAME", 2), Some("group 2"));
         assert_eq!(s.config("PS_SHOP_NAME", 3), Some("shop 3"));
         assert_eq!(s.config("PS_TIMEZONE", 3), None);
+    }
+
+    #[test]
+    fn a_shop_name_comes_from_either_source_in_the_order_asked() {
+        let s = snapshot(vec![row("PS_SHOP_NAME", Some(2), None, "group 2")]);
+        assert_eq!(s.shop_name(3, NameFirst::Configuration), Some("group 2"));
+        assert_eq!(s.shop_name(3, NameFirst::ShopRow), Some("C"));
+        assert_eq!(s.shop_name(1, NameFirst::Configuration), Some("A"));
+        assert_eq!(s.shop_name(9, NameFirst::ShopRow), None);
+        let no_rows = ShopSnapshot {
+            shops: Vec::new(),
+            ..s
+        };
+        assert_eq!(no_rows.shop_name(3, NameFirst::ShopRow), Some("group 2"));
     }
 
     #[test]

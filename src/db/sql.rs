@@ -1,4 +1,5 @@
-//! Statements as text plus bound parameters, and rows as strings.
+//! Statements as text plus bound parameters, and rows as strings (read as numbers with [`num`]
+//! and [`opt`]).
 //!
 //! diesel's static DSL needs table names at compile time; a shop's prefix is only known at run
 //! time. [`Sql`] is a query fragment whose text is built here and whose values are always bound
@@ -13,6 +14,7 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::row::{Field, NamedRow, Row};
 use diesel::sql_types::{BigInt, Nullable, Text, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
+use std::str::FromStr;
 
 /// A bound parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +84,19 @@ impl Sql {
         self
     }
 
+    /// Appends `(?, ?, ...)` with one bound text per value (an `IN` list).
+    pub fn bind_text_list<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) -> &mut Sql {
+        self.text.push('(');
+        for (n, v) in values.into_iter().enumerate() {
+            if n > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind_text(v);
+        }
+        self.text.push(')');
+        self
+    }
+
     /// Appends `?` and binds SQL NULL (an integer NULL with `int`).
     pub fn bind_null(&mut self, int: bool) -> &mut Sql {
         self.text.push('?');
@@ -138,6 +153,16 @@ impl Query for Sql {
 
 impl RunQueryDsl<MysqlConnection> for Sql {}
 
+/// A text column as a number: 0 (the type's default) when NULL or not a number.
+pub fn num<T: FromStr + Default>(v: &Option<String>) -> T {
+    opt(v).unwrap_or_default()
+}
+
+/// A text column as a number, `None` when NULL or not a number.
+pub fn opt<T: FromStr>(v: &Option<String>) -> Option<T> {
+    v.as_deref().and_then(|s| s.parse().ok())
+}
+
 /// A row of nullable strings, by column position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextRow(pub Vec<Option<String>>);
@@ -168,6 +193,16 @@ mod tests {
         assert_eq!(q.text, "SELECT a FROM t WHERE b = ? LIMIT ?");
         assert_eq!(q.binds, vec![Bind::Text("x".into()), Bind::Int(5)]);
         assert!(!q.cacheable);
+    }
+
+    #[test]
+    fn text_columns_read_as_numbers() {
+        assert_eq!(num::<u32>(&Some("42".into())), 42);
+        assert_eq!(num::<u32>(&Some("-1".into())), 0);
+        assert_eq!(num::<u64>(&None), 0);
+        assert_eq!(opt::<i64>(&Some("-7".into())), Some(-7));
+        assert_eq!(opt::<u32>(&Some("x".into())), None);
+        assert_eq!(opt::<u32>(&None), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use diesel::mysql::MysqlConnection;
 use serde::Serialize;
 
 use super::reads::{chunk_sql, Columns, Cursor};
-use super::sql::{Sql, TextRow};
+use super::sql::{opt, Sql, TextRow};
 use super::{bridge, Tables};
 use crate::query::{Condition, Direction, Display, Filter, Limit, ListQuery, SortKey};
 use crate::resource::customer_messages::CUSTOMER_MESSAGES;
@@ -360,12 +360,29 @@ pub fn indexes_of(
     Ok(out)
 }
 
-fn table_exists(conn: &mut MysqlConnection, tables: &Tables, table: &str) -> anyhow::Result<bool> {
+/// Which of `names` (without the prefix) are tables of the database: one statement for all.
+fn existing_tables(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    names: &[&'static str],
+) -> anyhow::Result<Vec<&'static str>> {
+    let full: Vec<String> = names.iter().map(|t| table_name(tables, t)).collect();
     let mut q = Sql::new(
-        "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ",
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ",
     );
-    q.bind_text(table_name(tables, table));
-    Ok(!q.load(conn)?.is_empty())
+    q.bind_text_list(full.iter().map(String::as_str));
+    let found: Vec<String> = q
+        .load(conn)?
+        .into_iter()
+        .filter_map(|r| r.0.into_iter().next().flatten())
+        .collect();
+    // The column's collation compares names without case: so does this.
+    Ok(names
+        .iter()
+        .zip(&full)
+        .filter(|(_, f)| found.iter().any(|t| t.eq_ignore_ascii_case(f)))
+        .map(|(n, _)| *n)
+        .collect())
 }
 
 /// Bytes of an index (`mysql.innodb_index_stats`: pages × page size), if the user may read it.
@@ -378,7 +395,7 @@ fn index_bytes(conn: &mut MysqlConnection, tables: &Tables, def: &IndexDef) -> O
         .push(" AND s.index_name = ")
         .bind_text(def.name);
     let rows = q.load(conn).ok()?;
-    rows.first()?.0.first()?.as_deref()?.parse().ok()
+    opt(rows.first()?.0.first()?)
 }
 
 fn matches(def: &IndexDef, e: &Existing) -> bool {
@@ -408,29 +425,34 @@ fn explain(conn: &mut MysqlConnection, sql: &Sql) -> anyhow::Result<Vec<ExplainR
 }
 
 /// Refuses a prefix without the shop's tables (a typo must not look like "nothing to do") or
-/// without threadgate's (the list statements read its state).
-fn check_tables(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<()> {
-    for (table, hint) in [
+/// without threadgate's (the list statements read its state). Returns which of [`INDEXES`]'
+/// tables exist, read with the others in one statement.
+fn check_tables(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Vec<&'static str>> {
+    const REQUIRED: [(&str, &str); 3] = [
         ("customer_thread", "check THREADGATE_TABLE_PREFIX"),
         ("customer_message", "check THREADGATE_TABLE_PREFIX"),
         ("threadgate_state", "run `threadgate migrate` first"),
-    ] {
-        if !table_exists(conn, tables, table)? {
+    ];
+    let mut names: Vec<&'static str> = REQUIRED.iter().map(|(t, _)| *t).collect();
+    names.extend(managed_tables());
+    let existing = existing_tables(conn, tables, &names)?;
+    for (table, hint) in REQUIRED {
+        if !existing.contains(&table) {
             anyhow::bail!("no table {}: {hint}", table_name(tables, table));
         }
     }
-    Ok(())
+    Ok(existing)
 }
 
 /// Reads the schema and explains every shape.
 pub fn report(conn: &mut MysqlConnection, tables: &Tables) -> anyhow::Result<Report> {
-    check_tables(conn, tables)?;
+    let existing = check_tables(conn, tables)?;
     let mut report = Report {
         prefix: tables.prefix.clone(),
         ..Report::default()
     };
     for def in INDEXES {
-        let state = if !table_exists(conn, tables, def.table)? {
+        let state = if !existing.contains(&def.table) {
             "no table"
         } else {
             match indexes_of(conn, tables, def.table)?
@@ -485,11 +507,11 @@ pub fn apply(
     conn: &mut MysqlConnection,
     tables: &Tables,
 ) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    check_tables(conn, tables)?;
+    let existing = check_tables(conn, tables)?;
     let mut run = Vec::new();
     let mut failed = Vec::new();
     for def in INDEXES {
-        if !table_exists(conn, tables, def.table)? {
+        if !existing.contains(&def.table) {
             continue;
         }
         let existing = indexes_of(conn, tables, def.table)?;

@@ -11,7 +11,7 @@
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
 
-use super::sql::Sql;
+use super::sql::{opt, Sql};
 use super::Tables;
 use crate::resource::store::StoredValue;
 use crate::resource::{FieldType, ResourceDef};
@@ -143,8 +143,8 @@ pub fn existing(
         q.bind_int_list(ids.iter().copied());
         q.push(" FOR UPDATE");
         for r in q.load(conn)? {
-            found.extend(r.0[0].as_deref().and_then(|s| s.parse::<i64>().ok()));
-            generation = generation.or_else(|| r.0[1].as_deref().and_then(|s| s.parse().ok()));
+            found.extend(opt::<i64>(&r.0[0]));
+            generation = generation.or_else(|| opt(&r.0[1]));
         }
     }
     let generation = match generation {
