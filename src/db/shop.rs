@@ -434,11 +434,12 @@ mod tests {
         assert_eq!(s.shop_name(3, NameFirst::ShopRow), Some("C"));
         assert_eq!(s.shop_name(1, NameFirst::Configuration), Some("A"));
         assert_eq!(s.shop_name(9, NameFirst::ShopRow), None);
-        let no_rows = ShopSnapshot {
-            shops: Vec::new(),
-            ..s
-        };
-        assert_eq!(no_rows.shop_name(3, NameFirst::ShopRow), Some("group 2"));
+        let global = snapshot(vec![row("PS_SHOP_NAME", None, None, "global")]);
+        assert_eq!(
+            global.shop_name(9, NameFirst::ShopRow),
+            Some("global"),
+            "no shop row: the configuration"
+        );
     }
 
     #[test]

@@ -73,25 +73,29 @@ impl Sql {
 
     /// Appends `(?, ?, ...)` with one bound integer per id (an `IN` list).
     pub fn bind_int_list(&mut self, ids: impl IntoIterator<Item = i64>) -> &mut Sql {
-        self.text.push('(');
-        for (n, id) in ids.into_iter().enumerate() {
-            if n > 0 {
-                self.text.push_str(", ");
-            }
-            self.bind_int(id);
-        }
-        self.text.push(')');
-        self
+        self.bind_list(ids, |q, id| {
+            q.bind_int(id);
+        })
     }
 
     /// Appends `(?, ?, ...)` with one bound text per value (an `IN` list).
     pub fn bind_text_list<'a>(&mut self, values: impl IntoIterator<Item = &'a str>) -> &mut Sql {
+        self.bind_list(values, |q, v| {
+            q.bind_text(v);
+        })
+    }
+
+    fn bind_list<T>(
+        &mut self,
+        values: impl IntoIterator<Item = T>,
+        bind: impl Fn(&mut Sql, T),
+    ) -> &mut Sql {
         self.text.push('(');
         for (n, v) in values.into_iter().enumerate() {
             if n > 0 {
                 self.text.push_str(", ");
             }
-            self.bind_text(v);
+            bind(self, v);
         }
         self.text.push(')');
         self
@@ -193,6 +197,19 @@ mod tests {
         assert_eq!(q.text, "SELECT a FROM t WHERE b = ? LIMIT ?");
         assert_eq!(q.binds, vec![Bind::Text("x".into()), Bind::Int(5)]);
         assert!(!q.cacheable);
+    }
+
+    #[test]
+    fn in_lists_bind_every_value() {
+        let mut q = Sql::new("SELECT 1 FROM t WHERE a IN ");
+        q.bind_text_list(["x", "y"])
+            .push(" AND b IN ")
+            .bind_int_list([3]);
+        assert_eq!(q.text, "SELECT 1 FROM t WHERE a IN (?, ?) AND b IN (?)");
+        assert_eq!(
+            q.binds,
+            vec![Bind::Text("x".into()), Bind::Text("y".into()), Bind::Int(3)]
+        );
     }
 
     #[test]
