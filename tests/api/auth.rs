@@ -3,20 +3,9 @@
 
 use threadgate::resource::Method;
 
-use crate::support::{http::basic, Response, TestApp};
+use crate::support::{http::basic, xml_errors, Response, TestApp};
 
 const REALM: &str = "Basic realm=\"Welcome to PrestaShop Webservice, please enter the authentication key as the login. No password required.\"";
-
-fn xml_errors(entries: &[(u32, &str)]) -> String {
-    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<errors>\n");
-    for (code, msg) in entries {
-        s.push_str(&format!(
-            "<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{msg}]]></message>\n</error>\n"
-        ));
-    }
-    s.push_str("</errors>\n</prestashop>\n");
-    s
-}
 
 fn assert_error(r: &Response, status: u16, entries: &[(u32, &str)], www_authenticate: bool) {
     assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));

@@ -13,14 +13,15 @@ use serde_json::{json, Value};
 
 use crate::support::http::basic;
 use crate::support::own_mariadb::OwnMariadb;
-use crate::support::{capture_logs, serve_settings, Response, TestApp, TestDb};
+use crate::support::{
+    capture_logs, free_port, serve_settings, xml_error, Response, TestApp, TestDb,
+};
 use threadgate::config::{DbSettings, ServeSettings};
 
-const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
 const UNAVAILABLE: &str = "The database is unavailable, retry later";
 
 fn xml_unavailable() -> String {
-    format!("{HEAD}<errors>\n<error>\n<code><![CDATA[0]]></code>\n<message><![CDATA[{UNAVAILABLE}]]></message>\n</error>\n</errors>\n</prestashop>\n")
+    xml_error(0, UNAVAILABLE)
 }
 
 /// 503, `Retry-After: 2` and the "database unavailable" document in XML.
@@ -399,11 +400,7 @@ fn refused(port: u16) -> bool {
 fn sigterm_lets_an_in_flight_request_finish_and_refuses_new_connections() {
     let db = TestDb::seeded("ps_");
     let key = db.full_key();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let log = std::env::temp_dir().join(format!(
         "threadgate-drain-{}.log",
         crate::support::unique_suffix()

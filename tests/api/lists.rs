@@ -1,9 +1,8 @@
 //! Collections: docs/prestashop/lists.md (display, filter, sort, limit), docs/prestashop/schemas.md
 //! (schemas), docs/compatibility.md W6–W8, W11, and the chunked streaming of long lists.
 
-use crate::support::{serve_settings, xsd, Response, TestApp, TestDb};
-
-const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
+use crate::support::XML_HEAD as HEAD;
+use crate::support::{serve_settings, xml_error as error, xsd, Response, TestApp, TestDb};
 
 fn ids(r: &Response) -> Vec<u32> {
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
@@ -16,10 +15,6 @@ fn ids_of(r: &Response) -> Vec<u32> {
         .skip(1)
         .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
         .collect()
-}
-
-fn error(code: u32, message: &str) -> String {
-    format!("{HEAD}<errors>\n<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{message}]]></message>\n</error>\n</errors>\n</prestashop>\n")
 }
 
 #[test]

@@ -4,9 +4,7 @@
 
 use threadgate::resource::Method;
 
-use crate::support::{http::basic, Response, TestApp};
-
-const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
+use crate::support::{demo_thread_list, http::basic, xml_error, Response, TestApp};
 
 /// Shop 1 (the demo shop, `localhost`, default) also answers on `shops.test/`; shop 2 on
 /// `second.test` (`secure.second.test` as its SSL domain); shop 3 (another group) on
@@ -61,7 +59,19 @@ fn get(app: &TestApp, key: &str, headers: &str, path: &str) -> Response {
 }
 
 fn error_132() -> String {
-    format!("{HEAD}<errors>\n<error>\n<code><![CDATA[132]]></code>\n<message><![CDATA[No permission for this key on this shop]]></message>\n</error>\n</errors>\n</prestashop>\n")
+    xml_error(132, "No permission for this key on this shop")
+}
+
+/// The root listing of a key with every method on both resources, for `shop_name`, linked
+/// under `base`.
+fn root_listing(shop_name: &str, base: &str) -> String {
+    let read_only =
+        r#"get="true" put="false" post="false" patch="false" delete="false" head="true""#;
+    let every = r#"get="true" put="true" post="true" patch="true" delete="true" head="true""#;
+    golden!("api_root.xml")
+        .replace("My Shop &amp; Co&#039;s", shop_name)
+        .replace("http://example.com/", base)
+        .replace(read_only, every)
 }
 
 #[test]
@@ -94,9 +104,7 @@ fn a_key_is_accepted_on_its_shops_domains_and_refused_elsewhere_with_code_132() 
                     i + 1,
                     r.text()
                 );
-                assert!(r.text().contains(&format!(
-                    "xlink:href=\"http://{host}/api/customer_threads/1\""
-                )));
+                assert_eq!(r.text(), demo_thread_list(&format!("http://{host}/")));
             } else {
                 assert_eq!(r.status, 403, "key of shop {} on {host}", i + 1);
                 assert_eq!(r.text(), error_132(), "key of shop {} on {host}", i + 1);
@@ -189,14 +197,12 @@ fn the_longest_matching_uri_picks_the_shop_and_stays_in_the_links() {
         "/boutique/api/customer_threads",
     );
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r.text().contains("<customer_thread id=\"1\" xlink:href=\"http://third.test/boutique/api/customer_threads/1\"/>"), "{}", r.text());
+    assert_eq!(r.text(), demo_thread_list("http://third.test/boutique/"));
     // A host whose URIs do not start the path (a proxy took the base URI away): the host's
     // main URL's shop, links from the root.
     let r = get(&s.app, three, "Host: third.test", "/api/customer_threads");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(r
-        .text()
-        .contains("xlink:href=\"http://third.test/api/customer_threads/1\""));
+    assert_eq!(r.text(), demo_thread_list("http://third.test/"));
     // Outside a shop's URI and outside /api: no route.
     assert_eq!(
         get(
@@ -253,26 +259,16 @@ fn the_root_listing_is_the_resolved_shops() {
     let [one, two, _] = &s.keys;
     let r = get(&s.app, two, "Host: second.test", "/api/");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert!(
-        r.text().contains("<api shopName=\"Second shop\">"),
-        "{}",
-        r.text()
-    );
+    assert_eq!(r.text(), root_listing("Second shop", "http://second.test/"));
     let r = get(&s.app, &s.all, "Host: third.test", "/boutique/api/");
-    assert!(
-        r.text().contains("<api shopName=\"Third shop\">"),
-        "{}",
-        r.text()
-    );
-    assert!(
-        r.text().contains(
-            "<customer_threads xlink:href=\"http://third.test/boutique/api/customer_threads\""
-        ),
-        "{}",
-        r.text()
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.text(),
+        root_listing("Third shop", "http://third.test/boutique/")
     );
     let r = get(&s.app, &s.all, "Host: localhost", "/api/");
-    assert!(r.text().contains("<api shopName=\"Demo shop\">"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), root_listing("Demo shop", "http://localhost/"));
     let r = get(&s.app, one, "Host: second.test", "/api/?output_format=JSON");
     assert_eq!(r.status, 403);
     assert_eq!(
@@ -321,10 +317,12 @@ fn the_webservice_and_the_bridges_follow_the_resolved_shops_ps_webservice() {
     assert_eq!(r.status, 200, "{}", r.text());
     let r = get(&s.app, &s.all, "Host: third.test", "/api/customer_threads");
     assert_eq!(r.status, 503);
-    assert!(
-        r.text().contains("<code><![CDATA[22]]></code>"),
-        "{}",
-        r.text()
+    assert_eq!(
+        r.text(),
+        xml_error(
+            22,
+            "The PrestaShop webservice is disabled. Please activate it in the PrestaShop Back Office"
+        )
     );
     assert_eq!(
         get(&s.app, &s.all, "Host: second.test", "/api/customer_threads").status,

@@ -7,9 +7,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::support::http::basic;
-use crate::support::{serve_settings, TestApp, TestDb};
-
-const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
+use crate::support::{serve_settings, xml_error, TestApp, TestDb, XML_HEAD};
 
 /// A response read off a kept-alive connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,10 +159,6 @@ fn app_with_key() -> (TestApp, String) {
     let app = TestApp::spawn();
     let key = app.db.full_key();
     (app, key)
-}
-
-fn xml_error(code: u32, message: &str) -> String {
-    format!("{XML_HEAD}<errors>\n<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{message}]]></message>\n</error>\n</errors>\n</prestashop>\n")
 }
 
 /// The connection layer's whole answer, byte for byte.

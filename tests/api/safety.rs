@@ -16,15 +16,11 @@ use threadgate::resource::Method;
 
 use crate::keys::{shop_account, PS_KEY};
 use crate::support::http::{basic, parse_response};
-use crate::support::{capture_logs, serve_settings, TestApp, TestDb};
+use crate::support::{
+    capture_logs, demo_thread_list, free_port, serve_settings, xml_error, TestApp, TestDb,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_threadgate");
-
-fn xml_error(code: u32, message: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<errors>\n<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{message}]]></message>\n</error>\n</errors>\n</prestashop>\n"
-    )
-}
 
 /// Runs the threadgate binary on `db`; (exit code, stdout, stderr).
 fn threadgate(db: &TestDb, prefix: &str, args: &[&str]) -> (i32, String, String) {
@@ -81,11 +77,7 @@ fn scripts_serve_on_an_existing_database_writes_nothing_and_prints_the_commands(
     assert!(
         before.contains("== ps_customer_thread\n") && before.contains("== ps_threadgate_key\n")
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/serve");
     let mut child = Command::new("bash")
         .arg(script)
@@ -522,9 +514,7 @@ fn an_oversized_or_malformed_host_is_400_with_an_error_document() {
         b"",
     );
     assert_eq!(r.status, 200);
-    assert!(r
-        .text()
-        .contains("xlink:href=\"http://shop.test:8443/api/customer_threads/1\""));
+    assert_eq!(r.text(), demo_thread_list("http://shop.test:8443/"));
 
     // The bridges, in their own formats.
     let m10 = app.raw(
@@ -538,6 +528,43 @@ fn an_oversized_or_malformed_host_is_400_with_an_error_document() {
     assert_eq!(
         m10.text(),
         "{\"status\":400,\"message\":\"Invalid Host or X-Forwarded-Host header\"}"
+    );
+    let list = app.raw(
+        &format!(
+            "POST /communications/departments/2/customers/2/threads HTTP/1.1\r\nX-Forwarded-Host: shop.test/<x>\r\nAuthorization: {}\r\nContent-Type: application/json",
+            basic(&key)
+        ),
+        b"{}",
+    );
+    assert_eq!(list.status, 400);
+    let v: serde_json::Value = serde_json::from_slice(&list.body).unwrap();
+    assert_eq!(v["errors"][0]["errorCode"], "INVALID_REQUEST_DATA");
+    let description = v["errors"][0]["errorDescription"].as_str().unwrap();
+    assert_eq!(
+        description,
+        format!(
+            "Incorrect data sent in request: the X-Forwarded-Host header is not a host[:port] of at most 255 bytes. Reference MessageID: {}",
+            v["requestUUID"].as_str().unwrap()
+        )
+    );
+
+    // The change feed passes the same gate, and answers in its own JSON.
+    let feed = app.raw(
+        &format!(
+            "GET /threadgate/v1/changes HTTP/1.1\r\nX-Forwarded-Host: shop.test/<x>\r\nAuthorization: {}",
+            basic(&key)
+        ),
+        b"",
+    );
+    assert_eq!(feed.status, 400);
+    assert_eq!(feed.header("Content-Type"), Some("application/json"));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&feed.body).unwrap(),
+        serde_json::json!({"error": {
+            "status": 400,
+            "code": "bad_request",
+            "message": "Invalid X-Forwarded-Host header: expected host[:port] of at most 255 bytes"
+        }})
     );
 }
 

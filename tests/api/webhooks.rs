@@ -22,7 +22,7 @@ use threadgate::delivery::sign::{self, SecretKey};
 use threadgate::delivery::Worker;
 
 use crate::support::http::basic;
-use crate::support::{TestApp, TestDb};
+use crate::support::{free_port, TestApp, TestDb};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -528,14 +528,6 @@ impl Drop for SmtpServer {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn mails(maildir: &std::path::Path) -> Vec<String> {
     let mut out: Vec<(std::path::PathBuf, String)> = std::fs::read_dir(maildir.join("new"))
         .map(|d| {
@@ -896,7 +888,14 @@ fn the_webhooks_commands_show_the_secret_once_and_store_it_encrypted() {
     let secret = out.trim_end().to_owned();
     assert_eq!(out, format!("{secret}\n"), "the secret is the only line");
     assert!(secret.starts_with("whsec_") && secret.len() == 70);
-    assert!(err.contains("created"), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "secret key file {} created: every node that serves needs it\n\
+             webhook #1 added; its signing secret is shown once and stored encrypted\n",
+            key_file.display()
+        )
+    );
     let key = SecretKey::read_file(&key_file).unwrap();
     #[cfg(unix)]
     {

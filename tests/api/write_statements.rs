@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use diesel::MysqlConnection;
 use threadgate::db::sql::Sql;
 
-use crate::support::{http::basic, serve_settings, Response, TestApp, TestDb};
+use crate::support::{http::basic, serve_settings, xml_error as error, Response, TestApp, TestDb};
 
 /// `Questions` and every `Com_*` counter of the server.
 fn snapshot(conn: &mut MysqlConnection) -> BTreeMap<String, i64> {
@@ -192,9 +192,6 @@ fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
 fn a_missing_id_comes_before_a_refusal_and_a_partly_missing_put_writes_nothing() {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let error = |code: u32, message: &str| {
-        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n<errors>\n<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{message}]]></message>\n</error>\n</errors>\n</prestashop>\n")
-    };
     let status_of = |id: u32| {
         let sql = format!(
             "SELECT CAST(status AS CHAR) FROM ps_customer_thread WHERE id_customer_thread = {id}"

@@ -2,39 +2,18 @@
 //! W23; every bad input of the write issue answers with its exact status and code, and writes
 //! nothing.
 
-use threadgate::db::sql::Sql;
 use threadgate::resource::Method;
 
-use crate::support::{http::basic, Response, TestApp, TestDb};
-
-const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
-
-fn count(db: &TestDb, table: &str) -> i64 {
-    let sql = Sql::new(format!(
-        "SELECT CAST(COUNT(*) AS CHAR) FROM `{}{}`",
-        db.tables.prefix, table
-    ));
-    sql.load(&mut db.conn()).unwrap()[0].0[0]
-        .as_deref()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn row(db: &TestDb, sql: &str) -> Vec<Option<String>> {
-    let sql = threadgate::db::migrations::apply_prefix(sql, &db.tables.prefix);
-    Sql::new(sql).load(&mut db.conn()).unwrap().remove(0).0
-}
+use crate::support::XML_HEAD as HEAD;
+use crate::support::{
+    count, http::basic, paris_now_minute, row, xml_error as error, Response, TestApp, TestDb,
+};
 
 fn send(app: &TestApp, method: &str, key: &str, path: &str, body: &[u8]) -> Response {
     app.raw(
         &format!("{method} {path} HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: application/x-www-form-urlencoded", basic(key)),
         body,
     )
-}
-
-fn error(code: u32, message: &str) -> String {
-    format!("{HEAD}<errors>\n<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{message}]]></message>\n</error>\n</errors>\n</prestashop>\n")
 }
 
 /// The value of the first `<name>` element of a document.
@@ -77,14 +56,6 @@ fn expected_new_thread(id: &str, date: &str) -> String {
 </prestashop>
 "
     )
-}
-
-/// "Now" in the demo shop's time zone (Europe/Paris), to the minute.
-fn paris_now_minute() -> String {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::Paris)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
 }
 
 #[test]

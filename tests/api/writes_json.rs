@@ -1,28 +1,10 @@
 //! JSON request bodies (threadgate's extension, docs/compatibility.md "JSON request bodies"):
 //! the JSON twin of every write in writes.rs, with the same stored rows and exact answers.
 
-use threadgate::db::sql::Sql;
-
-use crate::support::{http::basic, Response, TestApp, TestDb};
-
-const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
-
-fn count(db: &TestDb, table: &str) -> i64 {
-    let sql = Sql::new(format!(
-        "SELECT CAST(COUNT(*) AS CHAR) FROM `{}{}`",
-        db.tables.prefix, table
-    ));
-    sql.load(&mut db.conn()).unwrap()[0].0[0]
-        .as_deref()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn row(db: &TestDb, sql: &str) -> Vec<Option<String>> {
-    let sql = threadgate::db::migrations::apply_prefix(sql, &db.tables.prefix);
-    Sql::new(sql).load(&mut db.conn()).unwrap().remove(0).0
-}
+use crate::support::XML_HEAD as HEAD;
+use crate::support::{
+    count, http::basic, paris_now_minute, row, xml_error, Response, TestApp, TestDb,
+};
 
 /// A request with a JSON body (`Content-Type: application/json`).
 fn send(app: &TestApp, method: &str, key: &str, path: &str, body: &[u8]) -> Response {
@@ -45,10 +27,6 @@ fn json_error(code: u32, message: &str) -> String {
         r#"{{"errors":[{{"code":{code},"message":{}}}]}}"#,
         js(message)
     )
-}
-
-fn xml_error(code: u32, message: &str) -> String {
-    format!("{HEAD}<errors>\n<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{message}]]></message>\n</error>\n</errors>\n</prestashop>\n")
 }
 
 /// The string member `name` of the JSON answer's first entity (single or list shape).
@@ -76,13 +54,6 @@ fn expected_new_thread(id: u32, date: &str) -> String {
     format!(
         r#"{{"customer_thread":{{"id":{id},"id_lang":"1","id_shop":"1","id_customer":"2","id_contact":"2","email":"pub@prestashop.com","token":"aBcD1234eFgH","status":"open","date_add":"{date}","date_upd":"{date}"}}}}"#
     )
-}
-
-fn paris_now_minute() -> String {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::Europe::Paris)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
 }
 
 #[test]

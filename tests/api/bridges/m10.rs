@@ -28,12 +28,12 @@ fn m10_customer_thread_is_the_full_document() {
             "topic": {"type": "FREE_TEXT", "value": "Customer service"}
         })
     );
-    // Mirakl's key order (alphabetical) and the exact bytes of a message.
+    // Mirakl's key order (alphabetical), compact: the exact bytes of the document above.
     let r = m10_raw(&app, "/api/inbox/threads/1", Some(&key));
+    assert_eq!(r.text(), serde_json::to_string(&body).unwrap());
     assert!(r.text().starts_with(
         "{\"authorized_participants\":[{\"display_name\":\"Demo shop\",\"id\":\"1\",\"type\":\"SHOP\"}"
     ));
-    assert!(r.text().contains("{\"body\":\"Your order ships tomorrow.\",\"date_created\":\"2024-01-16T10:30:00Z\",\"from\":{\"display_name\":\"Ada Admin\",\"organization_details\":{\"display_name\":\"Demo shop\",\"id\":\"1\",\"type\":\"SHOP\"},\"type\":\"SHOP_USER\"},\"id\":\"3\",\"to\":[{\"display_name\":\"John DOE\",\"id\":\"2\",\"type\":\"CUSTOMER\"}]}"));
     // The same thread in the customer's own view: nothing private, so nothing changes.
     let (_, mine) = m10(&app, &key, "/api/inbox/threads/1?customer_id=2");
     assert_eq!(mine, body);

@@ -460,3 +460,76 @@ pub fn capture_logs() -> Logs {
     });
     Logs(buf.clone())
 }
+
+/// The start of every XML document threadgate answers.
+pub const XML_HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<prestashop xmlns:xlink=\"http://www.w3.org/1999/xlink\">\n";
+
+/// PrestaShop's XML error document with one error.
+pub fn xml_error(code: u32, message: &str) -> String {
+    xml_errors(&[(code, message)])
+}
+
+/// PrestaShop's XML error document with these errors, in order.
+pub fn xml_errors(entries: &[(u32, &str)]) -> String {
+    let mut s = format!("{XML_HEAD}<errors>\n");
+    for (code, message) in entries {
+        s.push_str(&format!(
+            "<error>\n<code><![CDATA[{code}]]></code>\n<message><![CDATA[{message}]]></message>\n</error>\n"
+        ));
+    }
+    s.push_str("</errors>\n</prestashop>\n");
+    s
+}
+
+/// The rows of `table` (without the prefix) in `db`.
+pub fn count(db: &TestDb, table: &str) -> i64 {
+    let sql = threadgate::db::sql::Sql::new(format!(
+        "SELECT CAST(COUNT(*) AS CHAR) FROM `{}{}`",
+        db.tables.prefix, table
+    ));
+    sql.load(&mut db.conn()).unwrap()[0].0[0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The first row of `sql` (written with the `ps_` prefix) in `db`.
+pub fn row(db: &TestDb, sql: &str) -> Vec<Option<String>> {
+    let sql = migrations::apply_prefix(sql, &db.tables.prefix);
+    threadgate::db::sql::Sql::new(sql)
+        .load(&mut db.conn())
+        .unwrap()
+        .remove(0)
+        .0
+}
+
+/// "Now" in the demo shop's time zone (Europe/Paris), to the minute.
+pub fn paris_now_minute() -> String {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::Europe::Paris)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// A loopback port free at the time of the call.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /api/customer_threads` of the demo shop (`seed::demo`: threads 1 to 3), linked under
+/// `base` (`http://host/` and the shop's base URI).
+pub fn demo_thread_list(base: &str) -> String {
+    let items: String = (1..=3)
+        .map(|id| {
+            format!(
+                "<customer_thread id=\"{id}\" xlink:href=\"{base}api/customer_threads/{id}\"/>\n"
+            )
+        })
+        .collect();
+    format!("{XML_HEAD}<customer_threads>\n{items}</customer_threads>\n</prestashop>\n")
+}

@@ -10,6 +10,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection};
 use threadgate::db::sql::Sql;
 
+use super::free_port;
 use super::own_mariadb::program;
 
 /// One private `mariadbd`.
@@ -19,14 +20,6 @@ pub struct Server {
     datadir: PathBuf,
     args: Vec<String>,
     child: Option<Child>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Server {
