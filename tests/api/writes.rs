@@ -567,31 +567,32 @@ fn a_failing_statement_mid_request_rolls_everything_back() {
 
 #[test]
 fn two_concurrent_puts_leave_one_of_them_never_a_mix() {
+    concurrent_puts_never_mix(send, |n| {
+        format!("<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>{n}</id_contact><email>{n}@example.com</email><token>tok{n}</token></customer_thread></prestashop>")
+    });
+}
+
+/// Two PUTs of thread 1 at once, five times, each with `body(n)` (`n` is 1 or 2: contact `n`,
+/// `n@example.com`, token `tok<n>`) sent by `send`: the row is one of them whole, never a mix.
+pub(crate) fn concurrent_puts_never_mix(
+    send: fn(&TestApp, &str, &str, &str, &[u8]) -> Response,
+    body: fn(&str) -> String,
+) {
     let app = TestApp::spawn();
     let key = app.db.full_key();
-    let body = |n: &str| {
-        format!("<prestashop><customer_thread><id>1</id><id_lang>1</id_lang><id_contact>{n}</id_contact><email>{n}@example.com</email><token>tok{n}</token></customer_thread></prestashop>")
+    let put = |n: &str| {
+        send(
+            &app,
+            "PUT",
+            &key,
+            "/api/customer_threads",
+            body(n).as_bytes(),
+        )
     };
     for _ in 0..5 {
         let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| {
-                send(
-                    &app,
-                    "PUT",
-                    &key,
-                    "/api/customer_threads",
-                    body("1").as_bytes(),
-                )
-            });
-            let b = s.spawn(|| {
-                send(
-                    &app,
-                    "PUT",
-                    &key,
-                    "/api/customer_threads",
-                    body("2").as_bytes(),
-                )
-            });
+            let a = s.spawn(|| put("1"));
+            let b = s.spawn(|| put("2"));
             (a.join().unwrap(), b.join().unwrap())
         });
         assert_eq!((a.status, b.status), (200, 200));

@@ -739,45 +739,9 @@ fn a_failing_statement_mid_request_rolls_the_json_body_back() {
 
 #[test]
 fn two_concurrent_json_puts_leave_one_of_them_never_a_mix() {
-    let app = TestApp::spawn();
-    let key = app.db.full_key();
-    let body = |n: &str| {
+    crate::writes::concurrent_puts_never_mix(send, |n| {
         format!(
             r#"{{"customer_thread":{{"id":1,"id_lang":1,"id_contact":{n},"email":"{n}@example.com","token":"tok{n}"}}}}"#
         )
-    };
-    for _ in 0..5 {
-        let (a, b) = std::thread::scope(|s| {
-            let a = s.spawn(|| {
-                send(
-                    &app,
-                    "PUT",
-                    &key,
-                    "/api/customer_threads",
-                    body("1").as_bytes(),
-                )
-            });
-            let b = s.spawn(|| {
-                send(
-                    &app,
-                    "PUT",
-                    &key,
-                    "/api/customer_threads",
-                    body("2").as_bytes(),
-                )
-            });
-            (a.join().unwrap(), b.join().unwrap())
-        });
-        assert_eq!((a.status, b.status), (200, 200));
-        let stored = row(&app.db, "SELECT CAST(`id_contact` AS CHAR), `email`, `token` FROM `ps_customer_thread` WHERE `id_customer_thread` = 1");
-        let n = stored[0].clone().unwrap();
-        assert_eq!(
-            stored,
-            [
-                Some(n.clone()),
-                Some(format!("{n}@example.com")),
-                Some(format!("tok{n}"))
-            ]
-        );
-    }
+    });
 }
