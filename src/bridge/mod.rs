@@ -155,8 +155,8 @@ pub fn full_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
 // --- refusals ---
 
 /// A bridge's error: its status and what its headers say. Each bridge has one such type
-/// ([`mirakl_m10::M10Error`], [`thread_list::ListError`]); `http::bridges` writes the
-/// response from it in one place.
+/// ([`mirakl_m10::M10Error`], [`thread_list::ListError`]; the change feed's error is one too);
+/// `http::json::refuse` writes the response from it in one place.
 pub trait Refusal {
     /// `WWW-Authenticate` of the bridge's 401 answers.
     const REALM: &'static str;

@@ -5,26 +5,25 @@
 //! Handlers only: each parses the request, passes the webservice's gate (`http::access::gate`:
 //! the same keys, cache and failed-authentication limit; its refusals in the bridge's terms),
 //! calls `bridge::cached` (the bridges' caches and reads) and renders the answer. Responses
-//! are plain JSON in the foreign API's shape, without the webservice's PrestaShop headers;
-//! they carry the [`Rendered`] marker so the error middleware leaves them alone. A refusal is
-//! written by `refuse` from the bridge's one error type ([`Denied`]).
+//! are plain JSON in the foreign API's shape, without the webservice's PrestaShop headers
+//! (`http::json`). A refusal is written by `http::json::refuse` from the bridge's one error
+//! type (`bridge::Refusal`).
 
 use std::sync::Arc;
 
-use actix_web::http::header::{ALLOW, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use actix_web::http::{Method as HttpMethod, StatusCode};
+use actix_web::http::Method as HttpMethod;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::Bytes;
 use uuid::Uuid;
 
 use super::access::{self, Denied};
 use super::body::{self, Body, BodyError};
-use super::response::Rendered;
+use super::json;
 use crate::auth::credential;
 use crate::bridge::cached::{ListRequest, Listed, Source};
 use crate::bridge::mirakl_m10::M10Error;
 use crate::bridge::thread_list::{self, Envelope, Failure, ListError};
-use crate::bridge::{KeyFailure, Refusal};
+use crate::bridge::KeyFailure;
 use crate::db::replica::Wait;
 use crate::db::shop::ShopSnapshot;
 use crate::resource::Method;
@@ -43,43 +42,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Bodies larger than this are refused as `INVALID_REQUEST_DATA` (the documented body has six
 /// small fields).
 const BODY_LIMIT: usize = 64 * 1024;
-
-fn json(status: u16) -> actix_web::HttpResponseBuilder {
-    let mut b = HttpResponse::build(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-    );
-    b.insert_header((CONTENT_TYPE, "application/json"));
-    b
-}
-
-fn finish(mut b: actix_web::HttpResponseBuilder, body: Bytes, head: bool) -> HttpResponse {
-    let mut res = if head { b.finish() } else { b.body(body) };
-    res.extensions_mut().insert(Rendered);
-    res
-}
-
-/// A bridge's refusal: its status, its realm on a 401, `Allow` on a 405, `Retry-After` when
-/// it has one, and `body`. A 408 closes the connection.
-fn refuse<E: Refusal>(e: &E, body: Vec<u8>, head: bool) -> HttpResponse {
-    let mut b = json(e.status());
-    match e.status() {
-        401 => {
-            b.insert_header((WWW_AUTHENTICATE, E::REALM));
-        }
-        405 => {
-            b.insert_header((ALLOW, E::ALLOW));
-        }
-        408 => {
-            // The rest of the body may still be on its way: the connection cannot be reused.
-            b.force_close();
-        }
-        _ => {}
-    }
-    if let Some(s) = e.retry_after() {
-        b.insert_header((RETRY_AFTER, s.to_string()));
-    }
-    finish(b, body.into(), head)
-}
 
 /// Where the bridges read from, with the shop configuration the gate found.
 fn source(state: &AppState, snapshot: Arc<ShopSnapshot>) -> Source<'_> {
@@ -133,8 +95,8 @@ impl From<Denied> for ListError {
 async fn mirakl_m10(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let head = req.method() == HttpMethod::HEAD;
     match m10(&req, &state).await {
-        Ok(body) => finish(json(200), body, head),
-        Err(e) => refuse(&e, e.body(), head),
+        Ok(body) => json::finish(json::builder(200), body, head),
+        Err(e) => json::refuse(&e, e.body(), head),
     }
 }
 
@@ -207,11 +169,11 @@ async fn thread_list(
                 errors: Vec::new(),
                 warnings,
             });
-            finish(json(200), body.unwrap_or_default().into(), head)
+            json::finish(json::builder(200), body.unwrap_or_default().into(), head)
         }
         Err(e) => {
             let body = e.clone().body(request_uuid);
-            refuse(&e, body, head)
+            json::refuse(&e, body, head)
         }
     }
 }
@@ -240,7 +202,7 @@ async fn read_body(
         Err(BodyError::Unreadable) => Ok(Err(Failure::InvalidRequestData(
             "the body could not be read".into(),
         ))),
-        // 408 closes the connection (`refuse`).
+        // 408 closes the connection (`json::refuse`).
         Err(BodyError::TimedOut(_)) => Err(Failure::RequestTimeout.into()),
         Err(BodyError::Busy) => Err(ListError::busy()),
     }

@@ -5,13 +5,13 @@
 //! `thread.*`, `customer_messages`: `message.*`) on its shops. Every answer is JSON, errors
 //! included: `{"error": {"status": N, "code": "...", "message": "..."}}`.
 
-use actix_web::http::header::{ALLOW, CACHE_CONTROL, RETRY_AFTER};
+use actix_web::http::header::{HeaderValue, CACHE_CONTROL};
 use actix_web::http::Method as HttpMethod;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::access;
-use super::response::Rendered;
+use crate::bridge::Refusal;
 use crate::db::{self, events as event_log};
 use crate::error::{ApiError, DbError};
 use crate::events::{self, Filter};
@@ -56,6 +56,20 @@ impl From<DbError> for FeedError {
     }
 }
 
+/// Its 401's realm, its 405's `Allow`, its `Retry-After` (`http::json::refuse`).
+impl Refusal for FeedError {
+    const REALM: &'static str = REALM;
+    const ALLOW: &'static str = "GET";
+
+    fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+}
+
 impl From<access::Denied> for FeedError {
     fn from(d: access::Denied) -> FeedError {
         key_error(d.into())
@@ -97,30 +111,10 @@ async fn changes(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
             .insert_header((CACHE_CONTROL, "no-store"))
             .body(body.to_string()),
         Err(e) => {
-            let mut b = HttpResponse::build(
-                actix_web::http::StatusCode::from_u16(e.status)
-                    .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR),
-            );
-            b.insert_header(("Content-Type", "application/json"))
-                .insert_header((CACHE_CONTROL, "no-store"));
-            match e.status {
-                401 => {
-                    b.insert_header((actix_web::http::header::WWW_AUTHENTICATE, REALM));
-                }
-                405 => {
-                    b.insert_header((ALLOW, "GET"));
-                }
-                _ => {}
-            }
-            if let Some(s) = e.retry_after {
-                b.insert_header((RETRY_AFTER, s.to_string()));
-            }
-            let mut res = b.body(
-                json!({"error": {"status": e.status, "code": e.code, "message": e.message}})
-                    .to_string(),
-            );
-            // Already in the feed's format: the error middleware leaves it alone.
-            res.extensions_mut().insert(Rendered);
+            let body = json!({"error": {"status": e.status, "code": e.code, "message": e.message}});
+            let mut res = super::json::refuse(&e, body.to_string().into_bytes(), false);
+            res.headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
     }

@@ -9,6 +9,7 @@ pub mod bridges;
 pub mod changes;
 pub mod conn;
 pub mod health;
+pub mod json;
 pub mod observe;
 pub mod request;
 pub mod response;
