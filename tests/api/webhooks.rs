@@ -528,11 +528,26 @@ impl Drop for SmtpServer {
     }
 }
 
+/// The mails of `maildir`, oldest first: by the time in their file names (Python's Maildir
+/// names them `<seconds>.M<microseconds>P<pid>Q<n>.<host>`, microseconds not zero-padded, so
+/// the names alone do not sort by time).
 fn mails(maildir: &std::path::Path) -> Vec<String> {
-    let mut out: Vec<(std::path::PathBuf, String)> = std::fs::read_dir(maildir.join("new"))
+    let received = |name: &str| -> (u64, u64) {
+        let mut parts = name.split('.');
+        let secs = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let micros = parts
+            .next()
+            .and_then(|s| s.strip_prefix('M')?.split('P').next()?.parse().ok())
+            .unwrap_or(0);
+        (secs, micros)
+    };
+    let mut out: Vec<((u64, u64), String)> = std::fs::read_dir(maildir.join("new"))
         .map(|d| {
             d.flatten()
-                .map(|e| (e.path(), std::fs::read_to_string(e.path()).unwrap()))
+                .map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (received(&name), std::fs::read_to_string(e.path()).unwrap())
+                })
                 .collect()
         })
         .unwrap_or_default();
