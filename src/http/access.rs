@@ -51,8 +51,8 @@ fn accepted(req: &HttpRequest, state: &AppState, v: Verified) -> Verified {
     v
 }
 
-/// Checks the request's key (see the module documentation).
-pub async fn authenticate(
+/// Checks the request's key (see the module documentation); only [`gate`] calls it.
+async fn authenticate(
     req: &HttpRequest,
     state: &AppState,
     key: &str,
