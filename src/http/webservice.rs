@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, FORWARDED};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::access::{self, Guard};
+use super::observe::DecodedPath;
 use super::body::{self, Body, BodyError};
 use super::request::{
     invalid_host_header, parse_api_path_under, percent_decode, request_host, ws_url, ApiPath,
@@ -39,7 +40,11 @@ pub async fn dispatch(
 ) -> HttpResponse {
     // The shop the host and path name (used when the request has no `id_shop`), and the API
     // path under that shop's base URI.
-    let decoded = percent_decode(req.path());
+    // Decoded once, by the access log's middleware; decoded here when it did not run.
+    let decoded = req
+        .extensions_mut()
+        .remove::<DecodedPath>()
+        .map_or_else(|| percent_decode(req.path()), |d| d.0);
     let located = match state.snapshot() {
         Some(snapshot) => snapshot.shop_for_request(&request_host(req.headers()), &decoded),
         // Not ready: `handle` answers 503 before the shop is used.
@@ -221,6 +226,20 @@ fn base_url(
     base_uri: &str,
 ) -> String {
     let headers = req.headers();
+    // actix's `ConnectionInfo` (host, scheme, client addresses, as owned strings) is built only
+    // when a proxy header may change the scheme; without one its scheme is the target's, else
+    // the listener's.
+    let info;
+    let scheme = if headers.contains_key(FORWARDED) || headers.contains_key("X-Forwarded-Proto") {
+        info = req.connection_info();
+        info.scheme()
+    } else if let Some(s) = req.uri().scheme_str() {
+        s
+    } else if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
     ws_url(
         snapshot
             .config("PS_SSL_ENABLED", shop)
@@ -228,7 +247,7 @@ fn base_url(
         headers
             .get("X-Forwarded-Proto")
             .and_then(|v| v.to_str().ok()),
-        req.connection_info().scheme(),
+        scheme,
         headers
             .get("X-Forwarded-Host")
             .and_then(|v| v.to_str().ok()),
