@@ -11,6 +11,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
+use actix_web::http::header::X_FORWARDED_FOR;
 use actix_web::{HttpMessage, HttpRequest};
 use diesel::MysqlConnection;
 
@@ -32,7 +33,7 @@ pub fn client_address(req: &HttpRequest, state: &AppState) -> IpAddr {
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
     let forwarded = req
         .headers()
-        .get_all("X-Forwarded-For")
+        .get_all(X_FORWARDED_FOR)
         .filter_map(|v| v.to_str().ok());
     limit::client_address(peer, &state.settings.trusted_proxies, forwarded)
 }

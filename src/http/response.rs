@@ -19,7 +19,7 @@ use futures_util::Stream;
 use sha1::{Digest, Sha1};
 
 use super::observe::ErrorCodes;
-use super::request::output_format;
+use super::request::{output_format, IO_FORMAT, OUTPUT_FORMAT};
 use crate::error::{ApiError, WWW_AUTHENTICATE as REALM};
 use crate::query::Params;
 use crate::render::{self, Format};
@@ -65,11 +65,22 @@ impl Ctx {
 /// PHP's `round($t, 3)` printed as PHP prints floats: `0`, `0.01`, `0.012`, `1.5`.
 pub fn execution_time(secs: f64) -> String {
     let ms = (secs * 1000.0).round() as u64;
-    if ms == 0 {
-        return "0".into();
+    let mut s = (ms / 1000).to_string();
+    let frac = ms % 1000;
+    if frac != 0 {
+        // The milliseconds' three digits without their trailing zeros.
+        let digits = [frac / 100, frac / 10 % 10, frac % 10];
+        let n = if digits[2] != 0 {
+            3
+        } else if digits[1] != 0 {
+            2
+        } else {
+            1
+        };
+        s.push('.');
+        s.extend(digits[..n].iter().map(|&d| char::from(b'0' + d as u8)));
     }
-    let s = format!("{}.{:03}", ms / 1000, ms % 1000);
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    s
 }
 
 pub fn content_type(format: Format) -> &'static str {
@@ -197,10 +208,10 @@ pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
 
 /// The format a request asked for, read from its headers and query string.
 pub fn request_format(req: &HttpRequest, params: &Params) -> Format {
-    let h = |n: &str| req.headers().get(n).map(HeaderValue::as_bytes);
+    let h = |n: HeaderName| req.headers().get(n).map(HeaderValue::as_bytes);
     output_format(
-        h("Io-Format"),
-        h("Output-Format"),
+        h(IO_FORMAT),
+        h(OUTPUT_FORMAT),
         params.get_str("output_format"),
         params.get_str("io_format"),
     )
@@ -272,5 +283,9 @@ mod tests {
         assert_eq!(execution_time(0.01), "0.01");
         assert_eq!(execution_time(1.5), "1.5");
         assert_eq!(execution_time(2.0), "2");
+        assert_eq!(execution_time(0.1005), "0.101");
+        assert_eq!(execution_time(0.2), "0.2");
+        assert_eq!(execution_time(12.034), "12.034");
+        assert_eq!(execution_time(3.0104), "3.01");
     }
 }

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, FORWARDED};
+use actix_web::http::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_TYPE, FORWARDED, HOST, X_FORWARDED_HOST, X_FORWARDED_PROTO,
+};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
@@ -14,6 +16,7 @@ use super::observe::DecodedPath;
 use super::body::{self, Body, BodyError};
 use super::request::{
     invalid_host_header, parse_api_path_under, percent_decode, request_host, ws_url, ApiPath,
+    IO_FORMAT, LOCAL_CONTENT_SHA1, OUTPUT_FORMAT,
 };
 use super::response::{self, request_format, Ctx};
 use super::write;
@@ -58,7 +61,7 @@ pub async fn dispatch(
     params.merge(Params::parse(req.query_string()));
     let local_sha1 = req
         .headers()
-        .get("Local-Content-Sha1")
+        .get(LOCAL_CONTENT_SHA1)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut ctx = Ctx::new(request_format(&req, &params), local_sha1);
@@ -179,9 +182,9 @@ async fn body_entities(
         _ => Body::empty(),
     };
     let headers = req.headers();
-    let format_asked = ["Io-Format", "Output-Format"]
+    let format_asked = [IO_FORMAT, OUTPUT_FORMAT]
         .iter()
-        .any(|h| headers.contains_key(*h))
+        .any(|h| headers.contains_key(h))
         || ["output_format", "io_format"]
             .iter()
             .any(|p| params.get_str(p).is_some());
@@ -230,7 +233,7 @@ fn base_url(
     // when a proxy header may change the scheme; without one its scheme is the target's, else
     // the listener's.
     let info;
-    let scheme = if headers.contains_key(FORWARDED) || headers.contains_key("X-Forwarded-Proto") {
+    let scheme = if headers.contains_key(FORWARDED) || headers.contains_key(X_FORWARDED_PROTO) {
         info = req.connection_info();
         info.scheme()
     } else if let Some(s) = req.uri().scheme_str() {
@@ -245,14 +248,14 @@ fn base_url(
             .config("PS_SSL_ENABLED", shop)
             .map(|v| v.trim() == "1"),
         headers
-            .get("X-Forwarded-Proto")
+            .get(X_FORWARDED_PROTO)
             .and_then(|v| v.to_str().ok()),
         scheme,
         headers
-            .get("X-Forwarded-Host")
+            .get(X_FORWARDED_HOST)
             .and_then(|v| v.to_str().ok()),
         headers
-            .get("Host")
+            .get(HOST)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&state.settings.bind),
         base_uri,
