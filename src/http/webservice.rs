@@ -12,8 +12,8 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::access::{self, Guard};
-use super::observe::DecodedPath;
 use super::body::{self, Body, BodyError};
+use super::observe::DecodedPath;
 use super::request::{
     invalid_host_header, parse_api_path_under, percent_decode, request_host, ws_url, ApiPath,
     IO_FORMAT, LOCAL_CONTENT_SHA1, OUTPUT_FORMAT,
@@ -247,13 +247,9 @@ fn base_url(
         snapshot
             .config("PS_SSL_ENABLED", shop)
             .map(|v| v.trim() == "1"),
-        headers
-            .get(X_FORWARDED_PROTO)
-            .and_then(|v| v.to_str().ok()),
+        headers.get(X_FORWARDED_PROTO).and_then(|v| v.to_str().ok()),
         scheme,
-        headers
-            .get(X_FORWARDED_HOST)
-            .and_then(|v| v.to_str().ok()),
+        headers.get(X_FORWARDED_HOST).and_then(|v| v.to_str().ok()),
         headers
             .get(HOST)
             .and_then(|v| v.to_str().ok())
