@@ -11,6 +11,14 @@ use threadgate::resource::Method;
 use threadgate::telemetry::LogFormat;
 use threadgate::{seed, startup, telemetry};
 
+/// mimalloc instead of glibc's malloc. A request allocates and frees a few hundred small
+/// blocks, many of them on another thread than the one that allocated them (rows are read on
+/// the blocking pool, rendered and dropped on an actix worker); glibc's malloc spent about a
+/// sixth of the server's CPU time on that (`malloc`, `_int_free`, `malloc_consolidate` in a perf
+/// profile of GET by id at c = 8). docs/architecture.md, "GET by id: where the time goes".
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "threadgate",

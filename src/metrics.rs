@@ -18,7 +18,7 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -70,6 +70,15 @@ impl Route {
         }
     }
 }
+
+/// The method labels [`method_label`] gives, in the order of [`Metrics`]' hot counters.
+const METHOD_LABELS: [&str; 8] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other",
+];
+/// How many [`Route`]s there are (`Other` is the last).
+const ROUTES: usize = Route::Other as usize + 1;
+/// Routes × method labels: one hot counter each (status 200).
+const HOT: usize = ROUTES * METHOD_LABELS.len();
 
 /// An HTTP method as a label value: the usual ones by name, anything else `other`.
 pub fn method_label(method: &str) -> &'static str {
@@ -370,6 +379,12 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
+    /// The children of `requests` with status 200 and of `latency`, per route (and method),
+    /// taken from their family on first use: a family's look-up hashes its label set under a
+    /// lock on every request (measured: ~1 % of a GET by id's instructions, callgrind). Taken
+    /// lazily, so the exposition lists exactly the label sets seen, as before.
+    hot_requests: [OnceLock<Counter>; HOT],
+    hot_latency: [OnceLock<Histogram>; ROUTES],
     auth_failures: Counter,
     throttled: Counter,
     events_appended: Family<SourceLabels, Counter>,
@@ -443,6 +458,8 @@ impl Metrics {
             registry,
             requests,
             latency,
+            hot_requests: std::array::from_fn(|_| OnceLock::new()),
+            hot_latency: std::array::from_fn(|_| OnceLock::new()),
             auth_failures,
             throttled,
             events_appended,
@@ -510,16 +527,30 @@ impl Metrics {
 
     /// Counts one answered request and its latency.
     pub fn request(&self, route: Route, method: &str, status: u16, elapsed: Duration) {
-        let route = route.as_str();
-        self.requests
-            .get_or_create(&RequestLabels {
-                route,
-                method: method_label(method),
-                status,
+        let slot = route as usize;
+        let name = route.as_str();
+        let method = method_label(method);
+        let labels = || RequestLabels {
+            route: name,
+            method,
+            status,
+        };
+        match METHOD_LABELS.iter().position(|m| *m == method) {
+            Some(m) if status == 200 => {
+                self.hot_requests[slot * METHOD_LABELS.len() + m]
+                    .get_or_init(|| self.requests.get_or_create(&labels()).clone())
+                    .inc();
+            }
+            _ => {
+                self.requests.get_or_create(&labels()).inc();
+            }
+        }
+        self.hot_latency[slot]
+            .get_or_init(|| {
+                self.latency
+                    .get_or_create(&RouteLabels { route: name })
+                    .clone()
             })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { route })
             .observe(elapsed.as_secs_f64());
     }
 

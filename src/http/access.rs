@@ -17,11 +17,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use actix_web::http::header::{HeaderValue, AUTHORIZATION};
+use actix_web::http::header::{HeaderValue, AUTHORIZATION, X_FORWARDED_FOR};
 use actix_web::{HttpMessage, HttpRequest};
 use diesel::MysqlConnection;
 
-use super::observe::KeyId;
+use super::observe::{ClientAddress, DecodedPath, KeyId};
 use super::request::{invalid_host_header, percent_decode, request_host};
 use crate::auth::{self, credential, limit, Account, KeySource, Recheck, Verified};
 use crate::db::shop::ShopSnapshot;
@@ -30,14 +30,18 @@ use crate::resource::Method;
 use crate::state::AppState;
 
 /// The client's address: the TCP peer, or with trusted proxies configured, the last
-/// untrusted `X-Forwarded-For` hop.
+/// untrusted `X-Forwarded-For` hop. Resolved once per request: the access log's middleware
+/// keeps it in the request's extensions (`observe::ClientAddress`).
 pub fn client_address(req: &HttpRequest, state: &AppState) -> IpAddr {
+    if let Some(seen) = req.extensions().get::<ClientAddress>() {
+        return seen.0;
+    }
     let peer = req
         .peer_addr()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
     let forwarded = req
         .headers()
-        .get_all("X-Forwarded-For")
+        .get_all(X_FORWARDED_FOR)
         .filter_map(|v| v.to_str().ok());
     limit::client_address(peer, &state.settings.trusted_proxies, forwarded)
 }
@@ -216,10 +220,14 @@ pub fn authorization<'a>(req: &'a HttpRequest, state: &AppState) -> Option<&'a s
 }
 
 /// The shop the request's host and path name (docs/compatibility.md, "The shop of a request").
+/// The path is the one the access log's middleware decoded, when it ran.
 fn request_shop(req: &HttpRequest, snapshot: &ShopSnapshot) -> u32 {
-    snapshot
-        .shop_for_request(&request_host(req.headers()), &percent_decode(req.path()))
-        .shop
+    let host = request_host(req.headers());
+    match req.extensions().get::<DecodedPath>() {
+        Some(decoded) => snapshot.shop_for_request(&host, &decoded.0),
+        None => snapshot.shop_for_request(&host, &percent_decode(req.path())),
+    }
+    .shop
 }
 
 /// Whether `account` may run `method` on `resource` in one of `shops`: the three checks below,

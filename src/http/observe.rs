@@ -34,7 +34,7 @@ use bytes::Bytes;
 use tracing::Instrument;
 
 use super::bridges::{M10_PATH, THREAD_LIST_PATH};
-use super::request::{parse_api_path, percent_decode};
+use super::request::{is_api_path, percent_decode};
 use crate::metrics::{self, Metrics, Route};
 use crate::state::AppState;
 
@@ -51,6 +51,16 @@ pub struct RequestId(pub String);
 /// `http::access::authenticate`). Never the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyId(pub u32);
+
+/// The request path percent-decoded once, by [`access_log`] (request extensions): the
+/// dispatcher takes it instead of decoding the path again.
+#[derive(Debug, Clone)]
+pub struct DecodedPath(pub String);
+
+/// The client's address as [`access_log`] resolved it (request extensions): the failure limiter
+/// uses it instead of resolving it again (`http::access::client_address`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
 
 /// The PrestaShop error codes of an error document, comma-separated (response extensions,
 /// set by `http::response::error`).
@@ -98,7 +108,11 @@ fn without_keys(params: &str) -> String {
 /// parameters from the query string and from the decoded path after its first `&` (the PHP
 /// library's `/api/customers&ws_key=...`); such a path is logged decoded.
 pub fn loggable_path(path: &str, query: &str) -> String {
-    let decoded = percent_decode(path);
+    loggable_decoded_path(path, &percent_decode(path), query)
+}
+
+/// [`loggable_path`] with the path's percent-decoded form at hand.
+fn loggable_decoded_path(path: &str, decoded: &str, query: &str) -> String {
     let mut out = match decoded.split_once('&') {
         Some((p, params)) => {
             let kept = without_keys(params);
@@ -117,8 +131,8 @@ pub fn loggable_path(path: &str, query: &str) -> String {
     out
 }
 
-/// The `route` label of a request.
-pub fn route_of(req: &HttpRequest) -> Route {
+/// The `route` label of a request (`decoded`: its path, percent-decoded).
+pub fn route_of(req: &HttpRequest, decoded: &str) -> Route {
     if may_be_a_bridge(req.path()) {
         match req.match_pattern().as_deref() {
             Some(M10_PATH) => return Route::M10,
@@ -128,7 +142,7 @@ pub fn route_of(req: &HttpRequest) -> Route {
     }
     match req.path() {
         "/healthz" | "/readyz" => Route::Health,
-        p if parse_api_path(p).is_some() => Route::Webservice,
+        _ if is_api_path(decoded) => Route::Webservice,
         _ => Route::Other,
     }
 }
@@ -275,18 +289,27 @@ pub async fn access_log(
     req.extensions_mut().insert(RequestId(id.clone()));
     // Read before the call: the router needs the request unshared (no clone may be kept).
     let state = req.app_data::<web::Data<AppState>>();
+    let decoded = percent_decode(req.path());
+    let client = state.map(|s| super::access::client_address(req.request(), s));
     let mut line = Line {
         method: req.method().as_str().to_owned(),
-        path: loggable_path(req.path(), req.query_string()),
+        path: loggable_decoded_path(req.path(), &decoded, req.query_string()),
         status: 0,
         key_id: None,
-        client: state.map(|s| super::access::client_address(req.request(), s)),
+        client,
         request_id: id.clone(),
         errors: None,
-        route: route_of(req.request()),
+        route: route_of(req.request(), &decoded),
         started,
         metrics: state.map(|s| s.metrics.clone()),
     };
+    {
+        let mut ext = req.extensions_mut();
+        ext.insert(DecodedPath(decoded));
+        if let Some(c) = client {
+            ext.insert(ClientAddress(c));
+        }
+    }
     let header = HeaderValue::from_str(&id).ok();
     let span = tracing::info_span!("request", request_id = %id);
     let mut res = match next.call(req).instrument(span).await {

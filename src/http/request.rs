@@ -5,7 +5,14 @@
 
 use std::borrow::Cow;
 
+use actix_web::http::header::{HeaderName, X_FORWARDED_HOST};
+
 use crate::render::Format;
+
+// Header names the webservice reads, as constants: a name given as text is parsed on every look-up.
+pub const IO_FORMAT: HeaderName = HeaderName::from_static("io-format");
+pub const OUTPUT_FORMAT: HeaderName = HeaderName::from_static("output-format");
+pub const LOCAL_CONTENT_SHA1: HeaderName = HeaderName::from_static("local-content-sha1");
 
 /// The parts of `/api/<resource>/<id>` after Apache's rewrite (`url=` in [HT]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +52,12 @@ fn hex(c: u8) -> Option<u8> {
 /// number of leading slashes, so the PHP library's `//api/...` works).
 pub fn parse_api_path(raw: &str) -> Option<ApiPath> {
     parse_decoded_api_path(&percent_decode(raw))
+}
+
+/// Whether [`parse_api_path`] of the percent-decoded `path` is `Some`, without building it.
+pub fn is_api_path(decoded: &str) -> bool {
+    let rest = decoded.trim_start_matches('/');
+    rest == "api" || rest.starts_with("api/")
 }
 
 /// [`parse_api_path`] of a path already percent-decoded.
@@ -95,14 +108,14 @@ pub fn parse_api_path_under(decoded: &str, base_uri: &str) -> (Option<ApiPath>, 
 /// has it (its values joined by `, ` as a PHP server variable holds them), else `Host`, else
 /// nothing.
 pub fn request_host(headers: &actix_web::http::header::HeaderMap) -> Cow<'_, str> {
-    let mut forwarded = headers.get_all("X-Forwarded-Host");
+    let mut forwarded = headers.get_all(X_FORWARDED_HOST);
     let (first, more) = match forwarded.next() {
         Some(first) => (Some(first), forwarded.next().is_some()),
         None => (headers.get(actix_web::http::header::HOST), false),
     };
     if more {
         let joined: Vec<&[u8]> = headers
-            .get_all("X-Forwarded-Host")
+            .get_all(X_FORWARDED_HOST)
             .map(|v| v.as_bytes())
             .collect();
         return Cow::Owned(String::from_utf8_lossy(&joined.join(&b", "[..])).into_owned());
@@ -181,13 +194,15 @@ pub fn valid_host(value: &str) -> bool {
 /// [`MAX_HOST_BYTES`] in all), or `None` when both are absent or valid.
 pub fn invalid_host_header(req: &actix_web::HttpRequest) -> Option<&'static str> {
     let headers = req.headers();
-    let text = |v: &actix_web::http::header::HeaderValue| v.to_str().ok().map(str::to_owned);
+    fn text(v: &actix_web::http::header::HeaderValue) -> Option<&str> {
+        v.to_str().ok()
+    }
     for v in headers.get_all(actix_web::http::header::HOST) {
         if !text(v).is_some_and(|h| valid_host(h.trim())) {
             return Some("Host");
         }
     }
-    for v in headers.get_all("X-Forwarded-Host") {
+    for v in headers.get_all(X_FORWARDED_HOST) {
         let ok = v.len() <= MAX_HOST_BYTES
             && text(v).is_some_and(|list| list.split(',').all(|h| valid_host(h.trim())));
         if !ok {
@@ -224,12 +239,12 @@ pub fn ws_url(
         .map(|h| h.split(',').next().unwrap_or("").trim())
         .filter(|h| !h.is_empty())
         .unwrap_or(host);
-    format!(
-        "{}://{}{}api/",
-        if https { "https" } else { "http" },
-        host,
-        base_uri
-    )
+    let scheme = if https { "https" } else { "http" };
+    let mut url = String::with_capacity(scheme.len() + host.len() + base_uri.len() + 7);
+    for part in [scheme, "://", host, base_uri, "api/"] {
+        url.push_str(part);
+    }
+    url
 }
 
 #[cfg(test)]
@@ -291,6 +306,20 @@ mod tests {
         assert_eq!(parse_api_path("/"), None);
         assert_eq!(parse_api_path("/apifoo"), None);
         assert_eq!(parse_api_path("/foo/api"), None);
+    }
+
+    #[test]
+    fn is_api_path_agrees_with_parse_api_path() {
+        for raw in [
+            "/", "/api", "/api/", "//api/x", "/api&a=1", "/apifoo", "/foo/api", "/api/x&y", "",
+            "api", "/API/x",
+        ] {
+            assert_eq!(
+                is_api_path(&percent_decode(raw)),
+                parse_api_path(raw).is_some(),
+                "{raw}"
+            );
+        }
     }
 
     #[test]

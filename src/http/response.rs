@@ -19,7 +19,7 @@ use futures_util::Stream;
 use sha1::{Digest, Sha1};
 
 use super::observe::ErrorCodes;
-use super::request::output_format;
+use super::request::{output_format, IO_FORMAT, OUTPUT_FORMAT};
 use crate::error::{ApiError, WWW_AUTHENTICATE as REALM};
 use crate::query::Params;
 use crate::render::{self, Format};
@@ -65,11 +65,22 @@ impl Ctx {
 /// PHP's `round($t, 3)` printed as PHP prints floats: `0`, `0.01`, `0.012`, `1.5`.
 pub fn execution_time(secs: f64) -> String {
     let ms = (secs * 1000.0).round() as u64;
-    if ms == 0 {
-        return "0".into();
+    let mut s = (ms / 1000).to_string();
+    let frac = ms % 1000;
+    if frac != 0 {
+        // The milliseconds' three digits without their trailing zeros.
+        let digits = [frac / 100, frac / 10 % 10, frac % 10];
+        let n = if digits[2] != 0 {
+            3
+        } else if digits[1] != 0 {
+            2
+        } else {
+            1
+        };
+        s.push('.');
+        s.extend(digits[..n].iter().map(|&d| char::from(b'0' + d as u8)));
     }
-    let s = format!("{}.{:03}", ms / 1000, ms % 1000);
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+    s
 }
 
 pub fn content_type(format: Format) -> &'static str {
@@ -79,19 +90,35 @@ pub fn content_type(format: Format) -> &'static str {
     }
 }
 
+// Header names as constants and fixed values as static values: a name given as text is parsed
+// and a `&str` value copied on every response (measured: ~2 % of a GET by id's instructions,
+// callgrind). The names go out lower-case either way.
+const ACCESS_TIME: HeaderName = HeaderName::from_static("access-time");
+const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
+const PSWS_VERSION: HeaderName = HeaderName::from_static("psws-version");
+const EXECUTION_TIME: HeaderName = HeaderName::from_static("execution-time");
+const CONTENT_SHA1: HeaderName = HeaderName::from_static("content-sha1");
+
+fn content_type_value(format: Format) -> HeaderValue {
+    HeaderValue::from_static(content_type(format))
+}
+
 fn builder(ctx: &Ctx, status: u16) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
     );
-    b.insert_header(("Access-Time", ctx.access_time.to_string()));
-    b.insert_header(("X-Powered-By", "PrestaShop Webservice"));
+    b.insert_header((ACCESS_TIME, HeaderValue::from(ctx.access_time)));
+    b.insert_header((
+        X_POWERED_BY,
+        HeaderValue::from_static("PrestaShop Webservice"),
+    ));
     if let Some(v) = &ctx.psws {
         if let Ok(v) = HeaderValue::from_str(v) {
-            b.insert_header((HeaderName::from_static("psws-version"), v));
+            b.insert_header((PSWS_VERSION, v));
         }
     }
     b.insert_header((
-        "Execution-Time",
+        EXECUTION_TIME,
         execution_time(ctx.started.elapsed().as_secs_f64()),
     ));
     b
@@ -108,8 +135,8 @@ pub fn ok(ctx: &Ctx, status: u16, body: Vec<u8>) -> HttpResponse {
     let sha1 = hex::encode(Sha1::digest(&body));
     let not_modified = ctx.local_sha1.as_deref() == Some(sha1.as_str());
     let mut b = builder(ctx, if not_modified { 304 } else { status });
-    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
-    b.insert_header(("Content-Sha1", sha1));
+    b.insert_header((CONTENT_TYPE, content_type_value(ctx.format)));
+    b.insert_header((CONTENT_SHA1, sha1));
     if not_modified || ctx.head {
         finish(b, ())
     } else {
@@ -130,7 +157,7 @@ where
     S: Stream<Item = Result<Bytes, actix_web::Error>> + 'static,
 {
     let mut b = builder(ctx, 200);
-    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
+    b.insert_header((CONTENT_TYPE, content_type_value(ctx.format)));
     if ctx.head {
         return finish(b, ());
     }
@@ -167,7 +194,7 @@ pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
     }
     let mut body = Vec::with_capacity(256);
     render::errors(&mut body, ctx.format, e);
-    b.insert_header((CONTENT_TYPE, content_type(ctx.format)));
+    b.insert_header((CONTENT_TYPE, content_type_value(ctx.format)));
     let mut res = if ctx.head {
         finish(b, ())
     } else {
@@ -181,10 +208,10 @@ pub fn error(ctx: &Ctx, e: &ApiError) -> HttpResponse {
 
 /// The format a request asked for, read from its headers and query string.
 pub fn request_format(req: &HttpRequest, params: &Params) -> Format {
-    let h = |n: &str| req.headers().get(n).map(HeaderValue::as_bytes);
+    let h = |n: HeaderName| req.headers().get(n).map(HeaderValue::as_bytes);
     output_format(
-        h("Io-Format"),
-        h("Output-Format"),
+        h(IO_FORMAT),
+        h(OUTPUT_FORMAT),
         params.get_str("output_format"),
         params.get_str("io_format"),
     )
@@ -256,5 +283,9 @@ mod tests {
         assert_eq!(execution_time(0.01), "0.01");
         assert_eq!(execution_time(1.5), "1.5");
         assert_eq!(execution_time(2.0), "2");
+        assert_eq!(execution_time(0.1005), "0.101");
+        assert_eq!(execution_time(0.2), "0.2");
+        assert_eq!(execution_time(12.034), "12.034");
+        assert_eq!(execution_time(3.0104), "3.01");
     }
 }

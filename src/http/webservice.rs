@@ -5,13 +5,19 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::header::{
+    HeaderValue, CONTENT_TYPE, FORWARDED, HOST, X_FORWARDED_HOST, X_FORWARDED_PROTO,
+};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use bytes::Bytes;
 
 use super::access::{self, Admitted, Guard};
 use super::body::{self, Body, BodyError};
-use super::request::{parse_api_path_under, percent_decode, request_host, ws_url, ApiPath};
+use super::observe::DecodedPath;
+use super::request::{
+    parse_api_path_under, percent_decode, request_host, ws_url, ApiPath, IO_FORMAT,
+    LOCAL_CONTENT_SHA1, OUTPUT_FORMAT,
+};
 use super::response::{self, request_format, Ctx};
 use super::write;
 use crate::auth::Account;
@@ -37,7 +43,11 @@ pub async fn dispatch(
 ) -> HttpResponse {
     // The shop the host and path name (used when the request has no `id_shop`), and the API
     // path under that shop's base URI.
-    let decoded = percent_decode(req.path());
+    // Decoded once, by the access log's middleware; decoded here when it did not run.
+    let decoded = req
+        .extensions_mut()
+        .remove::<DecodedPath>()
+        .map_or_else(|| percent_decode(req.path()), |d| d.0);
     let located = match state.snapshot() {
         Some(snapshot) => snapshot.shop_for_request(&request_host(req.headers()), &decoded),
         // Not ready: `handle` answers 503 before the shop is used.
@@ -51,7 +61,7 @@ pub async fn dispatch(
     params.merge(Params::parse(req.query_string()));
     let local_sha1 = req
         .headers()
-        .get("Local-Content-Sha1")
+        .get(LOCAL_CONTENT_SHA1)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let mut ctx = Ctx::new(request_format(&req, &params), local_sha1);
@@ -171,9 +181,9 @@ async fn body_entities(
         _ => Body::empty(),
     };
     let headers = req.headers();
-    let format_asked = ["Io-Format", "Output-Format"]
+    let format_asked = [IO_FORMAT, OUTPUT_FORMAT]
         .iter()
-        .any(|h| headers.contains_key(*h))
+        .any(|h| headers.contains_key(h))
         || ["output_format", "io_format"]
             .iter()
             .any(|p| params.get_str(p).is_some());
@@ -201,19 +211,29 @@ fn base_url(
     base_uri: &str,
 ) -> String {
     let headers = req.headers();
+    // actix's `ConnectionInfo` (host, scheme, client addresses, as owned strings) is built only
+    // when a proxy header may change the scheme; without one its scheme is the target's, else
+    // the listener's.
+    let info;
+    let scheme = if headers.contains_key(FORWARDED) || headers.contains_key(X_FORWARDED_PROTO) {
+        info = req.connection_info();
+        info.scheme()
+    } else if let Some(s) = req.uri().scheme_str() {
+        s
+    } else if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    };
     ws_url(
         snapshot
             .config("PS_SSL_ENABLED", shop)
             .map(|v| v.trim() == "1"),
+        headers.get(X_FORWARDED_PROTO).and_then(|v| v.to_str().ok()),
+        scheme,
+        headers.get(X_FORWARDED_HOST).and_then(|v| v.to_str().ok()),
         headers
-            .get("X-Forwarded-Proto")
-            .and_then(|v| v.to_str().ok()),
-        req.connection_info().scheme(),
-        headers
-            .get("X-Forwarded-Host")
-            .and_then(|v| v.to_str().ok()),
-        headers
-            .get("Host")
+            .get(HOST)
             .and_then(|v| v.to_str().ok())
             .unwrap_or(&state.settings.bind),
         base_uri,
