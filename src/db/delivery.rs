@@ -85,7 +85,8 @@ fn webhook_row(r: super::sql::TextRow) -> WebhookRow {
     }
 }
 
-/// The newest event id (0 when the log is empty).
+/// The highest event id (0 when the log is empty): how far the log goes, for backlogs; not a
+/// reading position (`db::events::horizon`).
 pub fn max_event_id(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<u64> {
     let rows = Sql::new(format!(
         "SELECT CAST(COALESCE(MAX(id), 0) AS CHAR) FROM {}",
@@ -96,16 +97,18 @@ pub fn max_event_id(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<
     Ok(rows.first().and_then(|r| parse(&r.0[0])).unwrap_or(0))
 }
 
-/// Inserts a subscription positioned after the newest event (it gets what happens from now
-/// on; `replay` moves it back). Returns its id.
+/// Inserts a subscription positioned after the newest event whose every predecessor is final
+/// (`db::events::newest`: it gets what happens from now on, including an event appended just
+/// before that commits just after; `replay` moves it back). Returns its id.
 pub fn insert_webhook(
     conn: &mut MysqlConnection,
     tables: &Tables,
     new: &NewWebhook<'_>,
+    gap_wait: std::time::Duration,
 ) -> QueryResult<u32> {
     use diesel::Connection;
     conn.transaction(|conn| {
-        let position = max_event_id(conn, tables)?;
+        let position = super::events::newest(conn, tables, gap_wait)?;
         let mut q = Sql::new(format!(
             "INSERT INTO {} (url, events, resource, id_shop, secret, position, created_at) VALUES (",
             tables.name("threadgate_webhook")
