@@ -5,7 +5,6 @@
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
 
-use super::shop::ConfigRow;
 use super::sql::Sql;
 use super::Tables;
 
@@ -303,46 +302,71 @@ pub struct Failure {
     pub paused: bool,
 }
 
-/// Records a failed delivery under the lease: the next attempt in `retry_in_ms`, or, when the
-/// subscription has been failing for `retry_secs`, pauses it with `reason`.
-#[allow(clippy::too_many_arguments)]
+/// What to record of a failed delivery ([`fail_webhook`]).
+pub struct FailedDelivery<'a> {
+    /// The position to move to (every event before the failed one is done).
+    pub position: u64,
+    pub error: &'a str,
+    pub retry_in_ms: u64,
+    /// Failing for this long pauses the subscription, with `reason`.
+    pub retry_secs: u64,
+    pub reason: &'a str,
+    pub lease_secs: u64,
+}
+
+/// Records a failed delivery under the lease, in one UPDATE of its row: the position reached,
+/// the failure, the next attempt in `retry_in_ms` and a renewed lease, or, when the
+/// subscription has been failing for `retry_secs`, its pause with `reason`. `None` when the
+/// lease was lost.
 pub fn fail_webhook(
     conn: &mut MysqlConnection,
     tables: &Tables,
     id: u32,
     owner: &str,
-    error: &str,
-    retry_in_ms: u64,
-    retry_secs: u64,
-    reason: &str,
+    f: &FailedDelivery<'_>,
 ) -> QueryResult<Option<Failure>> {
     let w = tables.name("threadgate_webhook");
-    let mut q = Sql::new(format!(
-        "UPDATE {w} SET attempts = attempts + 1, failures = failures + 1, last_error = "
-    ));
-    q.bind_text(truncate(error, 1000))
+    let reason = truncate(f.reason, 1000);
+    // Assignments are made left to right, each seeing the ones before: the pause looks at the
+    // `failing_since` just set.
+    let mut q = Sql::new(format!("UPDATE {w} SET position = GREATEST(position, "));
+    q.bind_int(f.position as i64)
+        .push("), attempts = attempts + 1, failures = failures + 1, last_error = ")
+        .bind_text(truncate(f.error, 1000))
         .push(
             ", failing_since = COALESCE(failing_since, UTC_TIMESTAMP(6)), \
              next_attempt_at = UTC_TIMESTAMP(6) + INTERVAL ",
         )
-        .bind_int((retry_in_ms * 1000) as i64)
-        .push(" MICROSECOND WHERE id_webhook = ")
+        .bind_int((f.retry_in_ms * 1000) as i64)
+        .push(" MICROSECOND, lease_until = UTC_TIMESTAMP(6) + INTERVAL ")
+        .bind_int(f.lease_secs as i64)
+        .push(" SECOND");
+    for (column, value) in [("state_reason", None), ("state", Some("'paused'"))] {
+        q.push(&format!(
+            ", {column} = IF(state = 'active' AND failing_since <= UTC_TIMESTAMP(6) - INTERVAL "
+        ))
+        .bind_int(f.retry_secs as i64)
+        .push(" SECOND, ");
+        match value {
+            Some(v) => q.push(v),
+            None => q.bind_text(reason.as_str()),
+        };
+        q.push(&format!(", {column})"));
+    }
+    q.push(" WHERE id_webhook = ")
         .bind_int(i64::from(id))
         .push(" AND lease_owner = ")
         .bind_text(owner);
     if q.execute(conn)? != 1 {
         return Ok(None);
     }
-    let mut p = Sql::new(format!("UPDATE {w} SET state = 'paused', state_reason = "));
-    p.bind_text(truncate(reason, 1000))
-        .push(" WHERE id_webhook = ")
-        .bind_int(i64::from(id))
-        .push(" AND state = 'active' AND failing_since <= UTC_TIMESTAMP(6) - INTERVAL ")
-        .bind_int(retry_secs as i64)
-        .push(" SECOND");
-    let paused = p.execute(conn)? == 1;
-    let attempts = get_webhook(conn, tables, id)?.map_or(0, |r| r.attempts);
-    Ok(Some(Failure { attempts, paused }))
+    let row = get_webhook(conn, tables, id)?;
+    Ok(Some(Failure {
+        attempts: row.as_ref().map_or(0, |r| r.attempts),
+        paused: row.is_some_and(|r| {
+            r.state == "paused" && r.state_reason.as_deref() == Some(reason.as_str())
+        }),
+    }))
 }
 
 /// Gives the lease back (only ours).
@@ -679,27 +703,3 @@ pub const MAIL_CONFIG_NAMES: [&str; 9] = [
     "PS_SHOP_NAME",
     "PS_SSL_ENABLED",
 ];
-
-/// The shop's mail settings (every shop's, group's and global row).
-pub fn mail_config(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<Vec<ConfigRow>> {
-    let mut q = Sql::new(format!(
-        "SELECT name, CAST(id_shop_group AS CHAR), CAST(id_shop AS CHAR), value FROM {} WHERE name IN (",
-        tables.name("configuration")
-    ));
-    for (i, n) in MAIL_CONFIG_NAMES.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind_text(*n);
-    }
-    q.push(") ORDER BY id_configuration");
-    Ok(q.load(conn)?
-        .into_iter()
-        .map(|r| ConfigRow {
-            name: r.0[0].clone().unwrap_or_default(),
-            shop_group: parse(&r.0[1]),
-            shop: parse(&r.0[2]),
-            value: r.0[3].clone(),
-        })
-        .collect())
-}

@@ -211,6 +211,16 @@ fn parse_u32(v: &Option<String>) -> Option<u32> {
 
 /// Reads the snapshot: five statements, run at start-up and on every refresh.
 pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnapshot> {
+    load_with(conn, tables, &[])
+}
+
+/// [`load`], with the configuration values named in `extra` read too, by the same statement
+/// (the delivery worker's mail settings, `db::delivery::MAIL_CONFIG_NAMES`).
+pub fn load_with(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    extra: &[&str],
+) -> QueryResult<ShopSnapshot> {
     let shops = Sql::new(format!(
         "SELECT CAST(id_shop AS CHAR), CAST(id_shop_group AS CHAR), CAST(active AS CHAR), name FROM {} WHERE deleted = 0 ORDER BY id_shop",
         tables.name("shop")
@@ -250,27 +260,7 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
     .into_iter()
     .filter_map(|r| parse_u32(&r.0[0]))
     .collect();
-    let mut q = Sql::new(format!(
-        "SELECT name, CAST(id_shop_group AS CHAR), CAST(id_shop AS CHAR), value FROM {} WHERE name IN (",
-        tables.name("configuration")
-    ));
-    for (i, n) in CONFIG_NAMES.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind_text(*n);
-    }
-    q.push(") ORDER BY id_configuration");
-    let config = q
-        .load(conn)?
-        .into_iter()
-        .map(|r| ConfigRow {
-            name: r.0[0].clone().unwrap_or_default(),
-            shop_group: parse_u32(&r.0[1]),
-            shop: parse_u32(&r.0[2]),
-            value: r.0[3].clone(),
-        })
-        .collect();
+    let config = config_rows(conn, tables, CONFIG_NAMES.iter().chain(extra).copied())?;
     let key_generation = key_generation(conn, tables)?;
     Ok(ShopSnapshot {
         shops,
@@ -279,6 +269,40 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
         config,
         key_generation,
     })
+}
+
+/// Every row (the shops', the groups' and the global one) of the configuration values named,
+/// in PrestaShop's order (`id_configuration`), for [`ShopSnapshot::config`]'s resolution.
+pub fn config_rows<'a>(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    names: impl IntoIterator<Item = &'a str>,
+) -> QueryResult<Vec<ConfigRow>> {
+    let mut q = Sql::new(format!(
+        "SELECT name, CAST(id_shop_group AS CHAR), CAST(id_shop AS CHAR), value FROM {} WHERE name IN (",
+        tables.name("configuration")
+    ));
+    let mut seen = Vec::new();
+    for n in names {
+        if seen.contains(&n) {
+            continue;
+        }
+        if !seen.is_empty() {
+            q.push(", ");
+        }
+        q.bind_text(n);
+        seen.push(n);
+    }
+    q.push(") ORDER BY id_configuration");
+    Ok(q.load(conn)?
+        .into_iter()
+        .map(|r| ConfigRow {
+            name: r.0[0].clone().unwrap_or_default(),
+            shop_group: parse_u32(&r.0[1]),
+            shop: parse_u32(&r.0[2]),
+            value: r.0[3].clone(),
+        })
+        .collect())
 }
 
 /// The tables a server needs under its prefix: the shop's own (configuration, shops,

@@ -418,17 +418,7 @@ impl Worker {
             }
             Err(error) => {
                 report.failed += 1;
-                if store::advance_webhook(
-                    conn,
-                    &self.tables,
-                    sub.id,
-                    &self.owner,
-                    position,
-                    0,
-                    lease,
-                )? {
-                    self.record_failure(conn, sub, Some(event.id), &error)?;
-                }
+                self.record_failure(conn, sub, position, Some(event.id), &error)?;
                 Ok(false)
             }
         }
@@ -458,7 +448,7 @@ impl Worker {
                 // dead receiver (retried, then paused), so a node with the right key can
                 // still deliver meanwhile.
                 report.failed += 1;
-                self.record_failure(conn, &sub, None, &e.to_string())?;
+                self.record_failure(conn, &sub, sub.position, None, &e.to_string())?;
                 return Ok(());
             }
         };
@@ -510,10 +500,12 @@ impl Worker {
 
     /// Counts and logs a failed delivery and schedules the retry, or pauses the subscription
     /// once it has failed for the whole retry period.
+    /// `position`: where the subscription stands (every event before the failed one done).
     fn record_failure(
         &self,
         conn: &mut MysqlConnection,
         sub: &WebhookRow,
+        position: u64,
         event: Option<u64>,
         error: &str,
     ) -> anyhow::Result<()> {
@@ -528,10 +520,14 @@ impl Worker {
             &self.tables,
             sub.id,
             &self.owner,
-            error,
-            retry_in,
-            self.settings.delivery_retry_secs,
-            &reason,
+            &store::FailedDelivery {
+                position,
+                error,
+                retry_in_ms: retry_in,
+                retry_secs: self.settings.delivery_retry_secs,
+                reason: &reason,
+                lease_secs: self.settings.delivery_lease_secs,
+            },
         )?;
         match failure {
             Some(f) if f.paused => {
@@ -616,9 +612,9 @@ impl Worker {
         if due.is_empty() {
             return Ok(());
         }
-        let mut snapshot = shop::load(conn, &self.tables)?;
-        // The mail settings with the same shop → group → global resolution as the rest.
-        snapshot.config = store::mail_config(conn, &self.tables)?;
+        // The shop's snapshot with its mail settings, read once per pass (one configuration
+        // query; the same shop → group → global resolution as the rest).
+        let snapshot = shop::load_with(conn, &self.tables, &store::MAIL_CONFIG_NAMES)?;
         let timeout = Duration::from_millis(self.settings.delivery_timeout_ms.max(1));
         for m in due {
             if !self.send_mail(conn, &snapshot, timeout, &m, report)? {
