@@ -176,6 +176,51 @@ fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
         serve_settings(),
     );
     assert_eq!(per_write(&alone, &key, &mut admin), want(6, 1));
+
+    // A DELETE of a thread with two messages appends its three events (two message.deleted,
+    // then thread.deleted) with one multi-row INSERT, and reads no lock before it.
+    for thread in [900, 901] {
+        pair.primary.exec(
+            &name,
+            &format!(
+                "INSERT INTO `ps_customer_thread` (id_customer_thread, id_shop, id_lang, id_contact, id_customer, status, email, token, date_add, date_upd) \
+                 VALUES ({thread}, 1, 1, 2, 2, 'open', 'pub@prestashop.com', 'tok', NOW(), NOW()); \
+                 INSERT INTO `ps_customer_message` (id_customer_thread, id_employee, message, date_add, date_upd, private, `read`) \
+                 VALUES ({thread}, 0, 'a', NOW(), NOW(), 0, 0), ({thread}, 0, 'b', NOW(), NOW(), 0, 0)"
+            ),
+        );
+    }
+    let delete = |thread: u32| {
+        let r = send(
+            &alone,
+            "DELETE",
+            &key,
+            &format!("/api/customer_threads/{thread}"),
+            "",
+        );
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    delete(900);
+    let counts = counted(&mut admin, || delete(901));
+    // START TRANSACTION, the ids' check, the thread's messages (locked, for their events),
+    // the two DELETEs, the data generation's bump, the append, COMMIT; the statements with an
+    // IN list are prepared and closed each time.
+    let want_delete: Counts = [
+        ("Questions", 9),
+        ("Com_stmt_execute", 9),
+        ("Com_stmt_prepare", 4),
+        ("Com_stmt_close", 4),
+        ("Com_begin", 1),
+        ("Com_select", 3),
+        ("Com_delete", 2),
+        ("Com_update", 1),
+        ("Com_insert", 1),
+        ("Com_commit", 1),
+    ]
+    .iter()
+    .map(|(c, n)| (c.to_string(), *n))
+    .collect();
+    assert_eq!(counts, want_delete, "DELETE of a thread with two messages");
     drop(alone);
 
     // With a replica, the write's GTID is read after COMMIT on the same connection (the key's
