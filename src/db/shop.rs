@@ -306,8 +306,9 @@ pub fn config_rows<'a>(
 }
 
 /// The tables a server needs under its prefix: the shop's own (configuration, shops,
-/// languages, threads, messages) and threadgate's state (created by `threadgate migrate`).
-pub const REQUIRED_TABLES: [&str; 7] = [
+/// languages, threads, messages) and threadgate's state (created by `threadgate migrate`): the
+/// key poll's statement reads the data generation's counters and the event log's highest id.
+pub const REQUIRED_TABLES: [&str; 9] = [
     "configuration",
     "shop",
     "lang",
@@ -315,6 +316,8 @@ pub const REQUIRED_TABLES: [&str; 7] = [
     "customer_message",
     "threadgate_state",
     "threadgate_data_generation",
+    "threadgate_event",
+    "threadgate_event_state",
 ];
 
 /// Which of [`REQUIRED_TABLES`] are missing under the prefix, in one statement (`/readyz`).
@@ -360,11 +363,18 @@ pub fn key_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResul
         .unwrap_or(0))
 }
 
-/// The thread tables' generation as a SQL expression: the sum of the write counters' slots.
+/// The thread tables' generation as a SQL expression: the sum of the write counters' slots
+/// (bumped by writes that log no event) plus the event log's highest id (every write that logs
+/// events moves it, and so does the watcher's log of an outside change); when the retention
+/// purge has emptied the log, its mark, so the sum never goes back (docs/architecture.md,
+/// "Several nodes, one truth").
 pub fn data_generation_sql(tables: &Tables) -> String {
     format!(
-        "(SELECT CAST(SUM(`writes`) AS CHAR) FROM {})",
-        tables.name("threadgate_data_generation")
+        "(SELECT CAST(SUM(`writes`) + (SELECT GREATEST(COALESCE((SELECT MAX(id) FROM {e}), 0), \
+         purged_through) FROM {s} WHERE id = 2) AS CHAR) FROM {g})",
+        e = tables.name("threadgate_event"),
+        s = tables.name("threadgate_event_state"),
+        g = tables.name("threadgate_data_generation")
     )
 }
 
