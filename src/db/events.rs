@@ -578,9 +578,9 @@ fn min_date(a: String, b: &str) -> String {
 /// log already has it (threadgate's own writes log theirs in their transaction).
 ///
 /// Everything is read in one transaction's snapshot, the log included, so a write of
-/// threadgate's is either wholly visible (its row and its event) or not at all. The append row
-/// is locked only at the end; if the marks changed meanwhile (another node polled), nothing is
-/// written.
+/// threadgate's is either wholly visible (its row and its event) or not at all. The marks' row
+/// (row 1, which only watchers lock) is locked only at the end; if the marks changed meanwhile
+/// (another node polled), nothing is written.
 ///
 /// `scan_updates`: whether this poll also looks for changed threads by `date_upd` (a whole read
 /// of `customer_thread` unless it has an index on `date_upd`); new rows are always looked for.

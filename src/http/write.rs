@@ -165,9 +165,9 @@ pub fn notify_customer(param: Option<&str>, header: Option<&str>) -> bool {
 }
 
 /// The data generation's bump, then `new` appended as the transaction's last statement (one
-/// kept prepared statement for one event; its thread's shop read by it for messages): the
-/// append row is one lock for every writer (appends are serialised, docs/events.md), so it is
-/// taken last and held the shortest time.
+/// kept prepared `INSERT` for one event; its thread's shop read by it for messages). The append
+/// shares no lock with other writers; readers of the log wait for an event that commits after
+/// a higher id (docs/events.md, "Ordering").
 fn append_last(
     conn: &mut MysqlConnection,
     tables: &db::Tables,
