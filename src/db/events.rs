@@ -318,22 +318,6 @@ fn page_up_to(
     Ok(q.load(conn)?.iter().map(event).collect())
 }
 
-/// The highest event id, and the purge's mark (every id up to it is gone). The highest id is
-/// not a reading position (an id below it may still commit): for how far the log is, e.g. a
-/// backlog.
-pub fn bounds(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<(u64, u64)> {
-    let rows = Sql::new(format!(
-        "SELECT CAST((SELECT COALESCE(MAX(id), 0) FROM {e}) AS CHAR), CAST(purged_through AS CHAR) FROM {s} WHERE id = 2",
-        e = tables.name("threadgate_event"),
-        s = tables.name("threadgate_event_state"),
-    ))
-    .cached()
-    .load(conn)?;
-    Ok(rows
-        .first()
-        .map_or((0, 0), |r| (num(&r.0[0]), num(&r.0[1]))))
-}
-
 /// One page of the change feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedPage {
@@ -594,9 +578,9 @@ fn min_date(a: String, b: &str) -> String {
 /// log already has it (threadgate's own writes log theirs in their transaction).
 ///
 /// Everything is read in one transaction's snapshot, the log included, so a write of
-/// threadgate's is either wholly visible (its row and its event) or not at all. The append row
-/// is locked only at the end; if the marks changed meanwhile (another node polled), nothing is
-/// written.
+/// threadgate's is either wholly visible (its row and its event) or not at all. The marks' row
+/// (row 1, which only watchers lock) is locked only at the end; if the marks changed meanwhile
+/// (another node polled), nothing is written.
 ///
 /// `scan_updates`: whether this poll also looks for changed threads by `date_upd` (a whole read
 /// of `customer_thread` unless it has an index on `date_upd`); new rows are always looked for.

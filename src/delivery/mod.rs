@@ -950,6 +950,32 @@ mod tests {
     }
 
     #[test]
+    fn the_families_and_shop_a_subscription_wants_are_filtered_in_sql() {
+        let f = |events: &[&str], resource: Option<&str>, shop: Option<u32>| {
+            let f = filter_of(&sub(events, resource, shop));
+            (f.threads, f.messages, f.shops)
+        };
+        assert_eq!(f(&["*"], None, None), (true, true, None));
+        assert_eq!(filter_of(&sub(&["*"], None, None)), Filter::everything());
+        assert_eq!(
+            f(&["message.created"], None, Some(2)),
+            (false, true, Some(vec![2]))
+        );
+        assert_eq!(
+            f(&["thread.*", "message.deleted"], None, None),
+            (true, true, None)
+        );
+        assert_eq!(
+            f(&["*"], Some("customer_threads"), None),
+            (true, false, None)
+        );
+        assert_eq!(
+            f(&["thread.*"], Some("customer_messages"), None),
+            (false, false, None)
+        );
+    }
+
+    #[test]
     fn only_public_employee_replies_through_the_api_ask_for_mail() {
         let d = r#"{"id_employee":2,"private":0,"notify_customer":true}"#;
         assert!(wants_mail(&event("message.created", 1, "api", d)));

@@ -168,7 +168,9 @@ pub fn notify_customer(param: Option<&str>, header: Option<&str>) -> bool {
 /// `new` appended (one kept prepared statement for one event; its thread's shop read by it for
 /// messages), whose id moves the data generation (the log's highest id is part of it:
 /// `db::shop::data_generation_sql`); or, when there is nothing to append (events off), a bump
-/// of a data generation counter (docs/architecture.md, "Several nodes, one truth").
+/// of a data generation counter (docs/architecture.md, "Several nodes, one truth"). The append
+/// shares no lock with other writers; readers of the log wait for an event that commits after
+/// a higher id (docs/events.md, "Ordering").
 fn append_last(
     conn: &mut MysqlConnection,
     tables: &db::Tables,
