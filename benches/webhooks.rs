@@ -164,6 +164,7 @@ fn main() -> ExitCode {
             shop: None,
             secret: &key.encrypt(&sign::new_secret()),
         },
+        Duration::from_secs(10),
     )
     .expect("add the subscription");
 
@@ -237,6 +238,7 @@ fn main() -> ExitCode {
         &tables,
         first_id - 1,
         args.latency_events as u32,
+        Duration::from_secs(10),
     )
     .unwrap()
     .into_iter()

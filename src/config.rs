@@ -274,11 +274,33 @@ pub struct SecretKeySettings {
     pub secret_key: Option<String>,
 }
 
+/// How the event log is read: by the change feed, the delivery workers and `events tail`
+/// (docs/events.md, "Ordering").
+#[derive(Args, Debug, Clone, Copy)]
+pub struct EventReadSettings {
+    /// Milliseconds a reader waits for a missing event id (an append not committed yet) before
+    /// taking it as never to come (a rolled-back write burns its id). It bounds how long an
+    /// append may take to commit: an event whose write commits later than this after its
+    /// append may be passed over. Only a gap waits: with consecutive ids nothing is held back.
+    #[arg(long, env = "THREADGATE_EVENTS_GAP_WAIT_MS", default_value_t = 10_000)]
+    pub events_gap_wait_ms: u64,
+}
+
+impl EventReadSettings {
+    pub fn gap_wait(&self) -> Duration {
+        Duration::from_millis(self.events_gap_wait_ms)
+    }
+}
+
 /// How events are delivered: webhooks and the customer's e-mail on a shop reply.
 #[derive(Args, Debug, Clone)]
 pub struct DeliverySettings {
     #[command(flatten)]
     pub secret: SecretKeySettings,
+
+    /// How the log is read (also by the change feed: `ServeSettings::gap_wait`).
+    #[command(flatten)]
+    pub read: EventReadSettings,
 
     /// Delivery threads on this node (each with its own database connection, never the API's
     /// pool); 0: this node delivers nothing (other nodes on the database still do).
@@ -437,6 +459,12 @@ impl ServeSettings {
     /// Whether threadgate keeps the event log (`THREADGATE_EVENTS`).
     pub fn events_on(&self) -> bool {
         self.events == Switch::On
+    }
+
+    /// How long a reader of the log waits for a missing event id
+    /// (`THREADGATE_EVENTS_GAP_WAIT_MS`).
+    pub fn gap_wait(&self) -> Duration {
+        self.delivery.read.gap_wait()
     }
 
     /// How the pool waits for the database.

@@ -5,7 +5,9 @@ use clap::{Parser, Subcommand};
 use diesel::Connection;
 
 use threadgate::auth::admin::{self, CreateKey};
-use threadgate::config::{Argon2Settings, DbSettings, SecretKeySettings, ServeSettings};
+use threadgate::config::{
+    Argon2Settings, DbSettings, EventReadSettings, SecretKeySettings, ServeSettings,
+};
 use threadgate::db::{migrations, schema, tune, Tables};
 use threadgate::resource::Method;
 use threadgate::telemetry::LogFormat;
@@ -134,6 +136,8 @@ enum WebhooksCommand {
         /// Only this shop's events.
         #[arg(long)]
         shop: Option<u32>,
+        #[command(flatten)]
+        read: EventReadSettings,
     },
     /// List subscriptions: position, state, last error, deliveries (never the secret).
     List {
@@ -273,6 +277,8 @@ enum EventsCommand {
         /// Print what there is and stop, instead of waiting for more.
         #[arg(long)]
         once: bool,
+        #[command(flatten)]
+        read: EventReadSettings,
     },
     /// Run the watcher's poll (docs/events.md, "Outside changes") on one connection, as a
     /// server does, and print what a poll costs the database: rows read (the session's
@@ -412,8 +418,16 @@ fn main() -> anyhow::Result<()> {
                     json,
                     interval_ms,
                     once,
+                    read,
                 },
-        } => tail(&db, from.as_deref(), json, interval_ms, once),
+        } => tail(
+            &db,
+            from.as_deref(),
+            json,
+            interval_ms,
+            once,
+            read.gap_wait(),
+        ),
         Command::Events {
             command:
                 EventsCommand::WatchCost {
@@ -481,13 +495,15 @@ fn watch_cost(db: &DbSettings, polls: u32, scan_updates: bool) -> anyhow::Result
     Ok(())
 }
 
-/// `threadgate events tail`: the change feed's reading, unfiltered, straight from the table.
+/// `threadgate events tail`: the change feed's reading (up to the readable horizon),
+/// unfiltered, straight from the table.
 fn tail(
     db: &DbSettings,
     from: Option<&str>,
     json: bool,
     interval_ms: u64,
     once: bool,
+    gap_wait: std::time::Duration,
 ) -> anyhow::Result<()> {
     use std::io::Write as _;
     use threadgate::db::events::{self as event_log, FeedError};
@@ -499,12 +515,12 @@ fn tail(
         Some(c) => Some(events::decode_cursor(c.trim()).ok_or_else(|| {
             anyhow::anyhow!("--from {c:?} is not a change feed cursor (or `start`)")
         })?),
-        None => Some(event_log::bounds(&mut conn, &tables)?.0),
+        None => Some(event_log::newest(&mut conn, &tables, gap_wait)?),
     };
     let everything = Filter::everything();
     let mut out = std::io::stdout().lock();
     loop {
-        let page = match event_log::feed(&mut conn, &tables, cursor, 500, &everything) {
+        let page = match event_log::feed(&mut conn, &tables, cursor, 500, &everything, gap_wait) {
             Ok(p) => p,
             Err(FeedError::Expired { purged_through }) => anyhow::bail!(
                 "events after this cursor were purged (every event up to #{purged_through} is gone); start again with --from start"
@@ -707,7 +723,17 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
             events,
             resource,
             shop,
-        } => webhooks_add(json, &db, &secret, &url, &events, resource.as_deref(), shop),
+            read,
+        } => webhooks_add(
+            json,
+            &db,
+            &secret,
+            &url,
+            &events,
+            resource.as_deref(),
+            shop,
+            read.gap_wait(),
+        ),
         WebhooksCommand::List { db } => {
             let (mut conn, tables) = open_db(&db)?;
             let rows = store::list_webhooks(&mut conn, &tables)?;
@@ -756,6 +782,7 @@ fn webhooks(json: bool, command: WebhooksCommand) -> anyhow::Result<()> {
 }
 
 /// `webhooks add`.
+#[allow(clippy::too_many_arguments)]
 fn webhooks_add(
     json: bool,
     db: &DbSettings,
@@ -764,6 +791,7 @@ fn webhooks_add(
     events: &[String],
     resource: Option<&str>,
     shop: Option<u32>,
+    gap_wait: std::time::Duration,
 ) -> anyhow::Result<()> {
     use threadgate::db::delivery as store;
     use threadgate::delivery::{self, sign};
@@ -805,6 +833,7 @@ fn webhooks_add(
             shop,
             secret: &stored,
         },
+        gap_wait,
     )?;
     if json {
         return print_json(&serde_json::json!({ "id": id, "secret": plain }));

@@ -264,9 +264,10 @@ impl AppState {
                 tracing::warn!(error = %e, "could not record when keys were last used");
             }
             let snapshot = shop::load(conn, &tables).map_err(DbError::from)?;
-            // The table every write and the key poll use: a database migrated by an older
-            // threadgate lacks `threadgate_data_generation` until `threadgate migrate` runs
-            // again (a missing table, as `/readyz` and the start-up wait report it).
+            // The tables every write and the key poll use: a database migrated by an older
+            // threadgate lacks `threadgate_data_generation` (or the event log's tables) until
+            // `threadgate migrate` runs again (a missing table, as `/readyz` and the start-up
+            // wait report it).
             if first {
                 shop::generations(conn, &tables).map_err(DbError::from)?;
             }

@@ -1,5 +1,5 @@
 -- threadgate's event log (docs/events.md): one row per change of a thread or a message, in
--- commit order. threadgate's own writes append theirs in the write's transaction; the watcher
+-- the order appended (readers never pass one that commits late: docs/events.md, "Ordering"). threadgate's own writes append theirs in the write's transaction; the watcher
 -- appends those of changes made outside threadgate (source `shop`).
 
 CREATE TABLE IF NOT EXISTS `ps_threadgate_event` (
@@ -17,8 +17,10 @@ CREATE TABLE IF NOT EXISTS `ps_threadgate_event` (
   KEY `created_at` (`created_at`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci;
 
--- Row 1: every append locks it (`FOR UPDATE`) until its transaction ends, so event ids are
--- given in commit order; it also holds the watcher's marks (`version` changes with each).
+-- Row 1: the watcher's marks (`version` changes with each poll); a watcher locks it
+-- (`FOR UPDATE`) before it appends, so that nodes polling at once log each change once.
+-- threadgate's writes append without it (comments corrected after the migration was applied;
+-- the SQL is unchanged).
 -- Row 2: the retention purge's mark (`purged_through`: every event id up to it is gone).
 CREATE TABLE IF NOT EXISTS `ps_threadgate_event_state` (
   `id` tinyint(1) unsigned NOT NULL,

@@ -5,8 +5,7 @@
 use diesel::mysql::MysqlConnection;
 use diesel::QueryResult;
 
-use super::shop::ConfigRow;
-use super::sql::Sql;
+use super::sql::{opt, Sql};
 use super::Tables;
 
 /// A subscription as stored (the secret still encrypted).
@@ -45,10 +44,6 @@ pub struct NewWebhook<'a> {
     pub secret: &'a str,
 }
 
-fn parse<T: std::str::FromStr>(v: &Option<String>) -> Option<T> {
-    v.as_deref().and_then(|s| s.parse().ok())
-}
-
 const WEBHOOK_COLUMNS: &str =
     "CAST(id_webhook AS CHAR), url, events, resource, CAST(id_shop AS CHAR), \
      secret, state, state_reason, CAST(position AS CHAR), CAST(attempts AS CHAR), \
@@ -59,7 +54,7 @@ const WEBHOOK_COLUMNS: &str =
 fn webhook_row(r: super::sql::TextRow) -> WebhookRow {
     let c = r.0;
     WebhookRow {
-        id: parse(&c[0]).unwrap_or(0),
+        id: opt(&c[0]).unwrap_or(0),
         url: c[1].clone().unwrap_or_default(),
         events: c[2]
             .as_deref()
@@ -69,23 +64,24 @@ fn webhook_row(r: super::sql::TextRow) -> WebhookRow {
             .map(str::to_owned)
             .collect(),
         resource: c[3].clone(),
-        shop: parse(&c[4]),
+        shop: opt(&c[4]),
         secret: c[5].clone().unwrap_or_default(),
         state: c[6].clone().unwrap_or_default(),
         state_reason: c[7].clone(),
-        position: parse(&c[8]).unwrap_or(0),
-        attempts: parse(&c[9]).unwrap_or(0),
+        position: opt(&c[8]).unwrap_or(0),
+        attempts: opt(&c[9]).unwrap_or(0),
         failing_since: c[10].clone(),
         next_attempt_at: c[11].clone(),
         last_error: c[12].clone(),
         last_delivered_at: c[13].clone(),
-        delivered: parse(&c[14]).unwrap_or(0),
-        failures: parse(&c[15]).unwrap_or(0),
+        delivered: opt(&c[14]).unwrap_or(0),
+        failures: opt(&c[15]).unwrap_or(0),
         created_at: c[16].clone().unwrap_or_default(),
     }
 }
 
-/// The newest event id (0 when the log is empty).
+/// The highest event id (0 when the log is empty): how far the log goes, for backlogs; not a
+/// reading position (`db::events::horizon`).
 pub fn max_event_id(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<u64> {
     let rows = Sql::new(format!(
         "SELECT CAST(COALESCE(MAX(id), 0) AS CHAR) FROM {}",
@@ -93,19 +89,21 @@ pub fn max_event_id(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<
     ))
     .cached()
     .load(conn)?;
-    Ok(rows.first().and_then(|r| parse(&r.0[0])).unwrap_or(0))
+    Ok(rows.first().and_then(|r| opt(&r.0[0])).unwrap_or(0))
 }
 
-/// Inserts a subscription positioned after the newest event (it gets what happens from now
-/// on; `replay` moves it back). Returns its id.
+/// Inserts a subscription positioned after the newest event whose every predecessor is final
+/// (`db::events::newest`: it gets what happens from now on, including an event appended just
+/// before that commits just after; `replay` moves it back). Returns its id.
 pub fn insert_webhook(
     conn: &mut MysqlConnection,
     tables: &Tables,
     new: &NewWebhook<'_>,
+    gap_wait: std::time::Duration,
 ) -> QueryResult<u32> {
     use diesel::Connection;
     conn.transaction(|conn| {
-        let position = max_event_id(conn, tables)?;
+        let position = super::events::newest(conn, tables, gap_wait)?;
         let mut q = Sql::new(format!(
             "INSERT INTO {} (url, events, resource, id_shop, secret, position, created_at) VALUES (",
             tables.name("threadgate_webhook")
@@ -130,7 +128,7 @@ pub fn insert_webhook(
             .push(", UTC_TIMESTAMP(6))");
         q.execute(conn)?;
         let rows = Sql::new("SELECT CAST(LAST_INSERT_ID() AS CHAR)").load(conn)?;
-        Ok(rows.first().and_then(|r| parse(&r.0[0])).unwrap_or(0))
+        Ok(rows.first().and_then(|r| opt(&r.0[0])).unwrap_or(0))
     })
 }
 
@@ -228,7 +226,7 @@ pub fn due_webhooks(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<
     .cached()
     .load(conn)?
     .into_iter()
-    .filter_map(|r| parse(&r.0[0]))
+    .filter_map(|r| opt(&r.0[0]))
     .collect())
 }
 
@@ -300,46 +298,71 @@ pub struct Failure {
     pub paused: bool,
 }
 
-/// Records a failed delivery under the lease: the next attempt in `retry_in_ms`, or, when the
-/// subscription has been failing for `retry_secs`, pauses it with `reason`.
-#[allow(clippy::too_many_arguments)]
+/// What to record of a failed delivery ([`fail_webhook`]).
+pub struct FailedDelivery<'a> {
+    /// The position to move to (every event before the failed one is done).
+    pub position: u64,
+    pub error: &'a str,
+    pub retry_in_ms: u64,
+    /// Failing for this long pauses the subscription, with `reason`.
+    pub retry_secs: u64,
+    pub reason: &'a str,
+    pub lease_secs: u64,
+}
+
+/// Records a failed delivery under the lease, in one UPDATE of its row: the position reached,
+/// the failure, the next attempt in `retry_in_ms` and a renewed lease, or, when the
+/// subscription has been failing for `retry_secs`, its pause with `reason`. `None` when the
+/// lease was lost.
 pub fn fail_webhook(
     conn: &mut MysqlConnection,
     tables: &Tables,
     id: u32,
     owner: &str,
-    error: &str,
-    retry_in_ms: u64,
-    retry_secs: u64,
-    reason: &str,
+    f: &FailedDelivery<'_>,
 ) -> QueryResult<Option<Failure>> {
     let w = tables.name("threadgate_webhook");
-    let mut q = Sql::new(format!(
-        "UPDATE {w} SET attempts = attempts + 1, failures = failures + 1, last_error = "
-    ));
-    q.bind_text(truncate(error, 1000))
+    let reason = truncate(f.reason, 1000);
+    // Assignments are made left to right, each seeing the ones before: the pause looks at the
+    // `failing_since` just set.
+    let mut q = Sql::new(format!("UPDATE {w} SET position = GREATEST(position, "));
+    q.bind_int(f.position as i64)
+        .push("), attempts = attempts + 1, failures = failures + 1, last_error = ")
+        .bind_text(truncate(f.error, 1000))
         .push(
             ", failing_since = COALESCE(failing_since, UTC_TIMESTAMP(6)), \
              next_attempt_at = UTC_TIMESTAMP(6) + INTERVAL ",
         )
-        .bind_int((retry_in_ms * 1000) as i64)
-        .push(" MICROSECOND WHERE id_webhook = ")
+        .bind_int((f.retry_in_ms * 1000) as i64)
+        .push(" MICROSECOND, lease_until = UTC_TIMESTAMP(6) + INTERVAL ")
+        .bind_int(f.lease_secs as i64)
+        .push(" SECOND");
+    for (column, value) in [("state_reason", None), ("state", Some("'paused'"))] {
+        q.push(&format!(
+            ", {column} = IF(state = 'active' AND failing_since <= UTC_TIMESTAMP(6) - INTERVAL "
+        ))
+        .bind_int(f.retry_secs as i64)
+        .push(" SECOND, ");
+        match value {
+            Some(v) => q.push(v),
+            None => q.bind_text(reason.as_str()),
+        };
+        q.push(&format!(", {column})"));
+    }
+    q.push(" WHERE id_webhook = ")
         .bind_int(i64::from(id))
         .push(" AND lease_owner = ")
         .bind_text(owner);
     if q.execute(conn)? != 1 {
         return Ok(None);
     }
-    let mut p = Sql::new(format!("UPDATE {w} SET state = 'paused', state_reason = "));
-    p.bind_text(truncate(reason, 1000))
-        .push(" WHERE id_webhook = ")
-        .bind_int(i64::from(id))
-        .push(" AND state = 'active' AND failing_since <= UTC_TIMESTAMP(6) - INTERVAL ")
-        .bind_int(retry_secs as i64)
-        .push(" SECOND");
-    let paused = p.execute(conn)? == 1;
-    let attempts = get_webhook(conn, tables, id)?.map_or(0, |r| r.attempts);
-    Ok(Some(Failure { attempts, paused }))
+    let row = get_webhook(conn, tables, id)?;
+    Ok(Some(Failure {
+        attempts: row.as_ref().map_or(0, |r| r.attempts),
+        paused: row.is_some_and(|r| {
+            r.state == "paused" && r.state_reason.as_deref() == Some(reason.as_str())
+        }),
+    }))
 }
 
 /// Gives the lease back (only ours).
@@ -395,7 +418,7 @@ pub fn take_mail_lease(
     ))
     .cached()
     .load(conn)?;
-    Ok(Some(rows.first().and_then(|r| parse(&r.0[0])).unwrap_or(0)))
+    Ok(Some(rows.first().and_then(|r| opt(&r.0[0])).unwrap_or(0)))
 }
 
 pub fn release_mail_lease(
@@ -523,12 +546,12 @@ fn mails_where(
         .map(|r| {
             let c = r.0;
             MailRow {
-                event: parse(&c[0]).unwrap_or(0),
-                thread: parse(&c[1]).unwrap_or(0),
-                message: parse(&c[2]).unwrap_or(0),
-                shop: parse(&c[3]).unwrap_or(0),
+                event: opt(&c[0]).unwrap_or(0),
+                thread: opt(&c[1]).unwrap_or(0),
+                message: opt(&c[2]).unwrap_or(0),
+                shop: opt(&c[3]).unwrap_or(0),
                 state: c[4].clone().unwrap_or_default(),
-                attempts: parse(&c[5]).unwrap_or(0),
+                attempts: opt(&c[5]).unwrap_or(0),
                 last_error: c[6].clone(),
                 recipient: c[7].clone(),
             }
@@ -544,7 +567,7 @@ pub fn pending_mails(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult
     ))
     .cached()
     .load(conn)?;
-    Ok(rows.first().and_then(|r| parse(&r.0[0])).unwrap_or(0))
+    Ok(rows.first().and_then(|r| opt(&r.0[0])).unwrap_or(0))
 }
 
 /// Marks an e-mail `sent` or `skipped` (final), with the recipient and a note.
@@ -650,11 +673,11 @@ pub fn mail_context(
         let s = |i: usize| c[i].clone().unwrap_or_default();
         MailContext {
             message: s(0),
-            thread: parse(&c[1]).unwrap_or(0),
+            thread: opt(&c[1]).unwrap_or(0),
             email: s(2),
             token: s(3),
-            lang: parse(&c[4]).unwrap_or(0),
-            shop: parse(&c[5]).unwrap_or(0),
+            lang: opt(&c[4]).unwrap_or(0),
+            shop: opt(&c[5]).unwrap_or(0),
             firstname: s(6),
             lastname: s(7),
             contact_email: s(8),
@@ -676,27 +699,3 @@ pub const MAIL_CONFIG_NAMES: [&str; 9] = [
     "PS_SHOP_NAME",
     "PS_SSL_ENABLED",
 ];
-
-/// The shop's mail settings (every shop's, group's and global row).
-pub fn mail_config(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<Vec<ConfigRow>> {
-    let mut q = Sql::new(format!(
-        "SELECT name, CAST(id_shop_group AS CHAR), CAST(id_shop AS CHAR), value FROM {} WHERE name IN (",
-        tables.name("configuration")
-    ));
-    for (i, n) in MAIL_CONFIG_NAMES.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind_text(*n);
-    }
-    q.push(") ORDER BY id_configuration");
-    Ok(q.load(conn)?
-        .into_iter()
-        .map(|r| ConfigRow {
-            name: r.0[0].clone().unwrap_or_default(),
-            shop_group: parse(&r.0[1]),
-            shop: parse(&r.0[2]),
-            value: r.0[3].clone(),
-        })
-        .collect())
-}

@@ -2,38 +2,31 @@
 //! reading the feed, the retention purge, the rows a write's events need, and the watcher's
 //! poll for changes made outside threadgate.
 //!
-//! Ordering: every append first locks row 1 of `threadgate_event_state` (`FOR UPDATE`) and
-//! keeps it until its transaction ends. Appends are therefore serialised, and an event id is
-//! given only after every earlier id's transaction has ended: ids are in commit order, so a
-//! reader that sees an id has seen every lower one that will ever exist.
+//! Ordering (docs/events.md, "Ordering"): appends take no shared lock, so an id is given when
+//! its row is inserted and becomes visible when its transaction commits, possibly after a
+//! higher id's. Readers therefore never read past the *readable horizon* ([`horizon`]): the
+//! end of the run of ids after their position with no gap, where a gap is final once a row
+//! after it is older than the gap wait (`THREADGATE_EVENTS_GAP_WAIT_MS`).
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
+use std::time::Duration;
 
 use diesel::mysql::MysqlConnection;
 use diesel::{Connection, QueryResult};
 
-use super::sql::{Sql, TextRow};
+use super::sql::{num, opt, Sql, TextRow};
 use super::Tables;
 use crate::events::watch::{self, Pending};
 use crate::events::{self, Event, Filter, Kind, NewEvent, Source};
-
-fn num<T: FromStr + Default>(v: &Option<String>) -> T {
-    v.as_deref()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_default()
-}
-
-fn opt<T: FromStr>(v: &Option<String>) -> Option<T> {
-    v.as_deref().and_then(|s| s.parse().ok())
-}
 
 /// An `IN` list of ids (`Sql::bind_int_list` over unsigned ids).
 fn in_list(q: &mut Sql, ids: impl IntoIterator<Item = u64>) {
     q.bind_int_list(ids.into_iter().map(|id| id as i64));
 }
 
-/// Locks the append row until the transaction ends; returns the watcher's `version`.
+/// Locks the watcher's row (row 1 of `threadgate_event_state`) until the transaction ends;
+/// returns its `version`. Only the watcher takes it, to tell whether another node polled
+/// meanwhile; threadgate's writes never do.
 pub fn lock(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<u64> {
     let rows = Sql::new(format!(
         "SELECT CAST(version AS CHAR) FROM {} WHERE id = 1 FOR UPDATE",
@@ -45,11 +38,11 @@ pub fn lock(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<u64> {
 }
 
 /// Appends `events` in order. Call it inside the transaction of the change, as its last
-/// statements: the append row stays locked until COMMIT, and the shorter that is, the less
-/// other writers wait. One event (nearly every write) takes the lock and is inserted by one
-/// statement (`INSERT ... SELECT ... FROM` the append row `FOR UPDATE`).
+/// statement: no lock is shared with other writers, so nothing waits on it. One event (nearly
+/// every write) is one kept prepared `INSERT ... VALUES`; more are one multi-row `INSERT` per
+/// 500.
 pub fn append(conn: &mut MysqlConnection, tables: &Tables, events: &[NewEvent]) -> QueryResult<()> {
-    append_as(conn, tables, events, Shop::AsGiven)
+    insert(conn, tables, events, Shop::AsGiven)
 }
 
 /// [`append`] of message events whose `shop` is their thread's, read by the append's own
@@ -59,7 +52,7 @@ pub fn append_in_thread_shops(
     tables: &Tables,
     events: &[NewEvent],
 ) -> QueryResult<()> {
-    append_as(conn, tables, events, Shop::OfThread)
+    insert(conn, tables, events, Shop::OfThread)
 }
 
 /// Where an appended event's `id_shop` comes from.
@@ -67,39 +60,6 @@ pub fn append_in_thread_shops(
 enum Shop {
     AsGiven,
     OfThread,
-}
-
-fn append_as(
-    conn: &mut MysqlConnection,
-    tables: &Tables,
-    events: &[NewEvent],
-    shop: Shop,
-) -> QueryResult<()> {
-    match events {
-        [] => Ok(()),
-        [e] => {
-            let mut q = Sql::new(format!(
-                "INSERT INTO {} ({INSERT_COLUMNS}) SELECT ",
-                tables.name("threadgate_event")
-            ));
-            // A handful of shapes (NULL or not): kept.
-            q.cacheable = true;
-            values(&mut q, tables, e, shop);
-            q.push(&format!(
-                " FROM {} WHERE id = 1 FOR UPDATE",
-                tables.name("threadgate_event_state")
-            ));
-            if q.execute(conn)? != 1 {
-                // No append row: the migration is missing. Never a change without its event.
-                return Err(diesel::result::Error::NotFound);
-            }
-            Ok(())
-        }
-        _ => {
-            lock(conn, tables)?;
-            insert(conn, tables, events, shop)
-        }
-    }
 }
 
 const INSERT_COLUMNS: &str =
@@ -141,7 +101,8 @@ fn values(q: &mut Sql, tables: &Tables, e: &NewEvent, shop: Shop) {
     q.push(", UTC_TIMESTAMP(6)");
 }
 
-/// Inserts `events` (the append row must be locked already).
+/// Inserts `events`, one statement per 500; one event's statement (a handful of shapes: NULL
+/// or not) is kept prepared.
 fn insert(
     conn: &mut MysqlConnection,
     tables: &Tables,
@@ -209,20 +170,123 @@ fn push_filter(q: &mut Sql, filter: &Filter) {
     }
 }
 
-/// Up to `limit` events after `after_id`, in id order, that `filter` lets through. Ids are in
-/// commit order (the append lock), so what one statement sees is every event up to the last id
-/// it returns: going on from that id never skips one that commits later.
-pub fn page(
-    conn: &mut MysqlConnection,
-    tables: &Tables,
-    after_id: u64,
-    limit: u32,
-    filter: &Filter,
-) -> QueryResult<Vec<Event>> {
-    page_up_to(conn, tables, after_id, i64::MAX as u64, limit, filter)
+/// Rows the horizon's walk reads at most for a filtered reader (the change feed of a key that
+/// may not see every event): the cursor can pass that many hidden events per page.
+pub const HORIZON_SCAN: u32 = 10_000;
+
+/// How far a reader may read after its position (docs/events.md, "Ordering").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon {
+    /// Where the walk started: the reader's position, or the purge's mark when it has none (or
+    /// when its position is below the mark).
+    pub after: u64,
+    /// Every id after `after` up to this one is final: committed, or never to exist.
+    pub readable: u64,
+    /// The walk stopped at its row bound, not at a gap or at the end of the log: more events
+    /// may be readable after `readable`.
+    pub capped: bool,
+    /// The purge's mark: every id up to it is gone.
+    pub purged_through: u64,
 }
 
-/// [`page`], up to `up_to` (inclusive).
+/// The readable horizon's walk, pure. `rows` are the ids after `after`, in id order, each with
+/// whether its row is older than the gap wait (at most `bound` of them); `increment` is the
+/// database's `@@auto_increment_increment`. An id that follows the previous one extends the
+/// horizon; a missing id (a gap) stops it, unless the row after the gap is older than the gap
+/// wait: then the gap is final (a rolled-back or failed insert burnt the id) and the walk goes
+/// on. With an increment above 1 (Galera) ids skip by design, so only rows older than the gap
+/// wait extend the horizon. Returns the horizon and whether the walk ran out of rows at its
+/// bound (`capped`).
+pub fn walk(after: u64, increment: u64, rows: &[(u64, bool)], bound: usize) -> (u64, bool) {
+    let mut horizon = after;
+    for &(id, old) in rows {
+        if id <= horizon {
+            continue;
+        }
+        let follows = increment <= 1 && id == horizon + 1;
+        if !follows && !old {
+            return (horizon, false);
+        }
+        horizon = id;
+    }
+    (horizon, bound > 0 && rows.len() >= bound)
+}
+
+/// The gap wait in microseconds, as the horizon's statement binds it.
+fn micros(gap_wait: Duration) -> i64 {
+    i64::try_from(gap_wait.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// The readable horizon after `after` (`None`: after the purge's mark), from one statement
+/// that reads the purge's mark, `@@auto_increment_increment` and up to `bound` ids after the
+/// position with whether each row is older than `gap_wait` (by the database's clock, the one
+/// that wrote `created_at`). Ids up to the mark are all deleted, so the rows read after a
+/// position below it are those after the mark.
+pub fn horizon(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    after: Option<u64>,
+    bound: u32,
+    gap_wait: Duration,
+) -> QueryResult<Horizon> {
+    let mut q = Sql::new(format!(
+        "SELECT CAST(s.purged_through AS CHAR), CAST(@@auto_increment_increment AS CHAR), \
+         CAST(e.id AS CHAR), CAST(e.old AS CHAR) FROM {s} s LEFT JOIN \
+         (SELECT id, created_at <= UTC_TIMESTAMP(6) - INTERVAL ",
+        s = tables.name("threadgate_event_state"),
+    ))
+    .cached();
+    q.bind_int(micros(gap_wait))
+        .push(&format!(
+            " MICROSECOND AS old FROM {} WHERE id > ",
+            tables.name("threadgate_event")
+        ))
+        .bind_int(after.unwrap_or(0).min(i64::MAX as u64) as i64)
+        .push(" ORDER BY id LIMIT ")
+        .bind_int(i64::from(bound))
+        .push(") e ON 1 = 1 WHERE s.id = 2");
+    let rows = q.load(conn)?;
+    let purged_through: u64 = rows.first().map_or(0, |r| num(&r.0[0]));
+    let increment: u64 = rows.first().map_or(1, |r| num(&r.0[1]));
+    let mut ids: Vec<(u64, bool)> = rows
+        .iter()
+        .filter_map(|r| Some((opt::<u64>(&r.0[2])?, num::<u8>(&r.0[3]) == 1)))
+        .collect();
+    // A derived table's order is not kept by the join.
+    ids.sort_unstable();
+    let start = after.unwrap_or(0).max(purged_through);
+    let (readable, capped) = walk(start, increment, &ids, bound as usize);
+    Ok(Horizon {
+        after: start,
+        readable,
+        capped,
+        purged_through,
+    })
+}
+
+/// The position a reader starts at to get only what is logged from now on: every id up to it
+/// is final, and the ids after it are not all final yet (or do not exist). The rows younger
+/// than the gap wait are read by `created_at` (indexed), and the walk goes on from the last
+/// older row.
+pub fn newest(conn: &mut MysqlConnection, tables: &Tables, gap_wait: Duration) -> QueryResult<u64> {
+    let e = tables.name("threadgate_event");
+    let mut q = Sql::new(format!(
+        "SELECT CAST(COALESCE(MAX(id), 0) AS CHAR) FROM {e} WHERE id < COALESCE((SELECT MIN(id) \
+         FROM {e} WHERE created_at > UTC_TIMESTAMP(6) - INTERVAL "
+    ))
+    .cached();
+    q.bind_int(micros(gap_wait))
+        .push(" MICROSECOND), 18446744073709551615)");
+    let settled: u64 = q.load(conn)?.first().map_or(0, |r| num(&r.0[0]));
+    let mut h = horizon(conn, tables, Some(settled), HORIZON_SCAN, gap_wait)?;
+    while h.capped {
+        h = horizon(conn, tables, Some(h.readable), HORIZON_SCAN, gap_wait)?;
+    }
+    Ok(h.readable)
+}
+
+/// Up to `limit` events after `after_id` and up to `up_to` (inclusive), in id order, that
+/// `filter` lets through.
 fn page_up_to(
     conn: &mut MysqlConnection,
     tables: &Tables,
@@ -241,20 +305,6 @@ fn page_up_to(
     push_filter(&mut q, filter);
     q.push(" ORDER BY id LIMIT ").bind_int(i64::from(limit));
     Ok(q.load(conn)?.iter().map(event).collect())
-}
-
-/// The highest event id, and the purge's mark (every id up to it is gone).
-pub fn bounds(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<(u64, u64)> {
-    let rows = Sql::new(format!(
-        "SELECT CAST((SELECT COALESCE(MAX(id), 0) FROM {e}) AS CHAR), CAST(purged_through AS CHAR) FROM {s} WHERE id = 2",
-        e = tables.name("threadgate_event"),
-        s = tables.name("threadgate_event_state"),
-    ))
-    .cached()
-    .load(conn)?;
-    Ok(rows
-        .first()
-        .map_or((0, 0), |r| (num(&r.0[0]), num(&r.0[1]))))
 }
 
 /// One page of the change feed.
@@ -282,30 +332,46 @@ impl From<diesel::result::Error> for FeedError {
     }
 }
 
-/// The page after `cursor` (`None`: from the oldest event kept). The highest id is read first
-/// (every id up to it is final: ids are in commit order) and bounds the page, so that when the
-/// page is not full the cursor can go on to it, past the events the filter hides, and the
-/// answer can say it is the end of the stream.
+/// The page after `cursor` (`None`: from the oldest event kept), for every reader of the log:
+/// the change feed, the webhook and e-mail workers, `events tail`. The readable horizon
+/// ([`horizon`]) is read first and bounds the page, so that no event that commits late is
+/// passed over, and, when the page is not full, the cursor goes on to the horizon, past the
+/// events the filter hides; the page is the end of the stream when it reached the horizon.
+/// An unfiltered reader's walk reads `limit + 1` ids, a filtered one's [`HORIZON_SCAN`].
 pub fn feed(
     conn: &mut MysqlConnection,
     tables: &Tables,
     cursor: Option<u64>,
     limit: u32,
     filter: &Filter,
+    gap_wait: Duration,
 ) -> Result<FeedPage, FeedError> {
-    let (max, purged_through) = bounds(conn, tables)?;
-    let after = cursor.unwrap_or(0);
-    if cursor.is_some() && after < purged_through {
-        return Err(FeedError::Expired { purged_through });
+    // One id more than the page: a full page that ends the stream says so.
+    let bound = if *filter == Filter::everything() {
+        limit.max(1) + 1
+    } else {
+        HORIZON_SCAN.max(limit + 1)
+    };
+    let h = horizon(conn, tables, cursor, bound, gap_wait)?;
+    if let Some(c) = cursor {
+        if c < h.purged_through {
+            return Err(FeedError::Expired {
+                purged_through: h.purged_through,
+            });
+        }
     }
-    let events = page_up_to(conn, tables, after, max, limit, filter)?;
+    let events = if h.readable > h.after {
+        page_up_to(conn, tables, h.after, h.readable, limit, filter)?
+    } else {
+        Vec::new()
+    };
     let full = events.len() == limit as usize;
     let last_id = match events.last() {
         Some(e) if full => e.id,
-        _ => max.max(after),
+        _ => h.readable,
     };
     Ok(FeedPage {
-        end_of_stream: last_id >= max,
+        end_of_stream: !h.capped && last_id >= h.readable,
         events,
         last_id,
     })
@@ -501,9 +567,9 @@ fn min_date(a: String, b: &str) -> String {
 /// log already has it (threadgate's own writes log theirs in their transaction).
 ///
 /// Everything is read in one transaction's snapshot, the log included, so a write of
-/// threadgate's is either wholly visible (its row and its event) or not at all. The append row
-/// is locked only at the end; if the marks changed meanwhile (another node polled), nothing is
-/// written.
+/// threadgate's is either wholly visible (its row and its event) or not at all. The marks' row
+/// (row 1, which only watchers lock) is locked only at the end; if the marks changed meanwhile
+/// (another node polled), nothing is written.
 ///
 /// `scan_updates`: whether this poll also looks for changed threads by `date_upd` (a whole read
 /// of `customer_thread` unless it has an index on `date_upd`); new rows are always looked for.
@@ -877,6 +943,44 @@ mod tests {
         let mut q = Sql::new("x");
         push_filter(&mut q, &Filter::everything());
         assert_eq!(q.text, "x");
+    }
+
+    #[test]
+    fn the_horizon_follows_consecutive_ids_and_stops_at_a_young_gap() {
+        let young = |ids: &[u64]| ids.iter().map(|&i| (i, false)).collect::<Vec<_>>();
+        // Nothing after the position: the horizon is the position.
+        assert_eq!(walk(7, 1, &[], 100), (7, false));
+        // Consecutive ids, however young: all readable.
+        assert_eq!(walk(7, 1, &young(&[8, 9, 10]), 100), (10, false));
+        // 11 is missing (not committed yet, or rolled back less than the gap wait ago).
+        assert_eq!(walk(7, 1, &young(&[8, 9, 10, 12, 13]), 100), (10, false));
+        // A gap right after the position.
+        assert_eq!(walk(7, 1, &young(&[9]), 100), (7, false));
+        // The walk read as many rows as it was allowed: more may follow.
+        assert_eq!(walk(7, 1, &young(&[8, 9]), 2), (9, true));
+        // ... unless it stopped at a gap first.
+        assert_eq!(walk(7, 1, &young(&[9, 10]), 2), (7, false));
+    }
+
+    #[test]
+    fn a_gap_is_final_once_the_row_after_it_is_older_than_the_gap_wait() {
+        // 11 and 12 burnt long ago: 13 is old, so the gap is final and the walk goes on to the
+        // young but consecutive 14; 16 is missing and 17 young: stop there.
+        let rows = [(8, true), (10, true), (13, true), (14, false), (17, false)];
+        assert_eq!(walk(7, 1, &rows, 100), (14, false));
+        // Old rows only: every gap is final.
+        assert_eq!(walk(0, 1, &[(5, true), (9, true)], 100), (9, false));
+        // Rows read that are not after the position are ignored.
+        assert_eq!(walk(9, 1, &[(9, false), (10, false)], 100), (10, false));
+    }
+
+    #[test]
+    fn with_an_increment_above_one_only_old_rows_are_readable() {
+        // Galera: ids step by the cluster's size, from each node's offset; a young id may
+        // be passed by another node's that commits later.
+        assert_eq!(walk(1, 3, &[(4, true), (7, false)], 100), (4, false));
+        assert_eq!(walk(1, 3, &[(2, false), (4, false)], 100), (1, false));
+        assert_eq!(walk(1, 3, &[(2, true), (4, true), (5, true)], 3), (5, true));
     }
 
     #[test]

@@ -233,6 +233,16 @@ fn same_domain(column: &str, host: &str) -> bool {
 
 /// Reads the snapshot: five statements, run at start-up and on every refresh.
 pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnapshot> {
+    load_with(conn, tables, &[])
+}
+
+/// [`load`], with the configuration values named in `extra` read too, by the same statement
+/// (the delivery worker's mail settings, `db::delivery::MAIL_CONFIG_NAMES`).
+pub fn load_with(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    extra: &[&str],
+) -> QueryResult<ShopSnapshot> {
     let shops = Sql::new(format!(
         "SELECT CAST(id_shop AS CHAR), CAST(id_shop_group AS CHAR), CAST(active AS CHAR), name FROM {} WHERE deleted = 0 ORDER BY id_shop",
         tables.name("shop")
@@ -272,22 +282,7 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
     .into_iter()
     .filter_map(|r| opt(&r.0[0]))
     .collect();
-    let mut q = Sql::new(format!(
-        "SELECT name, CAST(id_shop_group AS CHAR), CAST(id_shop AS CHAR), value FROM {} WHERE name IN ",
-        tables.name("configuration")
-    ));
-    q.bind_text_list(CONFIG_NAMES)
-        .push(" ORDER BY id_configuration");
-    let config = q
-        .load(conn)?
-        .into_iter()
-        .map(|r| ConfigRow {
-            name: r.0[0].clone().unwrap_or_default(),
-            shop_group: opt(&r.0[1]),
-            shop: opt(&r.0[2]),
-            value: r.0[3].clone(),
-        })
-        .collect();
+    let config = config_rows(conn, tables, CONFIG_NAMES.iter().chain(extra).copied())?;
     let key_generation = key_generation(conn, tables)?;
     Ok(ShopSnapshot {
         shops,
@@ -298,9 +293,39 @@ pub fn load(conn: &mut MysqlConnection, tables: &Tables) -> QueryResult<ShopSnap
     })
 }
 
+/// Every row (the shops', the groups' and the global one) of the configuration values named,
+/// in PrestaShop's order (`id_configuration`), for [`ShopSnapshot::config`]'s resolution.
+pub fn config_rows<'a>(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    names: impl IntoIterator<Item = &'a str>,
+) -> QueryResult<Vec<ConfigRow>> {
+    let mut unique: Vec<&str> = Vec::new();
+    for n in names {
+        if !unique.contains(&n) {
+            unique.push(n);
+        }
+    }
+    let mut q = Sql::new(format!(
+        "SELECT name, CAST(id_shop_group AS CHAR), CAST(id_shop AS CHAR), value FROM {} WHERE name IN ",
+        tables.name("configuration")
+    ));
+    q.bind_text_list(unique).push(" ORDER BY id_configuration");
+    Ok(q.load(conn)?
+        .into_iter()
+        .map(|r| ConfigRow {
+            name: r.0[0].clone().unwrap_or_default(),
+            shop_group: opt(&r.0[1]),
+            shop: opt(&r.0[2]),
+            value: r.0[3].clone(),
+        })
+        .collect())
+}
+
 /// The tables a server needs under its prefix: the shop's own (configuration, shops,
-/// languages, threads, messages) and threadgate's state (created by `threadgate migrate`).
-pub const REQUIRED_TABLES: [&str; 7] = [
+/// languages, threads, messages) and threadgate's state (created by `threadgate migrate`): the
+/// key poll's statement reads the data generation's counters and the event log's highest id.
+pub const REQUIRED_TABLES: [&str; 9] = [
     "configuration",
     "shop",
     "lang",
@@ -308,6 +333,8 @@ pub const REQUIRED_TABLES: [&str; 7] = [
     "customer_message",
     "threadgate_state",
     "threadgate_data_generation",
+    "threadgate_event",
+    "threadgate_event_state",
 ];
 
 /// Which of [`REQUIRED_TABLES`] are missing under the prefix, in one statement (`/readyz`).
@@ -353,11 +380,18 @@ pub fn key_generation(conn: &mut MysqlConnection, tables: &Tables) -> QueryResul
         .unwrap_or(0))
 }
 
-/// The thread tables' generation as a SQL expression: the sum of the write counters' slots.
+/// The thread tables' generation as a SQL expression: the sum of the write counters' slots
+/// (bumped by writes that log no event) plus the event log's highest id (every write that logs
+/// events moves it, and so does the watcher's log of an outside change); when the retention
+/// purge has emptied the log, its mark, so the sum never goes back (docs/architecture.md,
+/// "Several nodes, one truth").
 pub fn data_generation_sql(tables: &Tables) -> String {
     format!(
-        "(SELECT CAST(SUM(`writes`) AS CHAR) FROM {})",
-        tables.name("threadgate_data_generation")
+        "(SELECT CAST(SUM(`writes`) + (SELECT GREATEST(COALESCE((SELECT MAX(id) FROM {e}), 0), \
+         purged_through) FROM {s} WHERE id = 2) AS CHAR) FROM {g})",
+        e = tables.name("threadgate_event"),
+        s = tables.name("threadgate_event_state"),
+        g = tables.name("threadgate_data_generation")
     )
 }
 

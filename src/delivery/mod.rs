@@ -22,9 +22,9 @@ use rand::Rng;
 
 use crate::config::DeliverySettings;
 use crate::db::delivery::{self as store, NewMail, WebhookRow};
-// The event log's read side: `read_events` below is the only caller.
-use crate::db::events as event_log;
-use crate::db::shop::{self, ShopSnapshot};
+// The event log's read side: `read_page` below is the only caller.
+use crate::db::events::{self as event_log, FeedError, FeedPage};
+use crate::db::shop::{self, NameFirst, ShopSnapshot};
 use crate::db::Tables;
 use crate::events::{Event, Filter};
 use crate::metrics::DeliveryStats;
@@ -40,17 +40,64 @@ pub const EVENT_TYPES: [&str; 6] = [
     "message.deleted",
 ];
 
-/// Up to `limit` events after `after`, in id order, as the change feed reads them (every
-/// event, whatever its resource or shop: the subscriptions filter). The log is gap-free
-/// (appends are serialised, `db::events`), so going on from the last id read never skips an
-/// event that commits later.
+/// The page of events after `after` that `filter` lets through, as the change feed reads it
+/// (`db::events::feed`: never past the readable horizon, so no event that commits late is
+/// passed over). A position whose events were purged (retention) reads from the oldest event
+/// kept.
+pub fn read_page(
+    conn: &mut MysqlConnection,
+    tables: &Tables,
+    after: u64,
+    limit: u32,
+    filter: &Filter,
+    gap_wait: Duration,
+) -> diesel::QueryResult<FeedPage> {
+    match event_log::feed(conn, tables, Some(after), limit, filter, gap_wait) {
+        Ok(page) => Ok(page),
+        Err(FeedError::Expired { .. }) => {
+            match event_log::feed(conn, tables, None, limit, filter, gap_wait) {
+                Ok(page) => Ok(page),
+                Err(FeedError::Db(e)) => Err(e),
+                Err(FeedError::Expired { .. }) => Err(diesel::result::Error::NotFound),
+            }
+        }
+        Err(FeedError::Db(e)) => Err(e),
+    }
+}
+
+/// Up to `limit` events after `after`, every resource and shop, in id order ([`read_page`]).
 pub fn read_events(
     conn: &mut MysqlConnection,
     tables: &Tables,
     after: u64,
     limit: u32,
+    gap_wait: Duration,
 ) -> diesel::QueryResult<Vec<Event>> {
-    event_log::page(conn, tables, after, limit, &Filter::everything())
+    Ok(read_page(conn, tables, after, limit, &Filter::everything(), gap_wait)?.events)
+}
+
+/// What of a subscription's filters the log's reading can apply in SQL: the families
+/// (`thread.*`, `message.*`) its event types and resource allow, and its shop. [`matches`]
+/// applies the rest (single event types).
+pub fn filter_of(sub: &WebhookRow) -> Filter {
+    let wants = |family: &str| {
+        let typed = sub
+            .events
+            .iter()
+            .any(|e| e == "*" || e.split('.').next() == Some(family));
+        let resource = match sub.resource.as_deref() {
+            None => true,
+            Some("customer_threads") => family == "thread",
+            Some("customer_messages") => family == "message",
+            Some(_) => false,
+        };
+        typed && resource
+    };
+    Filter {
+        threads: wants("thread"),
+        messages: wants("message"),
+        shops: sub.shop.map(|s| vec![s]),
+    }
 }
 
 /// Checks a subscription's `--events` list: known types, `thread.*`, `message.*` or `*`.
@@ -168,11 +215,19 @@ pub struct StepReport {
     pub mails_failed: u64,
     /// Events looked at (delivered, skipped by the filters, or queued as e-mails).
     pub events_seen: u64,
+    /// Positions moved past events the filters hid in SQL (none of them read).
+    pub passed: u64,
 }
 
 impl StepReport {
     pub fn did_work(&self) -> bool {
-        self.delivered + self.failed + self.mails_sent + self.mails_failed + self.events_seen > 0
+        self.delivered
+            + self.failed
+            + self.mails_sent
+            + self.mails_failed
+            + self.events_seen
+            + self.passed
+            > 0
     }
 }
 
@@ -294,6 +349,12 @@ impl Worker {
         } else {
             Vec::new()
         };
+        // The log's highest id, once per pass, for the backlog of every subscription.
+        let newest = if due.is_empty() {
+            0
+        } else {
+            store::max_event_id(conn, &self.tables)?
+        };
         for id in due {
             if store::take_webhook_lease(
                 conn,
@@ -302,7 +363,7 @@ impl Worker {
                 &self.owner,
                 self.settings.delivery_lease_secs,
             )? {
-                let outcome = self.run_subscription(conn, id, &mut report);
+                let outcome = self.run_subscription(conn, id, newest, &mut report);
                 let released = store::release_webhook(conn, &self.tables, id, &self.owner);
                 outcome?;
                 released?;
@@ -357,17 +418,7 @@ impl Worker {
             }
             Err(error) => {
                 report.failed += 1;
-                if store::advance_webhook(
-                    conn,
-                    &self.tables,
-                    sub.id,
-                    &self.owner,
-                    position,
-                    0,
-                    lease,
-                )? {
-                    self.record_failure(conn, sub, Some(event.id), &error)?;
-                }
+                self.record_failure(conn, sub, position, Some(event.id), &error)?;
                 Ok(false)
             }
         }
@@ -375,10 +426,12 @@ impl Worker {
 
     /// Delivers the subscription's next events, in order, until it is caught up, a delivery
     /// fails or the batch is done. The lease is held by the caller.
+    /// `newest`: the log's highest id, read once per pass (the backlog is measured up to it).
     fn run_subscription(
         &self,
         conn: &mut MysqlConnection,
         id: u32,
+        newest: u64,
         report: &mut StepReport,
     ) -> anyhow::Result<()> {
         let Some(sub) = store::get_webhook(conn, &self.tables, id)? else {
@@ -395,19 +448,21 @@ impl Worker {
                 // dead receiver (retried, then paused), so a node with the right key can
                 // still deliver meanwhile.
                 report.failed += 1;
-                self.record_failure(conn, &sub, None, &e.to_string())?;
+                self.record_failure(conn, &sub, sub.position, None, &e.to_string())?;
                 return Ok(());
             }
         };
-        let events = read_events(
+        let page = read_page(
             conn,
             &self.tables,
             sub.position,
             self.settings.delivery_batch.max(1),
+            &filter_of(&sub),
+            self.settings.read.gap_wait(),
         )?;
         let mut position = sub.position;
         let mut delivered = 0u64;
-        for event in &events {
+        for event in &page.events {
             report.events_seen += 1;
             if !matches(&sub, event) {
                 position = event.id;
@@ -419,12 +474,17 @@ impl Worker {
             position = event.id;
             delivered += 1;
         }
+        // The whole page is done: on to where it ends (past the events the filters hid).
+        if page.last_id > position {
+            position = page.last_id;
+            report.passed += 1;
+        }
         if position != sub.position
             && !store::advance_webhook(conn, &self.tables, id, &self.owner, position, 0, lease)?
         {
             return Ok(());
         }
-        let behind = store::max_event_id(conn, &self.tables)?.saturating_sub(position);
+        let behind = newest.saturating_sub(position);
         self.stats.webhook_backlog.store(behind, Ordering::Relaxed);
         if delivered > 0 {
             tracing::info!(
@@ -440,10 +500,12 @@ impl Worker {
 
     /// Counts and logs a failed delivery and schedules the retry, or pauses the subscription
     /// once it has failed for the whole retry period.
+    /// `position`: where the subscription stands (every event before the failed one done).
     fn record_failure(
         &self,
         conn: &mut MysqlConnection,
         sub: &WebhookRow,
+        position: u64,
         event: Option<u64>,
         error: &str,
     ) -> anyhow::Result<()> {
@@ -458,10 +520,14 @@ impl Worker {
             &self.tables,
             sub.id,
             &self.owner,
-            error,
-            retry_in,
-            self.settings.delivery_retry_secs,
-            &reason,
+            &store::FailedDelivery {
+                position,
+                error,
+                retry_in_ms: retry_in,
+                retry_secs: self.settings.delivery_retry_secs,
+                reason: &reason,
+                lease_secs: self.settings.delivery_lease_secs,
+            },
         )?;
         match failure {
             Some(f) if f.paused => {
@@ -488,14 +554,19 @@ impl Worker {
             // Follow the log even when e-mails are off, so turning them on later never
             // sends mails for replies made while they were off.
             loop {
-                let events = read_events(
+                let page = read_page(
                     conn,
                     &self.tables,
                     position,
                     self.settings.delivery_batch.max(1),
+                    &Filter::everything(),
+                    self.settings.read.gap_wait(),
                 )?;
-                let Some(last) = events.last() else { break };
-                let last = last.id;
+                if page.last_id <= position {
+                    break;
+                }
+                let events = page.events;
+                let last = page.last_id;
                 let mails: Vec<NewMail> = if self.settings.reply_mail {
                     events
                         .iter()
@@ -517,7 +588,7 @@ impl Worker {
                     return Ok(());
                 }
                 position = last;
-                if events.len() < self.settings.delivery_batch.max(1) as usize {
+                if page.end_of_stream {
                     break;
                 }
             }
@@ -541,9 +612,9 @@ impl Worker {
         if due.is_empty() {
             return Ok(());
         }
-        let mut snapshot = shop::load(conn, &self.tables)?;
-        // The mail settings with the same shop → group → global resolution as the rest.
-        snapshot.config = store::mail_config(conn, &self.tables)?;
+        // The shop's snapshot with its mail settings, read once per pass (one configuration
+        // query; the same shop → group → global resolution as the rest).
+        let snapshot = shop::load_with(conn, &self.tables, &store::MAIL_CONFIG_NAMES)?;
         let timeout = Duration::from_millis(self.settings.delivery_timeout_ms.max(1));
         for m in due {
             if !self.send_mail(conn, &snapshot, timeout, &m, report)? {
@@ -804,16 +875,9 @@ fn run_loop(worker: Worker, url: &str, poll: Duration, stop: &AtomicBool) {
 /// The shop's name: its `PS_SHOP_NAME`, else the shop's own.
 fn shop_name(snapshot: &ShopSnapshot, shop: u32) -> String {
     snapshot
-        .config("PS_SHOP_NAME", shop)
-        .map(str::to_owned)
-        .or_else(|| {
-            snapshot
-                .shops
-                .iter()
-                .find(|s| s.id == shop)
-                .map(|s| s.name.clone())
-        })
+        .shop_name(shop, NameFirst::Configuration)
         .unwrap_or_default()
+        .to_owned()
 }
 
 fn hostname() -> String {
@@ -876,6 +940,32 @@ mod tests {
         assert!(!matches(&sub(&["thread.*"], None, None), &e));
         assert!(!matches(&sub(&["*"], Some("customer_threads"), None), &e));
         assert!(!matches(&sub(&["*"], None, Some(1)), &e));
+    }
+
+    #[test]
+    fn the_families_and_shop_a_subscription_wants_are_filtered_in_sql() {
+        let f = |events: &[&str], resource: Option<&str>, shop: Option<u32>| {
+            let f = filter_of(&sub(events, resource, shop));
+            (f.threads, f.messages, f.shops)
+        };
+        assert_eq!(f(&["*"], None, None), (true, true, None));
+        assert_eq!(filter_of(&sub(&["*"], None, None)), Filter::everything());
+        assert_eq!(
+            f(&["message.created"], None, Some(2)),
+            (false, true, Some(vec![2]))
+        );
+        assert_eq!(
+            f(&["thread.*", "message.deleted"], None, None),
+            (true, true, None)
+        );
+        assert_eq!(
+            f(&["*"], Some("customer_threads"), None),
+            (true, false, None)
+        );
+        assert_eq!(
+            f(&["thread.*"], Some("customer_messages"), None),
+            (false, false, None)
+        );
     }
 
     #[test]

@@ -144,8 +144,11 @@ async fn feed(req: &HttpRequest, state: &AppState) -> Result<Value, FeedError> {
         ));
     }
     let tables = state.tables.clone();
+    let gap_wait = state.settings.gap_wait();
     let page = db::run(&state.pool, move |conn| {
-        Ok::<_, DbError>(event_log::feed(conn, &tables, cursor, limit, &filter))
+        Ok::<_, DbError>(event_log::feed(
+            conn, &tables, cursor, limit, &filter, gap_wait,
+        ))
     })
     .await?;
     let page = match page {

@@ -160,18 +160,22 @@ pub fn notify_customer(param: Option<&str>, header: Option<&str>) -> bool {
     }
 }
 
-/// The data generation's bump, then `new` appended as the transaction's last statement (one
-/// kept prepared statement for one event; its thread's shop read by it for messages): the
-/// append row is one lock for every writer (appends are serialised, docs/events.md), so it is
-/// taken last and held the shortest time.
+/// The write's signal to every node's bridges' cache, as the transaction's last statement:
+/// `new` appended (one kept prepared statement for one event; its thread's shop read by it for
+/// messages), whose id moves the data generation (the log's highest id is part of it:
+/// `db::shop::data_generation_sql`); or, when there is nothing to append (events off), a bump
+/// of a data generation counter (docs/architecture.md, "Several nodes, one truth"). The append
+/// shares no lock with other writers; readers of the log wait for an event that commits after
+/// a higher id (docs/events.md, "Ordering").
 fn append_last(
     conn: &mut MysqlConnection,
     tables: &db::Tables,
     new: &[NewEvent],
     shops_of_threads: bool,
 ) -> Result<(), TxError> {
-    writes::bump_data_generation(conn, tables)?;
-    if shops_of_threads {
+    if new.is_empty() {
+        writes::bump_data_generation(conn, tables)?;
+    } else if shops_of_threads {
         event_log::append_in_thread_shops(conn, tables, new)?;
     } else {
         event_log::append(conn, tables, new)?;

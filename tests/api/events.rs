@@ -522,13 +522,21 @@ fn a_key_sees_only_the_events_of_its_resources_and_shops() {
         b,
         json!({"events": [], "cursor": events::encode_cursor(4), "end_of_stream": true})
     );
-    // The same through db::events::page, as the delivery worker reads the log.
+    // The same through db::events::feed, as the delivery worker reads the log.
     let page = |after: u64, limit: u32, filter: &events::Filter| -> Vec<u64> {
-        threadgate::db::events::page(&mut db.conn(), &db.tables, after, limit, filter)
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect()
+        threadgate::db::events::feed(
+            &mut db.conn(),
+            &db.tables,
+            Some(after),
+            limit,
+            filter,
+            serve_settings().gap_wait(),
+        )
+        .unwrap()
+        .events
+        .iter()
+        .map(|e| e.id)
+        .collect()
     };
     assert_eq!(page(1, 2, &events::Filter::everything()), [2, 3]);
     let messages_shop2 = events::Filter {

@@ -136,7 +136,7 @@ fn a_wrong_prefix_stays_not_ready_and_says_which_tables_are_missing() {
     let db = TestDb::seeded("ps_");
     let wrong = db.with_prefix("nope_");
     let app = TestApp::unready(db, &wrong, impatient(), true);
-    let missing = "missing under the prefix \"nope_\": configuration, shop, lang, customer_thread, customer_message, threadgate_state, threadgate_data_generation; set THREADGATE_TABLE_PREFIX to the shop's prefix, or run `threadgate migrate`";
+    let missing = "missing under the prefix \"nope_\": configuration, shop, lang, customer_thread, customer_message, threadgate_state, threadgate_data_generation, threadgate_event, threadgate_event_state; set THREADGATE_TABLE_PREFIX to the shop's prefix, or run `threadgate migrate`";
     assert_eq!(
         readyz(&app),
         (

@@ -19,6 +19,7 @@ mod auth;
 mod bridges;
 mod deploy;
 mod events;
+mod events_gaps;
 mod faults;
 mod keys;
 mod lists;

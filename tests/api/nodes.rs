@@ -1,10 +1,13 @@
 //! Several threadgate nodes on one database (docs/architecture.md, "Several nodes, one truth"):
 //! a write through one node reaches the other nodes' bridge caches through the database's
-//! `data_generation`, read by every node's key poll.
+//! data generation (write counters plus the event log's highest id), read by every node's key
+//! poll.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use threadgate::config::Switch;
+use threadgate::db::shop::data_generation_sql;
 use threadgate::db::sql::Sql;
 
 use crate::support::http::basic;
@@ -15,13 +18,24 @@ fn same_database(db: &TestDb) -> TestDb {
     TestDb::attached(&db.name, &db.url, &db.tables.prefix)
 }
 
+/// The data generation as every node's key poll reads it.
 fn data_generation(db: &TestDb) -> u64 {
-    let rows = Sql::new(format!(
-        "SELECT CAST(SUM(`writes`) AS CHAR) FROM `{}threadgate_data_generation`",
-        db.tables.prefix
-    ))
-    .load(&mut db.conn())
-    .unwrap();
+    number(db, &format!("SELECT {}", data_generation_sql(&db.tables)))
+}
+
+/// The write counters alone (bumped by the writes that log no event).
+fn write_counters(db: &TestDb) -> u64 {
+    number(
+        db,
+        &format!(
+            "SELECT CAST(SUM(`writes`) AS CHAR) FROM `{}threadgate_data_generation`",
+            db.tables.prefix
+        ),
+    )
+}
+
+fn number(db: &TestDb, sql: &str) -> u64 {
+    let rows = Sql::new(sql.to_owned()).load(&mut db.conn()).unwrap();
     rows[0].0[0].as_deref().unwrap().parse().unwrap()
 }
 
@@ -56,11 +70,13 @@ fn post_message(app: &TestApp, key: &str, thread: u32, text: &str) -> Response {
     )
 }
 
-/// Two nodes whose bridge cache outlives the test and whose key poll runs every 50 ms.
+/// Two nodes whose bridge cache outlives the test and whose key poll runs every 50 ms, without
+/// the watcher (its log of an outside change would move the data generation too).
 fn two_nodes() -> (TestApp, TestApp) {
     let mut settings = serve_settings();
     settings.bridge_cache_ms = 3_600_000;
     settings.key_poll_ms = 50;
+    settings.events_watch_ms = 0;
     let db = TestDb::seeded("ps_");
     let twin = same_database(&db);
     (
@@ -92,8 +108,8 @@ fn a_write_through_one_node_reaches_the_bridge_cache_of_the_other_within_the_key
         before,
         ["Hello <b>world</b>\nline2", "Your order ships tomorrow."]
     );
-    // A row written behind threadgate's back (as PrestaShop writes) bumps no generation: node
-    // B keeps serving its cached read, well past several key polls.
+    // A row written behind threadgate's back (as PrestaShop writes), with no watcher to log
+    // it, moves no generation: node B keeps serving its cached read, past several key polls.
     a.db.exec(
         "INSERT INTO `ps_customer_message` (id_customer_thread, id_employee, message, date_add, date_upd, private, `read`) \
          VALUES (1, 1, 'behind the back', '2024-01-17 09:00:00', '2024-01-17 09:00:00', 0, 0)",
@@ -130,17 +146,15 @@ fn a_write_through_one_node_reaches_the_bridge_cache_of_the_other_within_the_key
         .is_some_and(|m| m == "through node B")));
 }
 
-#[test]
-fn every_committed_write_bumps_the_data_generation_once_and_a_refused_one_never() {
-    let app = TestApp::spawn();
+/// Writes through `app`: a message, two in one request, a refused one, a deletion and a
+/// deletion of an unknown id; the data generation after each.
+fn generations_through_writes(app: &TestApp) -> [u64; 6] {
     let key = app.db.full_key();
     let start = data_generation(&app.db);
-
-    let r = post_message(&app, &key, 1, "one");
+    let r = post_message(app, &key, 1, "one");
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(data_generation(&app.db), start + 1);
-
-    // Two entities in one request: one transaction, one bump.
+    let one = data_generation(&app.db);
+    // Two entities in one request: one transaction.
     let r = app.raw(
         &format!(
             "POST /api/customer_messages HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: text/xml",
@@ -149,8 +163,7 @@ fn every_committed_write_bumps_the_data_generation_once_and_a_refused_one_never(
         b"<prestashop><customer_message><id_customer_thread>1</id_customer_thread><message>a</message></customer_message><customer_message><id_customer_thread>1</id_customer_thread><message>b</message></customer_message></prestashop>",
     );
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(data_generation(&app.db), start + 2);
-
+    let two = data_generation(&app.db);
     // Refused (validation, code 85): rolled back, the generation with it.
     let r = app.raw(
         &format!(
@@ -160,14 +173,42 @@ fn every_committed_write_bumps_the_data_generation_once_and_a_refused_one_never(
         b"<prestashop><customer_message><message>hi</message><private>2</private></customer_message></prestashop>",
     );
     assert_eq!(r.status, 400, "{}", r.text());
-    assert_eq!(data_generation(&app.db), start + 2);
-
+    let refused = data_generation(&app.db);
     let r = app.request("DELETE", &key, "/api/customer_messages/2", &[]);
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(data_generation(&app.db), start + 3);
+    let deleted = data_generation(&app.db);
     let r = app.request("DELETE", &key, "/api/customer_messages/999", &[]);
     assert_eq!(r.status, 404, "{}", r.text());
-    assert_eq!(data_generation(&app.db), start + 3);
+    [start, one, two, refused, deleted, data_generation(&app.db)]
+}
+
+#[test]
+fn with_events_on_each_committed_write_moves_the_data_generation_by_its_events_and_a_refused_one_never(
+) {
+    let app = TestApp::spawn();
+    let counters = write_counters(&app.db);
+    let [start, one, two, refused, deleted, unknown] = generations_through_writes(&app);
+    // The event log's highest id moves by the events appended: one, two, none, one, none.
+    assert_eq!(
+        [one, two, refused, deleted, unknown],
+        [start + 1, start + 3, start + 3, start + 4, start + 4]
+    );
+    // The write counters are not touched: the append is the write's signal.
+    assert_eq!(write_counters(&app.db), counters);
+}
+
+#[test]
+fn with_events_off_each_committed_write_bumps_a_write_counter_once_and_a_refused_one_never() {
+    let mut settings = serve_settings();
+    settings.events = Switch::Off;
+    let app = TestApp::with(TestDb::seeded("ps_"), settings);
+    let counters = write_counters(&app.db);
+    let [start, one, two, refused, deleted, unknown] = generations_through_writes(&app);
+    assert_eq!(
+        [one, two, refused, deleted, unknown],
+        [start + 1, start + 2, start + 2, start + 3, start + 3]
+    );
+    assert_eq!(write_counters(&app.db), counters + 3);
 }
 
 // --- A read replica (docs/architecture.md, "A read replica") ---

@@ -166,7 +166,7 @@ fn append(db: &TestDb, kind: &str, thread: u32, message: Option<u32>, source: &s
 
 fn event_ids(db: &TestDb) -> Vec<u64> {
     let mut conn = db.conn();
-    threadgate::delivery::read_events(&mut conn, &db.tables, 0, 10_000)
+    threadgate::delivery::read_events(&mut conn, &db.tables, 0, 10_000, settings().read.gap_wait())
         .unwrap()
         .into_iter()
         .map(|e| e.id)
@@ -187,6 +187,7 @@ fn subscribe(db: &TestDb, key: &SecretKey, url: &str, events: &[&str]) -> (u32, 
             shop: None,
             secret: &key.encrypt(&secret),
         },
+        settings().read.gap_wait(),
     )
     .unwrap();
     (id, secret)
@@ -354,6 +355,53 @@ fn a_failing_receiver_gets_the_events_later_in_order() {
         ),
         (4, 3, 3, 0)
     );
+}
+
+#[test]
+fn an_event_that_commits_late_is_delivered_before_the_ones_after_it() {
+    use diesel::connection::SimpleConnection;
+    let db = TestDb::seeded("ps_");
+    let key = SecretKey::generate();
+    let receiver = Receiver::start(0);
+    subscribe(&db, &key, &receiver.url(), &["*"]);
+    append(&db, "message.created", 1, Some(1), "shop", "{}");
+    // A write appends its event and has not committed yet when the next one commits.
+    let mut other = db.conn();
+    other
+        .batch_execute(
+            "START TRANSACTION; INSERT INTO `ps_threadgate_event` (type, id_customer_thread, \
+             id_customer_message, id_shop, source, data, created_at) VALUES ('message.created', \
+             1, 2, 1, 'shop', '{}', UTC_TIMESTAMP(6))",
+        )
+        .unwrap();
+    append(&db, "message.created", 1, Some(3), "shop", "{}");
+    // What is committed, read past the gap (readers of the log stop before it).
+    let committed: Vec<u64> = threadgate::db::sql::Sql::new(
+        "SELECT CAST(id AS CHAR) FROM `ps_threadgate_event` ORDER BY id",
+    )
+    .load(&mut db.conn())
+    .unwrap()
+    .iter()
+    .map(|r| r.0[0].as_deref().unwrap().parse().unwrap())
+    .collect();
+    assert_eq!(committed.len(), 2);
+    let (first, third) = (committed[0], committed[1]);
+    assert_eq!(third, first + 2);
+    assert_eq!(event_ids(&db), [first], "read_events stops before the gap");
+
+    let worker = Worker::new(db.tables.clone(), settings(), Some(key), "node-a".into());
+    let mut conn = db.conn();
+    step_until(&worker, &mut conn, || !receiver.received().is_empty());
+    // However often the worker looks, the event after the gap waits for it.
+    for _ in 0..3 {
+        assert_eq!(worker.step(&mut conn).unwrap().delivered, 0);
+    }
+    assert_eq!(receiver.delivered_ids(), [first]);
+
+    other.batch_execute("COMMIT").unwrap();
+    step_until(&worker, &mut conn, || receiver.received().len() >= 3);
+    assert_eq!(worker.step(&mut conn).unwrap().delivered, 0);
+    assert_eq!(receiver.delivered_ids(), [first, first + 1, third]);
 }
 
 #[test]
@@ -592,10 +640,16 @@ fn reply_to(app: &TestApp, key: &str, thread: u32, text: &str, data: &str) -> u3
     let id: u32 = body[start..start + body[start..].find(']').unwrap()]
         .parse()
         .unwrap();
-    let event = threadgate::delivery::read_events(&mut app.db.conn(), &app.db.tables, 0, 10_000)
-        .unwrap()
-        .pop()
-        .unwrap();
+    let event = threadgate::delivery::read_events(
+        &mut app.db.conn(),
+        &app.db.tables,
+        0,
+        10_000,
+        settings().read.gap_wait(),
+    )
+    .unwrap()
+    .pop()
+    .unwrap();
     assert_eq!(
         (
             event.kind.as_str(),
