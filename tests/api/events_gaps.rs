@@ -11,11 +11,10 @@ use diesel::connection::SimpleConnection;
 use diesel::MysqlConnection;
 use serde_json::{json, Value};
 use threadgate::db::events as event_log;
-use threadgate::db::sql::Sql;
 use threadgate::events::{self, Filter};
 
 use crate::support::http::basic;
-use crate::support::{serve_settings, Response, TestApp, TestDb};
+use crate::support::{number, serve_settings, Response, TestApp, TestDb};
 
 const FEED: &str = "/threadgate/v1/changes";
 
@@ -48,14 +47,10 @@ fn ids(page: &Value) -> Vec<u64> {
 }
 
 fn max_id(db: &TestDb) -> u64 {
-    Sql::new("SELECT CAST(COALESCE(MAX(id), 0) AS CHAR) FROM `ps_threadgate_event`")
-        .load(&mut db.conn())
-        .unwrap()[0]
-        .0[0]
-        .as_deref()
-        .unwrap()
-        .parse()
-        .unwrap()
+    number(
+        &mut db.conn(),
+        "SELECT CAST(COALESCE(MAX(id), 0) AS CHAR) FROM `ps_threadgate_event`",
+    )
 }
 
 /// Opens a transaction on `conn` and appends one event in it, left uncommitted; its id.
@@ -66,14 +61,7 @@ fn append_uncommitted(conn: &mut MysqlConnection) -> u64 {
          ('thread.updated', 1, NULL, 1, 'shop', NULL, '{}', UTC_TIMESTAMP(6))",
     )
     .unwrap();
-    Sql::new("SELECT CAST(LAST_INSERT_ID() AS CHAR)")
-        .load(conn)
-        .unwrap()[0]
-        .0[0]
-        .as_deref()
-        .unwrap()
-        .parse()
-        .unwrap()
+    number(conn, "SELECT CAST(LAST_INSERT_ID() AS CHAR)")
 }
 
 #[test]

@@ -8,10 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use threadgate::config::Switch;
 use threadgate::db::shop::data_generation_sql;
-use threadgate::db::sql::Sql;
 
 use crate::support::http::basic;
-use crate::support::{serve_settings, Response, TestApp, TestDb};
+use crate::support::{number, serve_settings, Response, TestApp, TestDb};
 
 /// A second handle on the same database (the first one drops it).
 fn same_database(db: &TestDb) -> TestDb {
@@ -20,23 +19,21 @@ fn same_database(db: &TestDb) -> TestDb {
 
 /// The data generation as every node's key poll reads it.
 fn data_generation(db: &TestDb) -> u64 {
-    number(db, &format!("SELECT {}", data_generation_sql(&db.tables)))
+    number(
+        &mut db.conn(),
+        &format!("SELECT {}", data_generation_sql(&db.tables)),
+    )
 }
 
 /// The write counters alone (bumped by the writes that log no event).
 fn write_counters(db: &TestDb) -> u64 {
     number(
-        db,
+        &mut db.conn(),
         &format!(
             "SELECT CAST(SUM(`writes`) AS CHAR) FROM `{}threadgate_data_generation`",
             db.tables.prefix
         ),
     )
-}
-
-fn number(db: &TestDb, sql: &str) -> u64 {
-    let rows = Sql::new(sql.to_owned()).load(&mut db.conn()).unwrap();
-    rows[0].0[0].as_deref().unwrap().parse().unwrap()
 }
 
 fn m10_bodies(app: &TestApp, key: &str, thread: u32) -> Vec<String> {

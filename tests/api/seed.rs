@@ -1,22 +1,12 @@
 //! The benchmark seeder adds exactly what it is asked for, above the existing rows.
 
-use threadgate::db::sql::Sql;
 use threadgate::seed;
 
-use crate::support::TestDb;
+use crate::support::{number, TestDb};
 
 fn count(db: &TestDb, sql: &str) -> i64 {
-    Sql::new(threadgate::db::migrations::apply_prefix(
-        sql,
-        &db.tables.prefix,
-    ))
-    .load(&mut db.conn())
-    .unwrap()[0]
-        .0[0]
-        .as_deref()
-        .unwrap()
-        .parse()
-        .unwrap()
+    let sql = threadgate::db::migrations::apply_prefix(sql, &db.tables.prefix);
+    number(&mut db.conn(), &sql) as i64
 }
 
 #[test]

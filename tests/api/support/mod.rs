@@ -483,11 +483,19 @@ pub fn xml_errors(entries: &[(u32, &str)]) -> String {
 
 /// The rows of `table` (without the prefix) in `db`.
 pub fn count(db: &TestDb, table: &str) -> i64 {
-    let sql = threadgate::db::sql::Sql::new(format!(
+    let sql = format!(
         "SELECT CAST(COUNT(*) AS CHAR) FROM `{}{}`",
         db.tables.prefix, table
-    ));
-    sql.load(&mut db.conn()).unwrap()[0].0[0]
+    );
+    number(&mut db.conn(), &sql) as i64
+}
+
+/// The first column of the first row of `sql` on `conn`, a whole number (`CAST(... AS CHAR)`).
+pub fn number(conn: &mut MysqlConnection, sql: &str) -> u64 {
+    threadgate::db::sql::Sql::new(sql.to_owned())
+        .load(conn)
+        .unwrap()[0]
+        .0[0]
         .as_deref()
         .unwrap()
         .parse()
