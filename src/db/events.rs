@@ -653,7 +653,8 @@ fn first_poll(
             "SELECT {THREAD_COLUMNS} FROM {t} WHERE date_upd >= "
         ));
         q.bind_text(floor)
-            .push(" ORDER BY date_upd DESC, id_customer_thread DESC LIMIT ")
+            // `threadgate_upd` (`date_upd` DESC) is read forward in this order, with no sort.
+            .push(" ORDER BY date_upd DESC, id_customer_thread LIMIT ")
             .bind_int(watch::MAX_WINDOW as i64);
         let seen: Vec<(u64, String)> = q
             .load(conn)?
@@ -733,25 +734,45 @@ fn new_messages(
         .collect())
 }
 
-/// Changed threads, by date_upd.
+/// Threads changed since the marks, oldest `date_upd` first ([`changed_threads_sql`]).
 fn changed_threads(
     conn: &mut MysqlConnection,
     tables: &Tables,
     marks: &Marks,
 ) -> QueryResult<Vec<ThreadRow>> {
+    let after = marks
+        .pending
+        .after
+        .as_ref()
+        .map(|(d, id)| (d.as_str(), *id));
+    let floor = marks.mark.as_deref().and_then(watch::lookback_floor);
+    Ok(changed_threads_sql(tables, after, floor.as_deref())
+        .load(conn)?
+        .iter()
+        .map(thread_row)
+        .collect())
+}
+
+/// The watcher's `date_upd` scan: up to [`watch::BATCH`] threads after `after` (where the
+/// last scan was cut at its row limit), else from `floor` (the mark less the look-back), else
+/// every thread; ordered by `date_upd`, then by id *descending*, the order in which MariaDB
+/// reads `threadgate_upd` (`date_upd` DESC, the id ascending after it) backwards, so with that
+/// index no sort is needed however many threads changed (`threadgate tune` checks it).
+pub fn changed_threads_sql(
+    tables: &Tables,
+    after: Option<(&str, u64)>,
+    floor: Option<&str>,
+) -> Sql {
     let t = tables.name("customer_thread");
-    let mut q = Sql::new(format!("SELECT {THREAD_COLUMNS} FROM {t}"));
-    match (
-        &marks.pending.after,
-        marks.mark.as_deref().and_then(watch::lookback_floor),
-    ) {
+    let mut q = Sql::new(format!("SELECT {THREAD_COLUMNS} FROM {t} t"));
+    match (after, floor) {
         (Some((d, id)), _) => {
             q.push(" WHERE date_upd > ")
-                .bind_text(d.as_str())
+                .bind_text(d)
                 .push(" OR (date_upd = ")
-                .bind_text(d.as_str())
-                .push(" AND id_customer_thread > ")
-                .bind_int(*id as i64)
+                .bind_text(d)
+                .push(" AND id_customer_thread < ")
+                .bind_int(id as i64)
                 .push(")");
         }
         (None, Some(floor)) => {
@@ -759,9 +780,9 @@ fn changed_threads(
         }
         (None, None) => {}
     }
-    q.push(" ORDER BY date_upd, id_customer_thread LIMIT ")
+    q.push(" ORDER BY date_upd, id_customer_thread DESC LIMIT ")
         .bind_int(watch::BATCH);
-    Ok(q.load(conn)?.iter().map(thread_row).collect())
+    q
 }
 
 /// The `shop` events of what a poll found, less what the log already has (read in the same
@@ -943,6 +964,26 @@ mod tests {
         let mut q = Sql::new("x");
         push_filter(&mut q, &Filter::everything());
         assert_eq!(q.text, "x");
+    }
+
+    #[test]
+    fn the_watchers_scan_is_in_the_order_threadgate_upd_is_read_backwards() {
+        let t = Tables::new("ps_");
+        assert_eq!(
+            changed_threads_sql(&t, Some(("2024-01-01 10:00:00", 7)), None).text,
+            format!(
+                "SELECT {THREAD_COLUMNS} FROM `ps_customer_thread` t WHERE date_upd > ? OR \
+                 (date_upd = ? AND id_customer_thread < ?) ORDER BY date_upd, \
+                 id_customer_thread DESC LIMIT ?"
+            )
+        );
+        assert_eq!(
+            changed_threads_sql(&t, None, Some("2024-01-01 09:59:58")).text,
+            format!(
+                "SELECT {THREAD_COLUMNS} FROM `ps_customer_thread` t WHERE date_upd >= ? \
+                 ORDER BY date_upd, id_customer_thread DESC LIMIT ?"
+            )
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::reads::{chunk_sql, Columns, Cursor};
 use super::sql::{opt, Sql, TextRow};
-use super::{bridge, Tables};
+use super::{bridge, events, Tables};
 use crate::query::{Condition, Direction, Display, Filter, Limit, ListQuery, SortKey};
 use crate::resource::customer_messages::CUSTOMER_MESSAGES;
 use crate::resource::customer_threads::CUSTOMER_THREADS;
@@ -241,6 +241,13 @@ fn shapes(tables: &Tables, newest: &str) -> Vec<Shape> {
         },
     ]);
     shapes.extend(bridge_shapes(tables));
+    shapes.push(Shape {
+        name: "event watcher: threads changed since its mark, oldest first",
+        alias: "t",
+        keys: &["threadgate_upd"],
+        ordered: true,
+        sql: events::changed_threads_sql(tables, None, Some(newest)),
+    });
     shapes
 }
 

@@ -32,8 +32,12 @@ pub struct Pending {
     #[serde(default)]
     pub messages: Vec<(u64, i64)>,
     /// Set when the last `date_upd` scan was cut at its row limit: the next one goes on after
-    /// this (date_upd, id) instead of looking back.
-    #[serde(default)]
+    /// this (date_upd, id) in the scan's order (`date_upd`, then id descending,
+    /// `db::events::changed_threads_sql`) instead of looking back. Stored as `cut`: a mark
+    /// written by an older threadgate under `after` (ids ascending) is not read, and the next
+    /// scan looks back from the mark instead, which reports nothing twice (the window) and
+    /// misses nothing.
+    #[serde(default, rename = "cut")]
     pub after: Option<(String, u64)>,
     /// (thread id, date_upd) of the threads seen with a `date_upd` within the look-back
     /// window: seen again unchanged, they are not reported again.

@@ -373,6 +373,41 @@ fn the_watcher_logs_outside_changes_once_and_never_threadgate_writes() {
     assert_eq!(poll_with(&app, true), found(0));
 }
 
+/// More changed threads than one scan reads (`watch::BATCH`), all with one `date_upd`: the
+/// scan is cut, the next goes on after the cut in the scan's order (`date_upd`, then the id
+/// descending, `db::events::changed_threads_sql`), and each thread is logged exactly once.
+#[test]
+fn a_scan_cut_at_its_row_limit_goes_on_after_the_cut_and_logs_each_thread_once() {
+    let app = TestApp::spawn();
+    threadgate::seed::bulk(&mut app.db.conn(), &app.db.tables, 6_000, 0).unwrap();
+    assert!(poll(&app).started);
+    let total: i64 = scalar(
+        &app.db,
+        "SELECT CAST(COUNT(*) AS CHAR) FROM `ps_customer_thread`",
+    )
+    .parse()
+    .unwrap();
+    assert!(total > threadgate::events::watch::BATCH, "{total} threads");
+    let now = app.state.shop_now();
+    app.db.exec(&format!(
+        "UPDATE `ps_customer_thread` SET date_upd = '{now}'"
+    ));
+    let batch = threadgate::events::watch::BATCH as usize;
+    assert_eq!(poll(&app), found(batch), "the first scan is cut");
+    assert_eq!(
+        poll(&app),
+        found(total as usize - batch),
+        "the rest, after the cut"
+    );
+    assert_eq!(poll(&app), found(0), "nothing twice");
+    let logged = |sql: &str| -> i64 { scalar(&app.db, sql).parse().unwrap() };
+    assert_eq!(
+        logged("SELECT CAST(COUNT(DISTINCT id_customer_thread) AS CHAR) FROM `ps_threadgate_event` WHERE `type` = 'thread.updated'"),
+        total
+    );
+    assert_eq!(event_count(&app.db), total);
+}
+
 #[test]
 fn a_row_whose_insert_commits_after_a_later_one_is_not_missed() {
     use diesel::connection::SimpleConnection;

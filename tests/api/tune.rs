@@ -184,6 +184,7 @@ fn tune_reports_adds_and_drops_only_its_own_indexes_on_a_shop() {
         "  threads by email, newest first: served",
         "  all threads, newest first (a later chunk, by key): served",
         "  messages by id_customer_thread, oldest first: served",
+        "  event watcher: threads changed since its mark, oldest first: served",
     ] {
         assert!(applied.contains(shape), "{shape}:\n{applied}");
     }
