@@ -189,9 +189,7 @@ fn main() -> ExitCode {
                     while !stop.load(Ordering::Relaxed) {
                         match worker.step(&mut conn) {
                             Ok(r) if r.did_work() => {}
-                            Ok(_) => {
-                                wake.wait(&mut seen, Duration::from_millis(poll_ms));
-                            }
+                            Ok(_) => wake.wait(&mut seen, Duration::from_millis(poll_ms)),
                             Err(e) => panic!("delivery pass: {e}"),
                         }
                     }
@@ -214,7 +212,7 @@ fn main() -> ExitCode {
     wait_for(args.events as usize, Duration::from_secs(600));
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    wake.notify_all();
+    wake.notify();
     for h in handles {
         h.join().unwrap();
     }
@@ -238,7 +236,7 @@ fn main() -> ExitCode {
         Duration::from_secs(120),
     );
     stop.store(true, Ordering::Relaxed);
-    wake.notify_all();
+    wake.notify();
     for h in handles {
         h.join().unwrap();
     }

@@ -768,33 +768,24 @@ impl Worker {
     }
 }
 
-/// Wakes one of this node's idle delivery threads when events were logged here (a write's
-/// append after its COMMIT, the watcher's): it delivers within [`WAKE_GAP`] instead of after the
-/// rest of its `THREADGATE_DELIVERY_POLL_MS` pause. Events logged by other nodes are still found
-/// by the poll.
+/// Wakes this node's idle delivery threads when events were logged here (a write's append after
+/// its COMMIT, the watcher's): they deliver at once instead of after the rest of their
+/// `THREADGATE_DELIVERY_POLL_MS` pause. Events logged by other nodes are still found by the
+/// poll.
 #[derive(Debug, Clone, Default)]
 pub struct Wake(Arc<(Mutex<u64>, Condvar)>);
 
 impl Wake {
-    /// Events were logged: one idle delivery thread looks now.
+    /// Events were logged: every idle delivery thread looks now.
     pub fn notify(&self) {
-        let (count, idle) = &*self.0;
-        *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        idle.notify_one();
-    }
-
-    /// Every idle thread looks now (at shutdown, to see its stop flag).
-    pub fn notify_all(&self) {
         let (count, idle) = &*self.0;
         *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
         idle.notify_all();
     }
 
     /// Waits up to `pause` for a [`Wake::notify`] after the one `seen` counts (none if there
-    /// was one since), and records the latest in `seen`. Woken, it waits [`WAKE_GAP`] more, so
-    /// that the commits of a busy second wake a thread at most 1 / `WAKE_GAP` times: one pass
-    /// for all the events they logged. Whether it was woken.
-    pub fn wait(&self, seen: &mut u64, pause: Duration) -> bool {
+    /// was one since), and records the latest in `seen`.
+    pub fn wait(&self, seen: &mut u64, pause: Duration) {
         let (count, idle) = &*self.0;
         let guard = count.lock().unwrap_or_else(|e| e.into_inner());
         let guard = if *guard == *seen {
@@ -804,19 +795,9 @@ impl Wake {
         } else {
             guard
         };
-        let woken = *guard != *seen;
         *seen = *guard;
-        drop(guard);
-        if woken {
-            std::thread::sleep(WAKE_GAP);
-        }
-        woken
     }
 }
-
-/// The least time between two passes a [`Wake`] starts: a pass costs a few statements whether it
-/// finds one event or a hundred, and a write-heavy node commits thousands a second.
-pub const WAKE_GAP: Duration = Duration::from_millis(20);
 
 /// Runs `settings.delivery_workers` threads, each with a [`Worker`] and its own database
 /// connection, until `stop` is set. A thread that finds no work waits up to
@@ -892,7 +873,7 @@ impl Workers {
     pub async fn stop(self, grace: Duration) {
         self.stop.store(true, Ordering::Relaxed);
         // Idle threads see `stop` now rather than after their pause.
-        self.wake.notify_all();
+        self.wake.notify();
         let handles = self.handles;
         let joined = tokio::task::spawn_blocking(move || {
             for h in handles {
@@ -922,9 +903,7 @@ fn run_loop(worker: Worker, url: &str, poll: Duration, stop: &AtomicBool, wake: 
         };
         match worker.step(c) {
             Ok(r) if r.did_work() => {}
-            Ok(_) => {
-                wake.wait(&mut seen, poll);
-            }
+            Ok(_) => wake.wait(&mut seen, poll),
             Err(e) => {
                 tracing::warn!(error = %e, "delivery pass failed");
                 conn = None;
