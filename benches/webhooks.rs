@@ -10,10 +10,9 @@
 //!    2, as `threadgate serve`), each with its own connection, deliver until the receiver has
 //!    them all: events/s over that time.
 //! 2. Delay: with the workers running as `threadgate serve` runs them (idle pause P ms, default
-//!    500, `THREADGATE_DELIVERY_POLL_MS`, cut short by `delivery::Wake` as a write through this
-//!    node does after its COMMIT), L events (default 1 000) are appended one by one at R per
-//!    second (default 200); each event's delay is its arrival minus its `created_at` (the
-//!    database's UTC clock, on the same machine).
+//!    500, `THREADGATE_DELIVERY_POLL_MS`), L events (default 1 000) are appended one by one at
+//!    R per second (default 200); each event's delay is its arrival minus its `created_at`
+//!    (the database's UTC clock, on the same machine).
 //!
 //! Prints one line: `webhooks events=.. workers=.. seconds=.. events_per_s=.. latency_events=..
 //! rate=.. poll_ms=.. p50_ms=.. p99_ms=.. max_ms=.. duplicates=..`. The subscription is removed
@@ -170,7 +169,6 @@ fn main() -> ExitCode {
     .expect("add the subscription");
 
     let stop = Arc::new(AtomicBool::new(false));
-    let wake = threadgate::delivery::Wake::default();
     let run = |poll_ms: u64| {
         (0..args.workers)
             .map(|n| {
@@ -182,14 +180,12 @@ fn main() -> ExitCode {
                 );
                 let url = args.url.clone();
                 let stop = stop.clone();
-                let wake = wake.clone();
                 std::thread::spawn(move || {
                     let mut conn = MysqlConnection::establish(&url).expect("connect");
-                    let mut seen = 0;
                     while !stop.load(Ordering::Relaxed) {
                         match worker.step(&mut conn) {
                             Ok(r) if r.did_work() => {}
-                            Ok(_) => wake.wait(&mut seen, Duration::from_millis(poll_ms)),
+                            Ok(_) => std::thread::sleep(Duration::from_millis(poll_ms)),
                             Err(e) => panic!("delivery pass: {e}"),
                         }
                     }
@@ -212,7 +208,6 @@ fn main() -> ExitCode {
     wait_for(args.events as usize, Duration::from_secs(600));
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    wake.notify();
     for h in handles {
         h.join().unwrap();
     }
@@ -225,7 +220,6 @@ fn main() -> ExitCode {
     let mut next = Instant::now();
     for _ in 0..args.latency_events {
         insert_events(&mut conn, &tables, 1);
-        wake.notify();
         next += every;
         if let Some(d) = next.checked_duration_since(Instant::now()) {
             std::thread::sleep(d);
@@ -236,7 +230,6 @@ fn main() -> ExitCode {
         Duration::from_secs(120),
     );
     stop.store(true, Ordering::Relaxed);
-    wake.notify();
     for h in handles {
         h.join().unwrap();
     }

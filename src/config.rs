@@ -307,8 +307,7 @@ pub struct DeliverySettings {
     #[arg(long, env = "THREADGATE_DELIVERY_WORKERS", default_value_t = 2)]
     pub delivery_workers: usize,
 
-    /// Milliseconds between two looks for work when there was none; events this node logs
-    /// wake the threads at once (`delivery::Wake`).
+    /// Milliseconds between two looks for work when there was none.
     #[arg(long, env = "THREADGATE_DELIVERY_POLL_MS", default_value_t = 500)]
     pub delivery_poll_ms: u64,
 

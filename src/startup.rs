@@ -414,7 +414,6 @@ pub async fn serve(db_settings: DbSettings, settings: ServeSettings) -> anyhow::
         &crate::db::Tables::new(&db_settings.table_prefix),
         &state.settings.delivery,
         state.metrics.delivery.clone(),
-        state.delivery_wake.clone(),
     )
     .context("could not start the delivery workers (webhooks, customer e-mail)")?;
 

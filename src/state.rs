@@ -48,8 +48,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Requests being served, for the shutdown's drain count.
     pub in_flight: Arc<InFlight>,
-    /// Wakes this node's delivery threads when it logged events (`delivery::Wake`).
-    pub delivery_wake: crate::delivery::Wake,
     /// `None` until the shop configuration is first read: the server is not ready.
     snapshot: RwLock<Option<Arc<ShopSnapshot>>>,
 }
@@ -114,7 +112,6 @@ impl AppState {
             bodies,
             metrics,
             in_flight: Arc::new(InFlight::default()),
-            delivery_wake: crate::delivery::Wake::default(),
             snapshot: RwLock::new(None),
         })
     }
@@ -214,7 +211,6 @@ impl AppState {
         .await;
         match &polled {
             Ok(p) if p.appended > 0 => {
-                self.delivery_wake.notify();
                 self.metrics.events_appended("shop", p.appended);
                 self.metrics.watcher_poll("found");
                 tracing::info!(appended = p.appended, "watcher: outside changes logged");

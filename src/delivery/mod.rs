@@ -13,7 +13,7 @@ pub mod mail;
 pub mod sign;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::mysql::MysqlConnection;
@@ -768,47 +768,15 @@ impl Worker {
     }
 }
 
-/// Wakes this node's idle delivery threads when events were logged here (a write's append after
-/// its COMMIT, the watcher's): they deliver at once instead of after the rest of their
-/// `THREADGATE_DELIVERY_POLL_MS` pause. Events logged by other nodes are still found by the
-/// poll.
-#[derive(Debug, Clone, Default)]
-pub struct Wake(Arc<(Mutex<u64>, Condvar)>);
-
-impl Wake {
-    /// Events were logged: every idle delivery thread looks now.
-    pub fn notify(&self) {
-        let (count, idle) = &*self.0;
-        *count.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        idle.notify_all();
-    }
-
-    /// Waits up to `pause` for a [`Wake::notify`] after the one `seen` counts (none if there
-    /// was one since), and records the latest in `seen`.
-    pub fn wait(&self, seen: &mut u64, pause: Duration) {
-        let (count, idle) = &*self.0;
-        let guard = count.lock().unwrap_or_else(|e| e.into_inner());
-        let guard = if *guard == *seen {
-            idle.wait_timeout_while(guard, pause, |c| *c == *seen)
-                .map(|(g, _)| g)
-                .unwrap_or_else(|e| e.into_inner().0)
-        } else {
-            guard
-        };
-        *seen = *guard;
-    }
-}
-
 /// Runs `settings.delivery_workers` threads, each with a [`Worker`] and its own database
-/// connection, until `stop` is set. A thread that finds no work waits up to
-/// `THREADGATE_DELIVERY_POLL_MS`, or until `wake` says this node logged events; a database
-/// error drops the connection and retries after the pause.
+/// connection, until `stop` is set. A thread that finds no work sleeps
+/// `THREADGATE_DELIVERY_POLL_MS`; a database error drops the connection and retries after
+/// the same pause.
 pub fn spawn(
     database_url: &str,
     tables: &Tables,
     settings: &DeliverySettings,
     stats: Arc<DeliveryStats>,
-    wake: Wake,
 ) -> anyhow::Result<Workers> {
     let stop = Arc::new(AtomicBool::new(false));
     let key = match secret_key(&settings.secret) {
@@ -845,25 +813,19 @@ pub fn spawn(
         let url = database_url.to_owned();
         let stop = stop.clone();
         let poll = Duration::from_millis(settings.delivery_poll_ms.max(10));
-        let wake = wake.clone();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("threadgate-delivery-{n}"))
-                .spawn(move || run_loop(worker, &url, poll, &stop, &wake))?,
+                .spawn(move || run_loop(worker, &url, poll, &stop))?,
         );
     }
-    Ok(Workers {
-        stop,
-        handles,
-        wake,
-    })
+    Ok(Workers { stop, handles })
 }
 
 /// A server's delivery threads, stopped at shutdown ([`Workers::stop`]).
 pub struct Workers {
     stop: Arc<AtomicBool>,
     handles: Vec<std::thread::JoinHandle<()>>,
-    wake: Wake,
 }
 
 impl Workers {
@@ -872,8 +834,6 @@ impl Workers {
     /// `THREADGATE_DELIVERY_TIMEOUT_MS`); what it had not delivered stays queued in the database.
     pub async fn stop(self, grace: Duration) {
         self.stop.store(true, Ordering::Relaxed);
-        // Idle threads see `stop` now rather than after their pause.
-        self.wake.notify();
         let handles = self.handles;
         let joined = tokio::task::spawn_blocking(move || {
             for h in handles {
@@ -886,9 +846,8 @@ impl Workers {
     }
 }
 
-fn run_loop(worker: Worker, url: &str, poll: Duration, stop: &AtomicBool, wake: &Wake) {
+fn run_loop(worker: Worker, url: &str, poll: Duration, stop: &AtomicBool) {
     let mut conn: Option<MysqlConnection> = None;
-    let mut seen = 0;
     while !stop.load(Ordering::Relaxed) {
         let c = match conn.as_mut() {
             Some(c) => c,
@@ -903,7 +862,7 @@ fn run_loop(worker: Worker, url: &str, poll: Duration, stop: &AtomicBool, wake: 
         };
         match worker.step(c) {
             Ok(r) if r.did_work() => {}
-            Ok(_) => wake.wait(&mut seen, poll),
+            Ok(_) => std::thread::sleep(poll),
             Err(e) => {
                 tracing::warn!(error = %e, "delivery pass failed");
                 conn = None;

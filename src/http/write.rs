@@ -299,7 +299,6 @@ pub async fn save(
     // Bumped on the blocking thread right after COMMIT, so a request cancelled meanwhile
     // still tells the bridges' caches (and, with a replica, its key's reads).
     let written = state.committed(writer.guard.key_id);
-    let wake = state.delivery_wake.clone();
     let stored: Vec<Entity> = db::run(&state.pool, move |conn| {
         transaction(conn, |conn| {
             let planned = match planned {
@@ -322,9 +321,6 @@ pub async fn save(
         .map(|(rows, appended)| {
             written.bump(conn);
             metrics.events_appended("api", appended);
-            if appended > 0 {
-                wake.notify();
-            }
             rows
         })
     })
@@ -610,7 +606,6 @@ pub async fn delete(
     let tables = state.tables.clone();
     let metrics = state.metrics.clone();
     let written = state.committed(guard.key_id);
-    let wake = state.delivery_wake.clone();
     db::run(&state.pool, move |conn| {
         transaction(conn, |conn| {
             let ids: Vec<i64> = sent.iter().map(|s| php::int_cast(s)).collect();
@@ -646,9 +641,6 @@ pub async fn delete(
         .map(|appended| {
             written.bump(conn);
             metrics.events_appended("api", appended);
-            if appended > 0 {
-                wake.notify();
-            }
         })
     })
     .await

@@ -1049,7 +1049,28 @@ fn serve_delivers_with_its_own_workers() {
     assert!(ok, "{err}");
     let secret = out.trim_end().to_owned();
     let log = tempdir().with_file_name("serve.log");
-    let _child = serve_child(&db, &key_file, &log, 0, 50);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_threadgate"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("THREADGATE_TABLE_PREFIX", "ps_")
+        .env("THREADGATE_BIND", "127.0.0.1:0")
+        .env("THREADGATE_WORKERS", "1")
+        .env("THREADGATE_POOL_SIZE", "1")
+        .env("THREADGATE_SECRET_KEY_FILE", &key_file)
+        .env("THREADGATE_DELIVERY_POLL_MS", "50")
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("run threadgate serve");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
     append(&db, "message.created", 1, Some(1), "shop", "{}");
     let deadline = Instant::now() + Duration::from_secs(20);
     while receiver.delivered_ids().is_empty() {
@@ -1067,107 +1088,4 @@ fn serve_delivers_with_its_own_workers() {
     };
     assert!(text.contains("webhook deliveries"), "{text}");
     assert!(!text.contains(&secret[6..]), "the secret is logged");
-}
-
-/// `threadgate serve` on `db`, on `port` (0: any), with `poll_ms` as its delivery workers'
-/// idle pause; killed when dropped.
-fn serve_child(
-    db: &TestDb,
-    key_file: &std::path::Path,
-    log: &std::path::Path,
-    port: u16,
-    poll_ms: u64,
-) -> ServeChild {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_threadgate"))
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("THREADGATE_TABLE_PREFIX", "ps_")
-        .env("THREADGATE_BIND", format!("127.0.0.1:{port}"))
-        .env("THREADGATE_WORKERS", "1")
-        .env("THREADGATE_POOL_SIZE", "1")
-        .env("THREADGATE_SECRET_KEY_FILE", key_file)
-        .env("THREADGATE_DELIVERY_POLL_MS", poll_ms.to_string())
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("run threadgate serve");
-    ServeChild(child)
-}
-
-struct ServeChild(std::process::Child);
-
-impl Drop for ServeChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A write through the API wakes the node's idle delivery workers (`delivery::Wake`): with an
-/// idle pause of ten minutes, the event of a message posted after the workers went idle still
-/// arrives at once; without the wake it could not arrive before the test's deadline.
-#[test]
-fn a_write_through_the_api_wakes_the_idle_delivery_workers() {
-    let db = TestDb::seeded("ps_");
-    let key = db.full_key();
-    let key_file = tempdir().with_file_name("secret.key");
-    let receiver = Receiver::start(0);
-    let (ok, _, err) = cli(
-        &db,
-        &key_file,
-        &[
-            "add",
-            "--url",
-            &receiver.url(),
-            "--events",
-            "message.created",
-        ],
-    );
-    assert!(ok, "{err}");
-    let port = free_port();
-    let log = tempdir().with_file_name("serve.log");
-    let _child = serve_child(&db, &key_file, &log, port, 600_000);
-    let post = |text: &str| {
-        crate::support::http::send(
-            port,
-            &format!(
-                "POST /api/customer_messages HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: text/xml",
-                basic(&key)
-            ),
-            format!("<prestashop><customer_message><id_customer_thread>1</id_customer_thread><message>{text}</message></customer_message></prestashop>").as_bytes(),
-        )
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // 503 until the shop configuration is read.
-    let first = loop {
-        let r = post("first");
-        if r.status == 201 {
-            break r;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not answer: {}",
-            r.status
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(first.status, 201);
-    let arrived = |n: usize| {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while receiver.delivered_ids().len() < n {
-            assert!(Instant::now() < deadline, "{n} deliveries not within 20 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
-    // However the first one got there, the workers are idle now, for ten minutes.
-    arrived(1);
-    let r = post("second");
-    assert_eq!(r.status, 201, "{}", r.text());
-    arrived(2);
-    assert_eq!(receiver.delivered_ids().len(), 2);
 }
