@@ -687,14 +687,25 @@ fn new_threads(
     let mut q = Sql::new(format!(
         "SELECT {THREAD_COLUMNS} FROM {t} WHERE id_customer_thread > "
     ));
-    q.bind_int(marks.last_thread as i64);
-    if !marks.pending.threads.is_empty() {
-        q.push(" OR id_customer_thread IN ");
-        in_list(&mut q, marks.pending.threads.iter().map(|g| g.0));
-    }
-    q.push(" ORDER BY id_customer_thread LIMIT ")
-        .bind_int(watch::BATCH);
+    ids_after_mark(
+        &mut q,
+        "id_customer_thread",
+        marks.last_thread,
+        &marks.pending.threads,
+    );
     Ok(q.load(conn)?.iter().map(thread_row).collect())
+}
+
+/// The rest of a new-rows scan, after `WHERE <column> > `: the ids above `last`, or skipped
+/// before (`gaps`), by id, at most [`watch::BATCH`].
+fn ids_after_mark(q: &mut Sql, column: &str, last: u64, gaps: &[(u64, i64)]) {
+    q.bind_int(last as i64);
+    if !gaps.is_empty() {
+        q.push(&format!(" OR {column} IN "));
+        in_list(q, gaps.iter().map(|g| g.0));
+    }
+    q.push(&format!(" ORDER BY {column} LIMIT "))
+        .bind_int(watch::BATCH);
 }
 
 /// A new message as the watcher reads it: (id, thread, shop, employee, private).
@@ -713,13 +724,12 @@ fn new_messages(
          CAST(COALESCE(t.id_shop, 0) AS CHAR), CAST(COALESCE(m.id_employee, 0) AS CHAR), CAST(m.private AS CHAR) \
          FROM {m} m LEFT JOIN {t} t ON t.id_customer_thread = m.id_customer_thread WHERE m.id_customer_message > "
     ));
-    q.bind_int(marks.last_message as i64);
-    if !marks.pending.messages.is_empty() {
-        q.push(" OR m.id_customer_message IN ");
-        in_list(&mut q, marks.pending.messages.iter().map(|g| g.0));
-    }
-    q.push(" ORDER BY m.id_customer_message LIMIT ")
-        .bind_int(watch::BATCH);
+    ids_after_mark(
+        &mut q,
+        "m.id_customer_message",
+        marks.last_message,
+        &marks.pending.messages,
+    );
     Ok(q.load(conn)?
         .iter()
         .map(|r| {

@@ -82,13 +82,7 @@ fn bare(events: &[Value]) -> Vec<Value> {
 }
 
 fn send(app: &TestApp, method: &str, key: &str, path: &str, body: &str) -> Response {
-    app.raw(
-        &format!(
-            "{method} {path} HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: application/xml",
-            basic(key)
-        ),
-        body.as_bytes(),
-    )
+    app.send(method, key, path, "application/xml", body.as_bytes())
 }
 
 fn scalar(db: &TestDb, sql: &str) -> String {

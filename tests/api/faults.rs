@@ -41,10 +41,7 @@ fn impatient() -> ServeSettings {
 }
 
 fn send(app: &TestApp, method: &str, key: &str, path: &str, body: &[u8]) -> Response {
-    app.raw(
-        &format!("{method} {path} HTTP/1.1\r\nAuthorization: {}", basic(key)),
-        body,
-    )
+    app.send(method, key, path, "", body)
 }
 
 const NEW_THREAD: &[u8] = b"<prestashop><customer_thread><id_lang>1</id_lang><id_shop>1</id_shop><id_customer>2</id_customer><id_contact>2</id_contact><email>pub@prestashop.com</email><token>aBcD1234eFgH</token><status>open</status></customer_thread></prestashop>";

@@ -254,13 +254,7 @@ fn reads_go_to_the_replica_a_key_reads_its_own_writes_and_a_lagging_or_stopped_r
     let logs = crate::support::capture_logs();
     let mut pair = crate::support::replica::ReplicaPair::start();
     let name = format!("tgr_{}", std::process::id());
-    pair.primary.exec(
-        "mysql",
-        &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
-    );
-    let db = TestDb::attached(&name, &pair.primary.url(&name), "ps_");
-    threadgate::db::migrations::run(&mut db.conn(), "ps_").unwrap();
-    threadgate::seed::demo(&mut db.conn(), &db.tables).unwrap();
+    let db = pair.demo_database(&name);
     let writer = db.full_key();
     let other = db.full_key();
     pair.sync();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use diesel::MysqlConnection;
 use threadgate::db::sql::Sql;
 
-use crate::support::{http::basic, serve_settings, xml_error as error, Response, TestApp, TestDb};
+use crate::support::{serve_settings, xml_error as error, Response, TestApp, TestDb};
 
 /// `Questions` and every `Com_*` counter of the server.
 fn snapshot(conn: &mut MysqlConnection) -> BTreeMap<String, i64> {
@@ -39,13 +39,7 @@ fn counted(conn: &mut MysqlConnection, f: impl FnOnce()) -> BTreeMap<String, i64
 }
 
 fn send(app: &TestApp, method: &str, key: &str, path: &str, body: &str) -> Response {
-    app.raw(
-        &format!(
-            "{method} {path} HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: application/xml",
-            basic(key)
-        ),
-        body.as_bytes(),
-    )
+    app.send(method, key, path, "application/xml", body.as_bytes())
 }
 
 const THREAD: &str = "<prestashop><customer_thread><id_lang>1</id_lang><id_shop>1</id_shop><id_customer>2</id_customer><id_contact>2</id_contact><email>pub@prestashop.com</email><token>aBcD1234eFgH</token><status>open</status></customer_thread></prestashop>";
@@ -154,13 +148,7 @@ fn each_write_costs_the_statements_its_guarantees_need_and_no_more() {
     // A primary with a replica of its own: the counters are the primary's.
     let pair = crate::support::replica::ReplicaPair::start();
     let name = format!("tgw_{}", std::process::id());
-    pair.primary.exec(
-        "mysql",
-        &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
-    );
-    let db = TestDb::attached(&name, &pair.primary.url(&name), "ps_");
-    threadgate::db::migrations::run(&mut db.conn(), "ps_").unwrap();
-    threadgate::seed::demo(&mut db.conn(), &db.tables).unwrap();
+    let db = pair.demo_database(&name);
     let key = db.full_key();
     let mut db_settings = db.settings();
     db_settings.pool_size = 1;

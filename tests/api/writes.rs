@@ -5,15 +5,10 @@
 use threadgate::resource::Method;
 
 use crate::support::XML_HEAD as HEAD;
-use crate::support::{
-    count, http::basic, paris_now_minute, row, xml_error as error, Response, TestApp, TestDb,
-};
+use crate::support::{count, paris_now_minute, row, xml_error as error, Response, TestApp, TestDb};
 
 fn send(app: &TestApp, method: &str, key: &str, path: &str, body: &[u8]) -> Response {
-    app.raw(
-        &format!("{method} {path} HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: application/x-www-form-urlencoded", basic(key)),
-        body,
-    )
+    app.send(method, key, path, "application/x-www-form-urlencoded", body)
 }
 
 /// The value of the first `<name>` element of a document.

@@ -8,13 +8,7 @@ use crate::support::{
 
 /// A request with a JSON body (`Content-Type: application/json`).
 fn send(app: &TestApp, method: &str, key: &str, path: &str, body: &[u8]) -> Response {
-    app.raw(
-        &format!(
-            "{method} {path} HTTP/1.1\r\nAuthorization: {}\r\nContent-Type: application/json",
-            basic(key)
-        ),
-        body,
-    )
+    app.send(method, key, path, "application/json", body)
 }
 
 /// A JSON string as threadgate writes it (PHP's `json_encode`: `/` escaped).

@@ -378,6 +378,27 @@ impl TestApp {
         http::send_from(local.parse().expect("an IP address"), self.port, head, body)
     }
 
+    /// `method` on `path` with Basic auth `key:` and `body`, typed `content_type` (none when
+    /// empty).
+    pub fn send(
+        &self,
+        method: &str,
+        key: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Response {
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nAuthorization: {}",
+            http::basic(key)
+        );
+        if !content_type.is_empty() {
+            head.push_str("\r\nContent-Type: ");
+            head.push_str(content_type);
+        }
+        self.raw(&head, body)
+    }
+
     /// GET with Basic auth `key:`.
     pub fn get(&self, key: &str, path: &str) -> Response {
         self.raw(

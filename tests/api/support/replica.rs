@@ -191,6 +191,18 @@ impl ReplicaPair {
         }
     }
 
+    /// A database `name` on the primary, migrated (`ps_`) and seeded with the demo shop.
+    pub fn demo_database(&self, name: &str) -> super::TestDb {
+        self.primary.exec(
+            "mysql",
+            &format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"),
+        );
+        let db = super::TestDb::attached(name, &self.primary.url(name), "ps_");
+        threadgate::db::migrations::run(&mut db.conn(), "ps_").unwrap();
+        threadgate::seed::demo(&mut db.conn(), &db.tables).unwrap();
+        db
+    }
+
     /// Waits (up to 30 s) until the replica has applied everything the primary has written.
     pub fn sync(&self) {
         let pos = self
